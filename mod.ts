@@ -1,0 +1,52 @@
+/**
+ * # @redsync/core
+ *
+ * Distributed synchronization primitives on Redis, with zero runtime
+ * dependencies: a thin RESP2/RESP3 client for Deno, Bun and Node, on which
+ * the locks are built.
+ *
+ * @example Connect and send commands
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * await using redis = await connect("redis://127.0.0.1:6379");
+ * await redis.send("SET", "greeting", "hello");
+ * console.log(await redis.send("GET", "greeting")); // "hello"
+ * ```
+ *
+ * @module
+ */
+export { connect, RedisClient } from "./src/client.ts";
+export type { CommandOptions } from "./src/client.ts";
+export {
+  ConnectionError,
+  RedisReplyError,
+  RedsyncError,
+} from "./src/errors.ts";
+export { redactUrl } from "./src/options.ts";
+export type { ConnectOptions, ReconnectOptions } from "./src/options.ts";
+export type { RedisArg, RedisReply } from "./src/resp.ts";
+export { RespProtocolError } from "./src/resp.ts";
+export { Script } from "./src/script.ts";
+export type { Connector, TlsOptions } from "./src/transport/types.ts";
+export {
+  DisposedError,
+  LockLostError,
+  LockNotHeldError,
+  SemaphoreMismatchError,
+} from "./src/errors.ts";
+export { Lease } from "./src/lease.ts";
+export type {
+  AcquireOptions,
+  BlockingOptions,
+  LockOptions,
+  PollingOptions,
+  WaitStrategy,
+} from "./src/lock_options.ts";
+export { Mutex } from "./src/mutex.ts";
+export { MAX_PERMITS, Semaphore } from "./src/semaphore.ts";
+export type {
+  SemaphoreAcquireOptions,
+  SemaphoreAttachOptions,
+  SemaphoreCreateOptions,
+  SemaphoreOptions,
+} from "./src/semaphore.ts";

@@ -1,0 +1,288 @@
+/**
+ * Blocking commands (BLPOP, BLMOVE, BZPOPMIN, WAIT, ...) on connections of
+ * their own, so they never stall the pipeline of other commands, with
+ * cancellation that never loses data.
+ *
+ * Cancelling: the blocked connection is unblocked with `CLIENT UNBLOCK id
+ * ERROR` sent from another connection, never by dropping its socket while a
+ * pop may be in flight. Whatever the server answers then is honoured: an
+ * `UNBLOCKED` error means nothing was taken, and the promise rejects with
+ * `signal.reason`; any other reply means the command was served before the
+ * unblock, and the promise resolves with it, so a popped element always
+ * reaches the caller.
+ *
+ * @module
+ */
+import { Connection, type OpenOptions } from "./connection.ts";
+import { ConnectionError, RedisReplyError } from "./errors.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { RedisArg, RedisReply } from "./resp.ts";
+
+const BLOCKING_COMMANDS = new Set([
+  "BLPOP",
+  "BRPOP",
+  "BLMOVE",
+  "BRPOPLPUSH",
+  "BLMPOP",
+  "BZPOPMIN",
+  "BZPOPMAX",
+  "BZMPOP",
+  "WAIT",
+  "WAITAOF",
+]);
+
+/**
+ * Tells whether a command blocks the connection it runs on: the commands
+ * above, and `XREAD`/`XREADGROUP` with a `BLOCK` argument.
+ */
+export function isBlockingCommand(args: readonly RedisArg[]): boolean {
+  const name = args[0];
+  if (typeof name !== "string" || name.length < 4) return false;
+  const first = name.charCodeAt(0) | 0x20; // lower-cased ASCII
+  if (first !== 0x62 && first !== 0x77 && first !== 0x78) return false; // b w x
+  const upper = name.toUpperCase();
+  if (BLOCKING_COMMANDS.has(upper)) return true;
+  if (upper !== "XREAD" && upper !== "XREADGROUP") return false;
+  return args.some((a) => typeof a === "string" && a.toUpperCase() === "BLOCK");
+}
+
+/** Sends `CLIENT UNBLOCK <id> ERROR` on a non-blocking connection. */
+export type Unblocker = (id: number) => Promise<RedisReply>;
+
+interface Waiter {
+  resolve(connection: Connection): void;
+  reject(error: unknown): void;
+}
+
+/** Most time spent retrying `CLIENT UNBLOCK` before closing the socket. */
+const UNBLOCK_RETRY_MS = 5_000;
+
+/** A small pool of connections for blocking commands. */
+export class BlockingPool {
+  readonly #options: ResolvedOptions;
+  readonly #unblock: Unblocker;
+  readonly #idle: Connection[] = [];
+  readonly #all = new Set<Connection>();
+  readonly #waiters: Waiter[] = [];
+  #opening = 0;
+  #closed = false;
+
+  constructor(options: ResolvedOptions, unblock: Unblocker) {
+    this.#options = options;
+    this.#unblock = unblock;
+  }
+
+  /** Connections open now (idle or busy). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /**
+   * Runs one blocking command on a pooled connection. See the module doc
+   * for what an abort does.
+   */
+  async run(
+    args: readonly RedisArg[],
+    bytes: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<RedisReply> {
+    signal?.throwIfAborted();
+    const connection = await this.#take(signal);
+    let reply: RedisReply;
+    try {
+      reply = await this.#runOn(connection, args, bytes, signal);
+    } finally {
+      this.#give(connection);
+    }
+    return reply;
+  }
+
+  /**
+   * Lends a connection that no other command uses while `fn` runs (for
+   * WATCH/MULTI/EXEC). A connection `fn` leaves in a failed state is closed
+   * rather than reused.
+   */
+  async exclusive<T>(
+    fn: (connection: Connection) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    signal?.throwIfAborted();
+    const connection = await this.#take(signal);
+    try {
+      return await fn(connection);
+    } catch (error) {
+      connection.close();
+      throw error;
+    } finally {
+      this.#give(connection);
+    }
+  }
+
+  async #runOn(
+    connection: Connection,
+    args: readonly RedisArg[],
+    bytes: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<RedisReply> {
+    // Aborted while waiting for a connection: nothing was sent.
+    if (signal?.aborted) throw signal.reason;
+    const reply = connection.request(args, { bytes, noTimeout: true });
+    if (!signal) return await reply;
+    let unblocking: Promise<void> | undefined;
+    const onAbort = () => {
+      unblocking = this.#cancel(connection, reply);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const value = await reply;
+      // A natural timeout (null) racing the abort is no data: honour the abort.
+      if (value === null && signal.aborted) throw signal.reason;
+      return value;
+    } catch (error) {
+      if (!signal.aborted || error === signal.reason) throw error;
+      const unblocked = error instanceof RedisReplyError &&
+        error.code === "UNBLOCKED";
+      if (unblocked || error instanceof ConnectionError) throw signal.reason;
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      await unblocking;
+    }
+  }
+
+  /**
+   * Unblocks `connection` until `reply` settles. `CLIENT UNBLOCK` answers 0
+   * while the command is still on its way to the server (not blocked yet)
+   * or already served, so it is retried with a short backoff; only when that
+   * fails for `UNBLOCK_RETRY_MS`, or the server cannot be reached, is the
+   * socket closed.
+   */
+  async #cancel(
+    connection: Connection,
+    reply: Promise<RedisReply>,
+  ): Promise<void> {
+    let settled = false;
+    const done = reply.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    const id = connection.id;
+    if (id === undefined) {
+      // No CLIENT ID (ACL without +client): closing is the only way out.
+      connection.close();
+      return;
+    }
+    const start = performance.now();
+    for (let attempt = 0; !settled; attempt++) {
+      let unblocked: RedisReply;
+      try {
+        unblocked = await this.#unblock(id);
+      } catch {
+        connection.close();
+        return;
+      }
+      if (unblocked === 1 || settled) return;
+      if (performance.now() - start > UNBLOCK_RETRY_MS) {
+        connection.close();
+        return;
+      }
+      await sleepUnless(Math.min(2 ** attempt, 50), done);
+    }
+  }
+
+  async #take(signal: AbortSignal | undefined): Promise<Connection> {
+    if (this.#closed) throw this.#closedError();
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    if (this.#all.size + this.#opening < this.#options.maxBlockingConnections) {
+      this.#opening++;
+      try {
+        const openOptions: OpenOptions = {
+          wantId: true,
+          onLost: () => this.#forget(connection),
+        };
+        const connection = await Connection.open(
+          this.#options,
+          openOptions,
+          signal,
+        );
+        if (this.#closed) {
+          await connection.close();
+          throw this.#closedError();
+        }
+        this.#all.add(connection);
+        return connection;
+      } finally {
+        this.#opening--;
+      }
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Connection>();
+    const waiter: Waiter = { resolve, reject };
+    this.#waiters.push(waiter);
+    if (!signal) return await promise;
+    const onAbort = () => {
+      const index = this.#waiters.indexOf(waiter);
+      if (index !== -1) this.#waiters.splice(index, 1);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await promise;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #give(connection: Connection): void {
+    if (connection.closedError || this.#closed) {
+      this.#forget(connection);
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter.resolve(connection);
+    else this.#idle.push(connection);
+  }
+
+  #forget(connection: Connection): void {
+    this.#all.delete(connection);
+    const index = this.#idle.indexOf(connection);
+    if (index !== -1) this.#idle.splice(index, 1);
+    // A waiter may now open a fresh connection in its place.
+    const waiter = this.#waiters.shift();
+    if (waiter) this.#take(undefined).then(waiter.resolve, waiter.reject);
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError(
+      `Client for ${this.#options.display} is closed`,
+    );
+  }
+
+  /** Closes every pooled connection; blocked commands reject. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.reject(this.#closedError());
+    }
+    const all = [...this.#all];
+    this.#all.clear();
+    this.#idle.length = 0;
+    await Promise.all(all.map((c) => c.close()));
+  }
+}
+
+/** Waits `ms`, or less if `done` settles first; leaves no timer behind. */
+async function sleepUnless(ms: number, done: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    done,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,384 @@
+/**
+ * The Redis client: one pipelined connection for ordinary commands, a small
+ * pool for blocking ones, and reconnection with backoff and jitter.
+ *
+ * @module
+ */
+import { BlockingPool, isBlockingCommand } from "./blocking.ts";
+import { Connection, raceSignal } from "./connection.ts";
+import { ConnectionError } from "./errors.ts";
+import {
+  type ConnectOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
+import type { RedisArg, RedisReply } from "./resp.ts";
+
+/** Per-command settings for {@linkcode RedisClient.command}. */
+export interface CommandOptions {
+  /**
+   * Aborts the wait: the promise rejects with `signal.reason`. A blocking
+   * command is unblocked on the server, and if it was served anyway its
+   * reply is returned, so no popped element is ever lost.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Return bulk strings as `Uint8Array` instead of `string`.
+   * @default {false}
+   */
+  bytes?: boolean;
+  /**
+   * Run on a connection of the blocking pool. Detected from the command name
+   * (`BLPOP`, `BZPOPMIN`, `WAIT`, `XREAD ... BLOCK`, ...) when absent.
+   * @default {undefined}
+   */
+  blocking?: boolean;
+}
+
+interface ReadyWaiter {
+  resolve(connection: Connection): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A connection to one Redis server. Create it with {@linkcode connect}.
+ *
+ * Concurrent commands are pipelined on one socket and written together
+ * within a tick; replies come back in order. Blocking commands run on a
+ * pool of their own. When the socket drops, commands in flight reject with
+ * `ConnectionError` (never re-sent), and new ones wait for the reconnect up
+ * to `commandTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * await using redis = await connect("redis://127.0.0.1:6379");
+ * await redis.send("SET", "greeting", "hello");
+ * console.log(await redis.send("GET", "greeting")); // "hello"
+ * ```
+ */
+export class RedisClient implements AsyncDisposable {
+  readonly #options: ResolvedOptions;
+  readonly #pool: BlockingPool;
+  #main: Connection | undefined;
+  #closed = false;
+  #reconnecting: Promise<void> | undefined;
+  #reconnectAbort: AbortController | undefined;
+  #lastError: ConnectionError | undefined;
+  readonly #readyWaiters = new Set<ReadyWaiter>();
+
+  private constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.#pool = new BlockingPool(
+      options,
+      (id) => this.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
+    );
+  }
+
+  /** @internal Use {@linkcode connect}. */
+  static async open(options: ResolvedOptions): Promise<RedisClient> {
+    const client = new RedisClient(options);
+    client.#main = await client.#openMain();
+    return client;
+  }
+
+  /** The server's address without credentials, e.g. `redis://127.0.0.1:6379`. */
+  get url(): string {
+    return this.#options.display;
+  }
+
+  /** Protocol version of the main connection: 3 where the server has it. */
+  get protocol(): 2 | 3 {
+    return this.#main?.protocol ?? 2;
+  }
+
+  /** `true` once {@linkcode RedisClient.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends one command and resolves with its decoded reply: strings,
+   * numbers, `null`, arrays, and with RESP3 also `Map`, `Set`, booleans,
+   * doubles and `bigint`s. An error reply rejects with `RedisReplyError`.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "@redsync/core";
+   * await using redis = await connect();
+   * const n = await redis.send("INCR", "visits"); // a number
+   * ```
+   */
+  send(command: string, ...args: RedisArg[]): Promise<RedisReply> {
+    return this.command([command, ...args]);
+  }
+
+  /**
+   * Like {@linkcode RedisClient.send}, with bulk strings as `Uint8Array`
+   * (binary-safe values).
+   *
+   * @example
+   * ```ts
+   * import { connect } from "@redsync/core";
+   * await using redis = await connect();
+   * await redis.send("SET", "blob", new Uint8Array([0, 255, 13, 10]));
+   * const bytes = await redis.sendBytes("GET", "blob"); // Uint8Array [0, 255, 13, 10]
+   * ```
+   */
+  sendBytes(command: string, ...args: RedisArg[]): Promise<RedisReply> {
+    return this.command([command, ...args], { bytes: true });
+  }
+
+  /**
+   * Sends one command given as an array, with options: an `AbortSignal`,
+   * bytes mode, or an explicit choice of the blocking pool.
+   *
+   * @example Stop waiting on a list after 2 seconds, losing nothing
+   * ```ts
+   * import { connect } from "@redsync/core";
+   * await using redis = await connect();
+   * try {
+   *   const item = await redis.command(["BLPOP", "jobs", 0], {
+   *     signal: AbortSignal.timeout(2_000),
+   *   });
+   *   console.log(item); // ["jobs", "<element>"]
+   * } catch (error) {
+   *   if ((error as Error).name !== "TimeoutError") throw error;
+   * }
+   * ```
+   */
+  command(
+    args: readonly RedisArg[],
+    options?: CommandOptions,
+  ): Promise<RedisReply> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (typeof args[0] !== "string" || args[0] === "") {
+      return Promise.reject(
+        new TypeError(
+          `Cannot send as the command name must be a non-empty string: current value is ${
+            JSON.stringify(args[0])
+          }`,
+        ),
+      );
+    }
+    const bytes = options?.bytes ?? false;
+    const signal = options?.signal;
+    if (options?.blocking ?? isBlockingCommand(args)) {
+      return this.#pool.run(args, bytes, signal);
+    }
+    // The routing seam: a cluster or sentinel topology picks the connection here.
+    const main = this.#main;
+    if (main && !main.closedError) {
+      try {
+        return main.request(args, { bytes, signal });
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#whenReady(signal).then((connection) =>
+      connection.request(args, { bytes, signal })
+    );
+  }
+
+  /**
+   * Runs `fn` with a connection of its own, which no other command uses
+   * meanwhile: what `WATCH`/`MULTI`/`EXEC` need. `send` applies the command
+   * timeout. If `fn` throws, the connection is closed rather than reused.
+   *
+   * @example Optimistic locking
+   * ```ts
+   * import { connect } from "@redsync/core";
+   * await using redis = await connect();
+   * const committed = await redis.exclusive(async (send) => {
+   *   await send("WATCH", "balance");
+   *   const balance = Number(await send("GET", "balance") ?? 0);
+   *   await send("MULTI");
+   *   await send("SET", "balance", balance + 10);
+   *   return (await send("EXEC")) !== null; // null: someone changed it first
+   * });
+   * ```
+   */
+  exclusive<T>(
+    fn: (send: (...args: RedisArg[]) => Promise<RedisReply>) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return this.#pool.exclusive(
+      (connection) => fn((...args) => connection.request(args)),
+      signal,
+    );
+  }
+
+  /** Resolves with the main connection once (re)connected, within the command timeout. */
+  #whenReady(signal: AbortSignal | undefined): Promise<Connection> {
+    const { promise, resolve, reject } = Promise.withResolvers<Connection>();
+    const waiter: ReadyWaiter = { resolve, reject };
+    this.#readyWaiters.add(waiter);
+    const timeout = AbortSignal.timeout(this.#options.commandTimeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    return raceSignal(promise, combined).catch((error) => {
+      this.#readyWaiters.delete(waiter);
+      if (signal?.aborted || !timeout.aborted) throw error;
+      throw new ConnectionError(
+        `Not connected to ${this.#options.display} within ${this.#options.commandTimeoutMs} ms${
+          this.#lastError ? `: ${this.#lastError.message}` : ""
+        }`,
+        { cause: this.#lastError },
+      );
+    }).finally(() => this.#readyWaiters.delete(waiter));
+  }
+
+  #openMain(signal?: AbortSignal): Promise<Connection> {
+    return Connection.open(this.#options, {
+      onLost: (error) => this.#onMainLost(error),
+    }, signal);
+  }
+
+  #onMainLost(error: ConnectionError): void {
+    this.#main = undefined;
+    this.#lastError = error;
+    if (this.#closed) return;
+    if (this.#options.reconnect === false) {
+      this.#closed = true;
+      this.#rejectWaiters(error);
+      this.#pool.close();
+      return;
+    }
+    this.#reconnecting ??= this.#reconnectLoop();
+  }
+
+  /** Exponential backoff with full-range ("equal") jitter until connected or closed. */
+  async #reconnectLoop(): Promise<void> {
+    const reconnect = this.#options.reconnect;
+    if (reconnect === false) return;
+    const abort = new AbortController();
+    this.#reconnectAbort = abort;
+    try {
+      for (let attempt = 0; !this.#closed; attempt++) {
+        const cap = Math.min(
+          reconnect.maxDelayMs,
+          reconnect.minDelayMs * 2 ** Math.min(attempt, 20),
+        );
+        const delay = cap / 2 + Math.random() * cap / 2;
+        if (!(await sleep(delay, abort.signal))) return;
+        try {
+          const connection = await this.#openMain(abort.signal);
+          if (this.#closed) {
+            await connection.close();
+            return;
+          }
+          this.#main = connection;
+          this.#lastError = undefined;
+          for (const waiter of this.#readyWaiters) waiter.resolve(connection);
+          this.#readyWaiters.clear();
+          return;
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          if (error instanceof ConnectionError) this.#lastError = error;
+        }
+      }
+    } finally {
+      this.#reconnecting = undefined;
+      this.#reconnectAbort = undefined;
+    }
+  }
+
+  #rejectWaiters(error: unknown): void {
+    for (const waiter of this.#readyWaiters) waiter.reject(error);
+    this.#readyWaiters.clear();
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError(`Client for ${this.#options.display} is closed`);
+  }
+
+  /**
+   * Closes every connection. Commands still waiting reject with
+   * `ConnectionError`. Calling it again does nothing.
+   *
+   * @example
+   * ```ts
+   * import { connect } from "@redsync/core";
+   * const redis = await connect();
+   * await redis.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed && !this.#main && !this.#reconnecting) {
+      await this.#pool.close();
+      return;
+    }
+    this.#closed = true;
+    this.#reconnectAbort?.abort();
+    this.#rejectWaiters(this.#closedError());
+    const main = this.#main;
+    this.#main = undefined;
+    await Promise.all([
+      main?.close(`Client for ${this.#options.display} closed`),
+      this.#pool.close(),
+      this.#reconnecting,
+    ]);
+  }
+
+  /** Same as {@linkcode RedisClient.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Opens a client: connects, then speaks RESP3 where the server has it
+ * (`HELLO 3`), RESP2 otherwise, authenticates, and selects the database.
+ * Rejects with `ConnectionError` within `connectTimeoutMs` when the server
+ * cannot be reached or refuses the credentials, and with `TypeError` or
+ * `RangeError` for bad options (before any network call). Passwords never
+ * appear in errors.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * await using redis = await connect("redis://127.0.0.1:6379");
+ * await redis.send("SET", "greeting", "hello");
+ * console.log(await redis.send("GET", "greeting")); // "hello"
+ * ```
+ *
+ * @example With options (ACL user, TLS with a private CA)
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * await using redis = await connect({
+ *   url: "rediss://redis.internal:6380/2",
+ *   username: "app",
+ *   password: Deno.env.get("REDIS_PASSWORD"),
+ *   tls: { ca: await Deno.readTextFile("ca.pem") },
+ *   commandTimeoutMs: 2_000,
+ * });
+ * ```
+ */
+export function connect(
+  urlOrOptions?: string | ConnectOptions,
+): Promise<RedisClient> {
+  let options: ResolvedOptions;
+  try {
+    options = resolveOptions(urlOrOptions);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return RedisClient.open(options);
+}
+
+/** Waits `ms`; resolves `false` early when `signal` aborts. Leaves no timer. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

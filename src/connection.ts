@@ -1,0 +1,356 @@
+/**
+ * One connection to one Redis server: the handshake, implicit pipelining (a
+ * FIFO of pending replies), write coalescing within a tick, and the command
+ * timeout. It knows nothing of reconnecting or pools: the client does that.
+ *
+ * @module
+ */
+import { ConnectionError, RedisReplyError } from "./errors.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { Fifo } from "./queue.ts";
+import {
+  CommandWriter,
+  type RedisArg,
+  type RedisReply,
+  RespDecoder,
+} from "./resp.ts";
+import { defaultConnector } from "./transport/mod.ts";
+import type { Transport } from "./transport/types.ts";
+
+interface Pending {
+  resolve(reply: RedisReply): void;
+  reject(error: Error): void;
+  /** Bulk strings of this reply come back as bytes. */
+  bytes: boolean;
+  /** `performance.now()` after which the connection is declared dead. */
+  deadline: number;
+  /** Settled early (aborted): its reply is read and dropped. */
+  settled: boolean;
+}
+
+/** Per-request settings. */
+export interface RequestOptions {
+  /** Bulk strings as `Uint8Array`. */
+  bytes?: boolean;
+  /** Exempt from the command timeout (blocking commands). */
+  noTimeout?: boolean;
+  /** Rejects the request early with `signal.reason`; its reply is dropped. */
+  signal?: AbortSignal;
+}
+
+/** What a connection is opened for. */
+export interface OpenOptions {
+  /** Ask `CLIENT ID` during the handshake (blocking connections need it). */
+  wantId?: boolean;
+  /** Called once when the connection ends for any reason but `close()`. */
+  onLost?: (error: ConnectionError) => void;
+}
+
+/** One socket to Redis with its handshake done. */
+export class Connection {
+  readonly #options: ResolvedOptions;
+  readonly #writer = new CommandWriter();
+  readonly #pending = new Fifo<Pending>();
+  readonly #decoder: RespDecoder;
+  #transport: Transport | undefined;
+  #flushScheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closedError: ConnectionError | undefined;
+  #closedPromise = Promise.withResolvers<void>();
+  #onLost: ((error: ConnectionError) => void) | undefined;
+  /** Protocol spoken after the handshake. */
+  protocol: 2 | 3 = 2;
+  /** `CLIENT ID` when asked for and permitted. */
+  id: number | undefined;
+
+  private constructor(options: ResolvedOptions) {
+    this.#options = options;
+    this.#decoder = new RespDecoder({
+      onReply: (reply) => this.#onReply(reply),
+      bytesForNext: () => this.#pending.peek()?.bytes ?? false,
+    });
+  }
+
+  /**
+   * Opens a connection and runs the handshake (HELLO or AUTH, SETNAME,
+   * SELECT, CLIENT ID) within `connectTimeoutMs`; rejects with
+   * `ConnectionError` (or the caller's `signal.reason`).
+   */
+  static async open(
+    options: ResolvedOptions,
+    openOptions: OpenOptions = {},
+    signal?: AbortSignal,
+  ): Promise<Connection> {
+    const connection = new Connection(options);
+    const timeout = AbortSignal.timeout(options.connectTimeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const where = options.display;
+    try {
+      const connector = options.connector ?? defaultConnector();
+      connection.#transport = await connector({
+        hostname: options.hostname,
+        port: options.port,
+        tls: options.tls,
+        signal: combined,
+      }, {
+        onData: (chunk) => connection.#onData(chunk),
+        onClose: (error) => connection.#onTransportClose(error),
+      });
+      const handshake = connection.#handshake(openOptions);
+      handshake.catch(() => {}); // settles after the close when the race is lost
+      await raceSignal(handshake, combined);
+    } catch (error) {
+      await connection.close();
+      if (signal?.aborted) throw signal.reason;
+      if (timeout.aborted) {
+        throw new ConnectionError(
+          `Cannot connect to ${where}: no answer within ${options.connectTimeoutMs} ms`,
+          { cause: error },
+        );
+      }
+      if (error instanceof ConnectionError) throw error;
+      throw new ConnectionError(
+        `Cannot connect to ${where}: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+    connection.#onLost = openOptions.onLost;
+    return connection;
+  }
+
+  async #handshake({ wantId = false }: OpenOptions): Promise<void> {
+    const { protocol, username, password, clientName, db } = this.#options;
+    let helloDone = false;
+    if (protocol !== 2) {
+      const hello: RedisArg[] = ["HELLO", "3"];
+      if (password !== undefined) {
+        hello.push("AUTH", username ?? "default", password);
+      }
+      if (clientName !== undefined) hello.push("SETNAME", clientName);
+      try {
+        await this.request(hello);
+        this.protocol = 3;
+        helloDone = true;
+      } catch (error) {
+        if (error instanceof RedisReplyError && error.code === "NOAUTH") {
+          throw new ConnectionError(
+            `Cannot connect to ${this.#options.display}: the server requires a password (NOAUTH)`,
+            { cause: error },
+          );
+        }
+        const old = error instanceof RedisReplyError &&
+          (error.code === "NOPROTO" || /unknown command/i.test(error.message));
+        if (!old || protocol === 3) throw this.#authFailure(error);
+      }
+    }
+    const setup: Promise<RedisReply>[] = [];
+    if (!helloDone) {
+      if (password !== undefined) {
+        setup.push(
+          this.request(
+            username === undefined
+              ? ["AUTH", password]
+              : ["AUTH", username, password],
+          ),
+        );
+      }
+      if (clientName !== undefined) {
+        setup.push(this.request(["CLIENT", "SETNAME", clientName]));
+      }
+    }
+    if (db !== 0) setup.push(this.request(["SELECT", db]));
+    const id = wantId ? this.request(["CLIENT", "ID"]) : undefined;
+    try {
+      await Promise.all(setup);
+    } catch (error) {
+      id?.catch(() => {});
+      throw this.#authFailure(error);
+    }
+    if (id) {
+      try {
+        this.id = await id as number;
+      } catch (error) {
+        // Without the permission, aborts fall back to closing the socket.
+        if (!(error instanceof RedisReplyError)) throw error;
+      }
+    }
+  }
+
+  #authFailure(error: unknown): unknown {
+    if (!(error instanceof RedisReplyError)) return error;
+    return new ConnectionError(
+      `Cannot connect to ${this.#options.display}: the server refused the handshake: ${error.message}`,
+      { cause: error },
+    );
+  }
+
+  /** Why the connection is closed, or `undefined` while it is open. */
+  get closedError(): ConnectionError | undefined {
+    return this.#closedError;
+  }
+
+  /** Number of replies still awaited. */
+  get inFlight(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Sends one command; the reply comes back in order with the others. Error
+   * replies reject with `RedisReplyError`.
+   */
+  request(
+    args: readonly RedisArg[],
+    options?: RequestOptions,
+  ): Promise<RedisReply> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    this.#writer.add(args); // throws TypeError on a bad argument, writes nothing
+    const { promise, resolve, reject } = Promise.withResolvers<RedisReply>();
+    const entry: Pending = {
+      resolve,
+      reject,
+      bytes: options?.bytes ?? false,
+      deadline: options?.noTimeout
+        ? Infinity
+        : performance.now() + this.#options.commandTimeoutMs,
+      settled: false,
+    };
+    this.#pending.push(entry);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+    if (this.#timer === undefined && entry.deadline !== Infinity) {
+      this.#armTimer(this.#options.commandTimeoutMs);
+    }
+    if (!signal) return promise;
+    const onAbort = () => {
+      if (entry.settled) return;
+      entry.settled = true;
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    return promise.finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#writer.size > 0 && !this.#closedError) {
+      this.#transport?.write(this.#writer.take());
+    }
+  };
+
+  #armTimer(ms: number): void {
+    this.#timer = setTimeout(this.#checkTimeout, Math.max(1, Math.ceil(ms)));
+  }
+
+  readonly #checkTimeout = (): void => {
+    this.#timer = undefined;
+    const head = this.#pending.peek();
+    if (!head || head.deadline === Infinity) return;
+    const left = head.deadline - performance.now();
+    if (left > 0) {
+      this.#armTimer(left);
+      return;
+    }
+    this.#fail(
+      new ConnectionError(
+        `Command to ${this.#options.display} got no reply within ${this.#options.commandTimeoutMs} ms; the connection was reset`,
+      ),
+    );
+  };
+
+  #onData(chunk: Uint8Array): void {
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      this.#fail(
+        new ConnectionError(
+          `Protocol error from ${this.#options.display}: ${describe(error)}`,
+          { cause: error },
+        ),
+      );
+    }
+  }
+
+  #onReply(reply: RedisReply): void {
+    const entry = this.#pending.shift();
+    if (!entry) {
+      throw new Error("a reply arrived that no command waits for");
+    }
+    if (entry.settled) return;
+    entry.settled = true;
+    if (reply instanceof RedisReplyError) entry.reject(reply);
+    else entry.resolve(reply);
+  }
+
+  #onTransportClose(error?: Error): void {
+    this.#fail(
+      new ConnectionError(
+        `Connection to ${this.#options.display} closed${
+          error ? `: ${describe(error)}` : ""
+        }`,
+        { cause: error },
+      ),
+    );
+    this.#closedPromise.resolve();
+  }
+
+  /** Marks the connection dead, rejects every pending reply, closes the socket. */
+  #fail(error: ConnectionError): void {
+    if (this.#closedError) return;
+    this.#closedError = error;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const entry of this.#pending.drain()) {
+      if (entry.settled) continue;
+      entry.settled = true;
+      entry.reject(error);
+    }
+    this.#writer.take();
+    this.#transport?.close();
+    if (!this.#transport) this.#closedPromise.resolve();
+    const onLost = this.#onLost;
+    this.#onLost = undefined;
+    onLost?.(error);
+  }
+
+  /**
+   * Closes the socket; pending replies reject with `ConnectionError`. The
+   * promise resolves once the socket is closed.
+   */
+  close(
+    reason = `Connection to ${this.#options.display} closed by the client`,
+  ): Promise<void> {
+    this.#onLost = undefined;
+    this.#fail(new ConnectionError(reason));
+    return this.#closedPromise.promise;
+  }
+}
+
+/** Settles like `promise`, or rejects with `signal.reason` when it aborts first. */
+export async function raceSignal<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  signal.throwIfAborted();
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && !error.message.includes(code)
+      ? `${code} ${error.message}`
+      : error.message;
+  }
+  return String(error);
+}

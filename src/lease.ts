@@ -1,0 +1,288 @@
+/**
+ * A held permit: its fencing token, its `AbortSignal` that fires when it is
+ * lost, release, extension, and background renewal. Shared by every
+ * lock-like primitive.
+ *
+ * @module
+ */
+import { ConnectionError, LockLostError, LockNotHeldError } from "./errors.ts";
+
+/** What a lease needs from the primitive that issued it. */
+export interface LeaseBackend {
+  /** Name of the primitive, for errors. */
+  readonly name: string;
+  /** Runs the release script: 1 released, -1/0 was not held any more. */
+  release(id: string): Promise<number>;
+  /** Runs the extend script: the new lease length in ms, 0 when not held. */
+  extend(id: string, leaseMs: number): Promise<number>;
+  /** Called once when the lease ends (released or lost). */
+  settle(lease: Lease, lost: LockLostError | undefined): void;
+}
+
+/** How a lease renews itself. */
+export interface LeaseTiming {
+  /** Lease length asked for, in ms. */
+  leaseMs: number;
+  /** Renew in the background. */
+  renew: boolean;
+  /** Time left on the server when the grant was read (ms). */
+  leftMs: number;
+  /** `performance.now()` when the request that granted the lease was sent. */
+  sentAt: number;
+}
+
+type State = "held" | "releasing" | "released" | "lost";
+
+/**
+ * A permit of a `Mutex` or `Semaphore`, held until released or lost. Use it
+ * with `await using` so it is released at the end of the scope, even on
+ * throw.
+ *
+ * Release semantics: `release()` resolves once the permit is given back,
+ * and does nothing when called again. If the lease was lost before,
+ * `release()` rejects with `LockLostError` (the work it protected was not
+ * exclusive); disposing (`await using`) never throws for a loss, which
+ * `signal` and `onLost` already report.
+ *
+ * @example
+ * ```ts
+ * import { connect, Mutex } from "@redsync/core";
+ * await using redis = await connect();
+ * const mutex = new Mutex(redis, "nightly-report");
+ * {
+ *   await using lease = await mutex.acquire(AbortSignal.timeout(5_000));
+ *   console.log("fencing token", lease.token);
+ *   await fetch("https://example.com/", { signal: lease.signal });
+ * } // released here
+ * ```
+ */
+export class Lease implements AsyncDisposable {
+  /** Name of the primitive this lease belongs to. */
+  readonly name: string;
+  /**
+   * Fencing token: strictly increasing per primitive over its whole life.
+   * Pass it to the protected resource and have it reject smaller ones.
+   */
+  readonly token: number;
+  /** Permits this lease holds (1 for a mutex). */
+  readonly permits: number;
+  /** Aborts with `LockLostError` when the lease is lost. */
+  readonly signal: AbortSignal;
+  /** @internal Id of the lease in Redis. */
+  readonly id: string;
+
+  readonly #backend: LeaseBackend;
+  readonly #controller = new AbortController();
+  readonly #leaseMs: number;
+  readonly #renew: boolean;
+  #state: State = "held";
+  #deadline: number;
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #releasing: Promise<void> | undefined;
+
+  /** @internal Leases come from `acquire()`. */
+  constructor(
+    backend: LeaseBackend,
+    id: string,
+    token: number,
+    permits: number,
+    timing: LeaseTiming,
+  ) {
+    this.#backend = backend;
+    this.name = backend.name;
+    this.id = id;
+    this.token = token;
+    this.permits = permits;
+    this.signal = this.#controller.signal;
+    this.#leaseMs = timing.leaseMs;
+    this.#renew = timing.renew;
+    this.#deadline = timing.sentAt + timing.leftMs;
+    this.#schedule(timing.leftMs);
+  }
+
+  /** `true` until the lease is released or lost. */
+  get held(): boolean {
+    return this.#state === "held";
+  }
+
+  /**
+   * Time left before the lease ends unless renewed, in ms, as this process
+   * can vouch for (measured from when the last grant or renewal was sent,
+   * so never more than the server's own count).
+   */
+  get remainingMs(): number {
+    return this.#state === "held"
+      ? Math.max(0, this.#deadline - performance.now())
+      : 0;
+  }
+
+  /**
+   * Gives the permit back; the next waiter gets it at once. Calling it again
+   * does nothing. Rejects with `LockLostError` when the lease was lost.
+   *
+   * @example
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * const lease = await new Mutex(redis, "job").acquire();
+   * try {
+   *   // ... work
+   * } finally {
+   *   await lease.release();
+   * }
+   * ```
+   */
+  release(): Promise<void> {
+    if (this.#state === "lost") {
+      return Promise.reject(this.signal.reason);
+    }
+    this.#releasing ??= this.#release();
+    return this.#releasing;
+  }
+
+  async #release(): Promise<void> {
+    this.#state = "releasing";
+    this.#clearTimers();
+    let result: number;
+    try {
+      result = await this.#backend.release(this.id);
+    } catch (error) {
+      // Unknown outcome: the lease ends on the server by its own expiry.
+      this.#state = "released";
+      this.#backend.settle(this, undefined);
+      throw error;
+    }
+    if (result === 1) {
+      this.#state = "released";
+      this.#backend.settle(this, undefined);
+      return;
+    }
+    this.#lose("The lease on '%s' had ended before it was released");
+    throw this.signal.reason;
+  }
+
+  /**
+   * Extends the lease to `leaseMs` from now (the primitive's `leaseMs` by
+   * default). Rejects with `LockLostError` when the lease was lost, and with
+   * `LockNotHeldError` after it was released.
+   *
+   * @example
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * await using lease = await new Mutex(redis, "job", { renew: false }).acquire();
+   * await lease.extend(60_000); // one more minute
+   * ```
+   */
+  async extend(leaseMs: number = this.#leaseMs): Promise<void> {
+    if (!Number.isInteger(leaseMs) || leaseMs < 10 || leaseMs > 2 ** 31 - 1) {
+      throw new RangeError(
+        `Cannot extend as 'leaseMs' must be an integer in 10..2147483647: current value is ${leaseMs}`,
+      );
+    }
+    if (this.#state === "lost") throw this.signal.reason;
+    if (this.#state !== "held") throw new LockNotHeldError(this.name);
+    const sentAt = performance.now();
+    const granted = await this.#backend.extend(this.id, leaseMs);
+    if (this.#state !== "held") {
+      if (this.#state === "lost") throw this.signal.reason;
+      throw new LockNotHeldError(this.name);
+    }
+    if (granted === 0) {
+      this.#lose("The lease on '%s' had ended before it was extended");
+      throw this.signal.reason;
+    }
+    this.#deadline = sentAt + granted;
+    this.#schedule(granted);
+  }
+
+  /** Same as `release()`, except that a lost lease does not throw. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state === "lost" || this.#state === "released") return;
+    try {
+      await this.release();
+    } catch (error) {
+      if (!(error instanceof LockLostError)) throw error;
+    }
+  }
+
+  /** (Re)arms the renewal and the deadline timers after a grant or renewal. */
+  #schedule(leftMs: number): void {
+    this.#clearTimers();
+    if (this.#state !== "held") return;
+    const untilDeadline = Math.max(0, this.#deadline - performance.now());
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      if (this.#state === "held") {
+        this.#lose("The lease on '%s' ran out before it could be renewed");
+      }
+    }, untilDeadline);
+    if (!this.#renew) return;
+    // Renew after about a third of the time left, with +-15% jitter.
+    const delay = Math.max(0, leftMs / 3 * (0.85 + 0.3 * Math.random()));
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = undefined;
+      this.#renewNow();
+    }, delay);
+  }
+
+  /** One renewal attempt; never throws (it runs from a timer). */
+  async #renewNow(): Promise<void> {
+    if (this.#state !== "held") return;
+    const sentAt = performance.now();
+    let granted: number;
+    try {
+      granted = await this.#backend.extend(this.id, this.#leaseMs);
+    } catch (error) {
+      if (this.#state !== "held") return;
+      // Redis unreachable for now: retry while the lease may still be alive.
+      const left = this.#deadline - performance.now();
+      if (left <= 0) {
+        this.#lose("The lease on '%s' could not be renewed in time", error);
+        return;
+      }
+      if (!(error instanceof ConnectionError)) {
+        this.#lose("The lease on '%s' could not be renewed", error);
+        return;
+      }
+      this.#renewTimer = setTimeout(() => {
+        this.#renewTimer = undefined;
+        this.#renewNow();
+      }, Math.min(250, left / 3));
+      return;
+    }
+    // A release() that started meanwhile wins: no false loss, no revival.
+    if (this.#state !== "held") return;
+    if (granted === 0) {
+      this.#lose("The lease on '%s' ended before it could be renewed");
+      return;
+    }
+    this.#deadline = sentAt + granted;
+    this.#schedule(granted);
+  }
+
+  /** Marks the lease lost: aborts `signal`, calls `onLost`, frees the permit. */
+  #lose(message: string, cause?: unknown): void {
+    if (this.#state === "lost" || this.#state === "released") return;
+    const wasHeld = this.#state === "held";
+    this.#state = "lost";
+    this.#clearTimers();
+    const error = new LockLostError(
+      this.name,
+      message.replace("%s", this.name),
+      cause === undefined ? undefined : { cause },
+    );
+    this.#controller.abort(error);
+    this.#backend.settle(this, error);
+    // Locally given up: make sure the server does not keep it either.
+    if (wasHeld) this.#backend.release(this.id).catch(() => {});
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#deadlineTimer);
+    this.#renewTimer = undefined;
+    this.#deadlineTimer = undefined;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * A distributed mutex: at most one holder at a time across every process
+ * that uses the same name on the same Redis.
+ *
+ * @module
+ */
+import type { RedisClient } from "./client.ts";
+import type { Lease } from "./lease.ts";
+import {
+  type AcquireOptions,
+  checkName,
+  type LockOptions,
+  resolveLockOptions,
+  toAcquireOptions,
+} from "./lock_options.ts";
+import { Permits } from "./permits.ts";
+
+/**
+ * Only one holder at a time. A holder that dies frees the mutex when its
+ * lease ends (`leaseMs`); a live holder renews its lease in the background.
+ * Waiters block in Redis and are handed the mutex in arrival order, without
+ * polling (or poll, with `wait: "polling"`).
+ *
+ * @example
+ * ```ts
+ * import { connect, Mutex } from "@redsync/core";
+ * await using redis = await connect();
+ * const mutex = new Mutex(redis, "nightly-report", { leaseMs: 30_000 });
+ * {
+ *   await using lease = await mutex.acquire(AbortSignal.timeout(5_000));
+ *   console.log("only one of us runs this; token", lease.token);
+ * } // released here, even on throw
+ * ```
+ */
+export class Mutex implements AsyncDisposable {
+  /** The name shared by every process that uses this mutex. */
+  readonly name: string;
+  readonly #permits: Permits;
+
+  /**
+   * Describes the mutex; nothing is sent to Redis until `acquire()`. Throws
+   * `TypeError`/`RangeError` for a bad name or options.
+   */
+  constructor(client: RedisClient, name: string, options?: LockOptions) {
+    this.name = checkName("create a mutex", name);
+    this.#permits = new Permits({
+      client,
+      name,
+      limit: 1,
+      keepMeta: false,
+      idleTtlMs: 0,
+      options: resolveLockOptions("create a mutex", options),
+    });
+  }
+
+  /**
+   * Waits for the mutex and resolves with its lease. Rejects with
+   * `signal.reason` when the signal aborts (a `TimeoutError` for
+   * `AbortSignal.timeout(ms)`); an aborted acquire never keeps the mutex.
+   *
+   * @example
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * const mutex = new Mutex(redis, "migrations");
+   * await using lease = await mutex.acquire({ signal: AbortSignal.timeout(60_000) });
+   * ```
+   */
+  async acquire(signal?: AbortSignal | AcquireOptions): Promise<Lease> {
+    const { signal: abort } = toAcquireOptions("acquire", signal);
+    return (await this.#permits.acquire(1, "wait", abort))!;
+  }
+
+  /**
+   * Takes the mutex if it is free right now; resolves `undefined` when
+   * another process holds it (or waits for it). Never waits.
+   *
+   * @example Skip if someone else runs it
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * await using lease = await new Mutex(redis, "cron:cleanup").tryAcquire();
+   * if (!lease) console.log("another instance is on it");
+   * ```
+   */
+  tryAcquire(): Promise<Lease | undefined> {
+    return this.#permits.acquire(1, "try", undefined);
+  }
+
+  /**
+   * Releases the leases this object handed out and still holds, and makes
+   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
+   *
+   * @example
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * await using mutex = new Mutex(redis, "job");
+   * const lease = await mutex.acquire();
+   * // leaving the scope releases `lease` if still held
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#permits.dispose();
+  }
+}

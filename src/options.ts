@@ -1,0 +1,304 @@
+/**
+ * Connection options: the one place that parses URLs, validates settings and
+ * applies defaults.
+ *
+ * @module
+ */
+import type { Connector, TlsOptions } from "./transport/types.ts";
+import { checkInteger } from "./validate.ts";
+
+/** Reconnection after a dropped connection: exponential backoff with jitter. */
+export interface ReconnectOptions {
+  /**
+   * First delay before a reconnect attempt, in milliseconds.
+   * @default {50}
+   */
+  minDelayMs?: number;
+  /**
+   * Largest delay between attempts, in milliseconds.
+   * @default {2000}
+   */
+  maxDelayMs?: number;
+}
+
+/** How to reach and talk to one Redis server. */
+export interface ConnectOptions {
+  /**
+   * `redis://[user[:password]@]host[:port][/db]` or `rediss://...` for TLS.
+   * Fields given beside it override the URL's.
+   * @default {undefined}
+   */
+  url?: string;
+  /**
+   * Host name or IP address.
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * TCP port.
+   * @default {6379}
+   */
+  port?: number;
+  /**
+   * ACL user name; with a password only, the `default` user.
+   * @default {undefined}
+   */
+  username?: string;
+  /**
+   * Password (`requirepass` or the ACL user's). Never logged nor put in errors.
+   * @default {undefined}
+   */
+  password?: string;
+  /**
+   * Database number selected after connecting.
+   * @default {0}
+   */
+  db?: number;
+  /**
+   * Name shown by `CLIENT LIST` (`CLIENT SETNAME`).
+   * @default {undefined}
+   */
+  clientName?: string;
+  /**
+   * TLS: `true` for the system's trust store, or settings such as a CA.
+   * A `rediss://` URL implies `true`.
+   * @default {false}
+   */
+  tls?: boolean | TlsOptions;
+  /**
+   * Protocol version: `3` needs Redis 6+, `2` always works, `"auto"` tries 3
+   * and falls back to 2.
+   * @default {"auto"}
+   */
+  protocol?: 2 | 3 | "auto";
+  /**
+   * Time to open a connection and finish its handshake, in milliseconds.
+   * @default {10000}
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Time a command may wait for its reply (and for a reconnect before it is
+   * sent), in milliseconds. A command that times out resets its connection,
+   * since the replies behind it can no longer be trusted. Blocking commands
+   * are exempt: they end by their own timeout or an `AbortSignal`.
+   * @default {10000}
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Reconnection after a dropped connection, or `false` to stay closed.
+   * @default {{ minDelayMs: 50, maxDelayMs: 2000 }}
+   */
+  reconnect?: ReconnectOptions | false;
+  /**
+   * Most connections kept for blocking commands (`BLPOP`, `WAIT`, ...);
+   * further blocking commands wait for one to be free.
+   * @default {16}
+   */
+  maxBlockingConnections?: number;
+  /**
+   * Socket implementation; the current runtime's by default.
+   * @default {defaultConnector()}
+   */
+  connector?: Connector;
+}
+
+/** Options after parsing and defaults: every field set. */
+export interface ResolvedOptions {
+  hostname: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+  db: number;
+  clientName: string | undefined;
+  tls: TlsOptions | undefined;
+  protocol: 2 | 3 | "auto";
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  reconnect: Required<ReconnectOptions> | false;
+  maxBlockingConnections: number;
+  connector: Connector | undefined;
+  /** `redis://host:port/db` with no credentials, for messages. */
+  display: string;
+}
+
+/**
+ * Parses a URL or an options object, validates every field and applies the
+ * defaults. Throws `TypeError`/`RangeError` naming the bad field.
+ */
+export function resolveOptions(
+  input: string | ConnectOptions | undefined,
+): ResolvedOptions {
+  const given: ConnectOptions = typeof input === "string"
+    ? { url: input }
+    : input ?? {};
+  if (typeof given !== "object") {
+    throw new TypeError(
+      `Cannot connect as the argument must be a URL string or an options object: current type is ${typeof given}`,
+    );
+  }
+  const fromUrl = given.url === undefined ? {} : parseUrl(given.url);
+  const merged: ConnectOptions = { ...fromUrl, ...stripUndefined(given) };
+  const {
+    hostname = "127.0.0.1",
+    port = 6379,
+    username,
+    password,
+    db = 0,
+    clientName,
+    tls = false,
+    protocol = "auto",
+    connectTimeoutMs = 10_000,
+    commandTimeoutMs = 10_000,
+    reconnect = {},
+    maxBlockingConnections = 16,
+    connector,
+  } = merged;
+  if (typeof hostname !== "string" || hostname === "") {
+    throw new TypeError(
+      `Cannot connect as 'hostname' must be a non-empty string: current value is ${
+        JSON.stringify(hostname)
+      }`,
+    );
+  }
+  checkInteger("connect", "port", port, 1, 65535);
+  checkInteger("connect", "db", db, 0, 1_000_000);
+  checkInteger("connect", "connectTimeoutMs", connectTimeoutMs, 1, 2 ** 31 - 1);
+  checkInteger("connect", "commandTimeoutMs", commandTimeoutMs, 1, 2 ** 31 - 1);
+  checkInteger(
+    "connect",
+    "maxBlockingConnections",
+    maxBlockingConnections,
+    1,
+    10_000,
+  );
+  if (protocol !== 2 && protocol !== 3 && protocol !== "auto") {
+    throw new TypeError(
+      `Cannot connect as 'protocol' must be 2, 3 or "auto": current value is ${
+        JSON.stringify(protocol)
+      }`,
+    );
+  }
+  for (
+    const [field, value] of [["username", username], ["password", password], [
+      "clientName",
+      clientName,
+    ]]
+  ) {
+    if (value !== undefined && typeof value !== "string") {
+      throw new TypeError(
+        `Cannot connect as '${field}' must be a string: current type is ${typeof value}`,
+      );
+    }
+  }
+  if (clientName !== undefined && /\s/.test(clientName)) {
+    throw new TypeError(
+      `Cannot connect as 'clientName' must not contain spaces: current value is ${
+        JSON.stringify(clientName)
+      }`,
+    );
+  }
+  let resolvedReconnect: Required<ReconnectOptions> | false = false;
+  if (reconnect !== false) {
+    const { minDelayMs = 50, maxDelayMs = 2000 } = reconnect;
+    checkInteger("connect", "reconnect.minDelayMs", minDelayMs, 1, 2 ** 31 - 1);
+    checkInteger(
+      "connect",
+      "reconnect.maxDelayMs",
+      maxDelayMs,
+      minDelayMs,
+      2 ** 31 - 1,
+    );
+    resolvedReconnect = { minDelayMs, maxDelayMs };
+  }
+  const scheme = tls ? "rediss" : "redis";
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return {
+    hostname,
+    port,
+    username,
+    password,
+    db,
+    clientName,
+    tls: tls === true ? {} : tls === false ? undefined : tls,
+    protocol,
+    connectTimeoutMs,
+    commandTimeoutMs,
+    reconnect: resolvedReconnect,
+    maxBlockingConnections,
+    connector,
+    display: `${scheme}://${host}:${port}${db ? `/${db}` : ""}`,
+  };
+}
+
+/** Parses `redis://` and `rediss://` URLs; errors never echo the password. */
+function parseUrl(url: string): ConnectOptions {
+  if (typeof url !== "string") {
+    throw new TypeError(
+      `Cannot connect as 'url' must be a string: current type is ${typeof url}`,
+    );
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(
+      `Cannot connect as 'url' is not a valid URL: current value is ${
+        JSON.stringify(redactUrl(url))
+      }`,
+    );
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(
+      `Cannot connect as 'url' must start with redis:// or rediss://: current value is ${
+        JSON.stringify(redactUrl(url))
+      }`,
+    );
+  }
+  const options: ConnectOptions = {};
+  if (parsed.hostname) {
+    options.hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  }
+  if (parsed.port) options.port = Number(parsed.port);
+  if (parsed.username) options.username = decodeURIComponent(parsed.username);
+  if (parsed.password) options.password = decodeURIComponent(parsed.password);
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path) {
+    if (!/^\d+$/.test(path)) {
+      throw new TypeError(
+        `Cannot connect as the URL path must be a database number: current value is ${
+          JSON.stringify(path)
+        }`,
+      );
+    }
+    options.db = Number(path);
+  }
+  const name = parsed.searchParams.get("clientName") ??
+    parsed.searchParams.get("name");
+  if (name) options.clientName = name;
+  if (parsed.protocol === "rediss:") options.tls = true;
+  return options;
+}
+
+/**
+ * Replaces the password of a `redis://` URL by `***`, for messages and logs.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "@redsync/core";
+ * console.log(redactUrl("redis://app:s3cret@db:6379/2")); // redis://app:***@db:6379/2
+ * ```
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, "$1***@").replace(
+    /^([a-z]+:\/\/)([^:/@]+)@/i,
+    "$1***@",
+  );
+}
+
+function stripUndefined(options: ConnectOptions): ConnectOptions {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && key !== "url") out[key] = value;
+  }
+  return out as ConnectOptions;
+}

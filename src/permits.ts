@@ -1,0 +1,296 @@
+/**
+ * The engine behind `Mutex` and `Semaphore` (composition, not inheritance):
+ * the keys of one primitive, the acquire loop with both wait strategies,
+ * exact abort handling, and lease bookkeeping for dispose.
+ *
+ * @module
+ */
+import type { RedisClient } from "./client.ts";
+import {
+  DisposedError,
+  type LockLostError,
+  SemaphoreMismatchError,
+} from "./errors.ts";
+import { Lease, type LeaseBackend } from "./lease.ts";
+import type { ResolvedLockOptions } from "./lock_options.ts";
+import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
+import { delay } from "./delay.ts";
+
+/** What an engine is built from. */
+export interface PermitsConfig {
+  client: RedisClient;
+  name: string;
+  /** Permit count (1 for a mutex). */
+  limit: number;
+  /** Semaphores keep their count in Redis (`meta`); a mutex does not. */
+  keepMeta: boolean;
+  /** TTL of `meta` when idle, ms. */
+  idleTtlMs: number;
+  options: ResolvedLockOptions;
+}
+
+/** The Redis keys of one primitive; they all share the hash tag `{name}`. */
+export function keysOf(prefix: string, name: string): {
+  script: string[];
+  meta: string;
+  grantPrefix: string;
+  base: string;
+} {
+  const base = `${prefix}${prefix ? ":" : ""}{${name}}`;
+  const script = [
+    "holders",
+    "owners",
+    "queue",
+    "waiters",
+    "wants",
+    "meta",
+    "fence",
+  ].map((suffix) => `${base}:${suffix}`);
+  return { script, meta: script[5], grantPrefix: `${base}:grant:`, base };
+}
+
+interface Granted {
+  granted: true;
+  token: number;
+  leftMs: number;
+}
+interface Waiting {
+  granted: false;
+  /** Ms until the first holder's lease ends, or -1. */
+  wakeMs: number;
+}
+
+/** Acquire, release and extend for one primitive. */
+export class Permits implements LeaseBackend {
+  readonly name: string;
+  readonly #config: PermitsConfig;
+  readonly #keys: ReturnType<typeof keysOf>;
+  readonly #leases = new Set<Lease>();
+  readonly #disposed = new AbortController();
+
+  constructor(config: PermitsConfig) {
+    this.#config = config;
+    this.name = config.name;
+    this.#keys = keysOf(config.options.prefix, config.name);
+  }
+
+  /** Leases of this primitive still held in this process. */
+  get leases(): ReadonlySet<Lease> {
+    return this.#leases;
+  }
+
+  /** `true` once disposed. */
+  get disposed(): boolean {
+    return this.#disposed.signal.aborted;
+  }
+
+  /**
+   * Takes `weight` permits, waiting (mode "wait") or not ("try"). Resolves
+   * `undefined` only in "try" mode when none is free. On abort or error, no
+   * permit is kept and no queue entry is left: the cancel is sent before the
+   * promise rejects.
+   */
+  async acquire(
+    weight: number,
+    mode: "wait" | "try",
+    userSignal: AbortSignal | undefined,
+  ): Promise<Lease | undefined> {
+    if (this.disposed) throw this.#disposedError();
+    userSignal?.throwIfAborted();
+    const signal = userSignal
+      ? AbortSignal.any([userSignal, this.#disposed.signal])
+      : this.#disposed.signal;
+    const id = crypto.randomUUID();
+    try {
+      return await this.#acquireLoop(id, weight, mode, signal);
+    } catch (error) {
+      // Whatever reached Redis (a queue entry, a grant in flight) is undone.
+      this.#releaseQuietly(id);
+      if (signal.aborted) throw signal.reason;
+      throw error;
+    }
+  }
+
+  async #acquireLoop(
+    id: string,
+    weight: number,
+    mode: "wait" | "try",
+    signal: AbortSignal,
+  ): Promise<Lease | undefined> {
+    const { options } = this.#config;
+    const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
+    let sentAt = performance.now();
+    let state = await this.#tryOnce(id, weight, mode, signal);
+    for (let attempt = 0;; attempt++) {
+      if (state.granted) {
+        signal.throwIfAborted(); // granted but no longer wanted: undone by the caller
+        return this.#lease(id, state.token, weight, state.leftMs, sentAt);
+      }
+      if (mode === "try") return undefined;
+      const wakeMs = state.wakeMs >= 0
+        ? Math.min(heartbeatMs, state.wakeMs + 1)
+        : heartbeatMs;
+      if (options.wait.strategy === "blocking") {
+        sentAt = performance.now();
+        const popped = await this.#blockForGrant(id, wakeMs, signal);
+        if (popped !== null) {
+          signal.throwIfAborted();
+          return this.#lease(id, popped, weight, options.leaseMs, sentAt);
+        }
+      } else {
+        const { intervalMs, maxIntervalMs, factor, jitter } = options.wait;
+        const backoff = Math.min(
+          maxIntervalMs,
+          intervalMs * factor ** Math.min(attempt, 64),
+        );
+        await delay(
+          Math.min(heartbeatMs, backoff * (1 - jitter * Math.random())),
+          signal,
+        );
+      }
+      sentAt = performance.now();
+      state = await this.#tryOnce(id, weight, "wait", signal);
+    }
+  }
+
+  /**
+   * Blocks on this waiter's grant list for up to `wakeMs`; resolves the
+   * granted token, or `null` when it is time to check again. Redis serves
+   * blocking timeouts only at its `hz` tick (100 ms by default), so a wake
+   * for a lease that ends (crash recovery) is timed here instead, and the
+   * BLPOP unblocked, which costs one `CLIENT UNBLOCK` and keeps the slack
+   * to a few milliseconds.
+   */
+  async #blockForGrant(
+    id: string,
+    wakeMs: number,
+    signal: AbortSignal,
+  ): Promise<number | null> {
+    const key = this.#keys.grantPrefix + id;
+    const client = this.#config.client;
+    if (wakeMs >= 1_000) {
+      const popped = await client.command(
+        ["BLPOP", key, (wakeMs / 1000).toFixed(3)],
+        { signal },
+      ) as string[] | null;
+      return popped && Number(popped[1]);
+    }
+    const wake = new AbortController();
+    const timer = setTimeout(() => wake.abort(), wakeMs);
+    try {
+      const popped = await client.command(["BLPOP", key, 1], {
+        signal: AbortSignal.any([signal, wake.signal]),
+      }) as string[] | null;
+      return popped && Number(popped[1]);
+    } catch (error) {
+      if (signal.aborted || !wake.signal.aborted) throw error;
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #tryOnce(
+    id: string,
+    weight: number,
+    mode: "wait" | "try",
+    signal: AbortSignal,
+  ): Promise<Granted | Waiting> {
+    const { options, limit, keepMeta, idleTtlMs } = this.#config;
+    const reply = await ACQUIRE.run(this.#config.client, this.#keys.script, [
+      id,
+      limit,
+      weight,
+      options.leaseMs,
+      mode,
+      options.waiterTtlMs,
+      idleTtlMs,
+      this.#keys.grantPrefix,
+      keepMeta ? "1" : "0",
+    ], { signal }) as number[];
+    if (reply[0] === -1) {
+      throw new SemaphoreMismatchError(this.name, reply[1], limit);
+    }
+    if (reply[0] === 1) {
+      return { granted: true, token: reply[1], leftMs: reply[2] };
+    }
+    return { granted: false, wakeMs: reply[1] };
+  }
+
+  #lease(
+    id: string,
+    token: number,
+    weight: number,
+    leftMs: number,
+    sentAt: number,
+  ): Lease {
+    const { leaseMs, renew } = this.#config.options;
+    const lease = new Lease(this, id, token, weight, {
+      leaseMs,
+      renew,
+      leftMs,
+      sentAt,
+    });
+    this.#leases.add(lease);
+    return lease;
+  }
+
+  /** @internal LeaseBackend: gives the permit back (or leaves the queue). */
+  async release(id: string): Promise<number> {
+    const reply = await RELEASE.run(this.#config.client, this.#keys.script, [
+      id,
+      this.#config.limit,
+      this.#keys.grantPrefix,
+    ]);
+    return reply as number;
+  }
+
+  /** @internal LeaseBackend: extends a live lease. */
+  async extend(id: string, leaseMs: number): Promise<number> {
+    const reply = await EXTEND.run(this.#config.client, this.#keys.script, [
+      id,
+      leaseMs,
+      this.#config.limit,
+      this.#keys.grantPrefix,
+    ]);
+    return reply as number;
+  }
+
+  /** @internal LeaseBackend: the lease ended. */
+  settle(lease: Lease, lost: LockLostError | undefined): void {
+    this.#leases.delete(lease);
+    if (!lost) return;
+    const onLost = this.#config.options.onLost;
+    if (!onLost) return;
+    try {
+      onLost(lost);
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  /** Sends RELEASE for `id` now (before any later command), ignoring the outcome. */
+  #releaseQuietly(id: string): void {
+    this.release(id).catch(() => {});
+  }
+
+  #disposedError(): DisposedError {
+    return new DisposedError(
+      `Cannot use '${this.name}' as it was disposed`,
+    );
+  }
+
+  /** Rejects pending acquires with `DisposedError` and releases every lease. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.#disposed.abort(this.#disposedError());
+    await Promise.allSettled([...this.#leases].map((l) => l.release()));
+  }
+}
+
+/** `reportError` where the runtime has it; otherwise the error is dropped. */
+function reportError(error: unknown): void {
+  const report = (globalThis as { reportError?: (e: unknown) => void })
+    .reportError;
+  if (report) report(error);
+}

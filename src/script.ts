@@ -1,0 +1,120 @@
+/**
+ * Lua scripts sent by SHA-1 (`EVALSHA`), falling back to `EVAL` when the
+ * server does not have them (`NOSCRIPT`: first use, after `SCRIPT FLUSH`,
+ * after a restart or failover).
+ *
+ * @module
+ */
+import type { CommandOptions, RedisClient } from "./client.ts";
+import { RedisReplyError } from "./errors.ts";
+import type { RedisArg, RedisReply } from "./resp.ts";
+
+/**
+ * A Lua script with a fixed number of keys. Keys and values are always
+ * passed as `KEYS`/`ARGV`, never spliced into the source.
+ *
+ * @example
+ * ```ts
+ * import { connect, Script } from "@redsync/core";
+ * const incrBy = new Script(
+ *   `local key = KEYS[1]
+ *    local step = tonumber(ARGV[1])
+ *    return redis.call("INCRBY", key, step)`,
+ *   { keys: 1, name: "incrBy" },
+ * );
+ * await using redis = await connect();
+ * console.log(await incrBy.run(redis, ["counter"], [5])); // 5, then 10, ...
+ * ```
+ */
+export class Script {
+  /** The Lua source. */
+  readonly source: string;
+  /** How many of the arguments of {@linkcode Script.run} are keys. */
+  readonly keys: number;
+  /** A name for messages. */
+  readonly name: string;
+  #sha: string | undefined;
+
+  /** Defines a script; nothing is sent until {@linkcode Script.run}. */
+  constructor(source: string, options: { keys: number; name?: string }) {
+    if (typeof source !== "string" || source.trim() === "") {
+      throw new TypeError(
+        "Cannot define a script as 'source' must be a non-empty string",
+      );
+    }
+    const { keys, name = "script" } = options;
+    if (!Number.isInteger(keys) || keys < 0) {
+      throw new RangeError(
+        `Cannot define a script as 'keys' must be an integer >= 0: current value is ${keys}`,
+      );
+    }
+    this.source = source;
+    this.keys = keys;
+    this.name = name;
+  }
+
+  /**
+   * The script's SHA-1 as Redis computes it (`SCRIPT LOAD`'s answer).
+   *
+   * @example
+   * ```ts
+   * import { Script } from "@redsync/core";
+   * console.log(await new Script("return 1", { keys: 0 }).sha1());
+   * // "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+   * ```
+   */
+  async sha1(): Promise<string> {
+    if (this.#sha === undefined) {
+      const digest = await crypto.subtle.digest(
+        "SHA-1",
+        new TextEncoder().encode(this.source),
+      );
+      this.#sha = Array.from(
+        new Uint8Array(digest),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+    }
+    return this.#sha;
+  }
+
+  /**
+   * Runs the script with `EVALSHA`, and with `EVAL` when the server answers
+   * `NOSCRIPT`. Throws `TypeError` before any call when the number of keys
+   * is wrong.
+   *
+   * @example
+   * ```ts
+   * import { connect, Script } from "@redsync/core";
+   * const get = new Script("return redis.call('GET', KEYS[1])", { keys: 1 });
+   * await using redis = await connect();
+   * console.log(await get.run(redis, ["greeting"]));
+   * ```
+   */
+  async run(
+    client: RedisClient,
+    keys: readonly RedisArg[],
+    args: readonly RedisArg[] = [],
+    options?: CommandOptions,
+  ): Promise<RedisReply> {
+    if (keys.length !== this.keys) {
+      throw new TypeError(
+        `Cannot run script '${this.name}' as it takes ${this.keys} key(s): current number is ${keys.length}`,
+      );
+    }
+    const sha = this.#sha ?? await this.sha1();
+    try {
+      return await client.command(
+        ["EVALSHA", sha, keys.length, ...keys, ...args],
+        options,
+      );
+    } catch (error) {
+      if (!(error instanceof RedisReplyError) || error.code !== "NOSCRIPT") {
+        throw error;
+      }
+      return await client.command(
+        ["EVAL", this.source, keys.length, ...keys, ...args],
+        options,
+      );
+    }
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * Every Lua script of the lock primitives, in one place. `ARCHITECTURE.md`
+ * explains the keys and the reasoning; in short, for a primitive `name`
+ * under prefix `p`, all keys share the hash tag `{name}`:
+ *
+ * | key                  | type   | holds                                              |
+ * | -------------------- | ------ | -------------------------------------------------- |
+ * | `p:{name}:holders`   | ZSET   | lease id -> expiry (server ms)                     |
+ * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"                         |
+ * | `p:{name}:queue`     | ZSET   | waiter id -> arrival (server us): FIFO order       |
+ * | `p:{name}:waiters`   | ZSET   | waiter id -> heartbeat deadline (server ms)        |
+ * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"                      |
+ * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
+ * | `p:{name}:fence`     | STRING | last fencing token (kept: no TTL)                  |
+ * | `p:{name}:grant:<id>`| LIST   | one token pushed when a waiter is granted a permit |
+ *
+ * Scripts read the server clock (`TIME`), never a client's. Names reach the
+ * scripts only as KEYS and ARGV.
+ *
+ * @module
+ */
+import { Script } from "./script.ts";
+
+/** Helpers shared by the scripts (prepended to each; KEYS bound first). */
+const PRELUDE = `
+local holders = KEYS[1]
+local owners = KEYS[2]
+local queue = KEYS[3]
+local waiters = KEYS[4]
+local wants = KEYS[5]
+local meta = KEYS[6]
+local fence = KEYS[7]
+
+local function clock()
+  local t = redis.call('TIME')
+  local s, us = tonumber(t[1]), tonumber(t[2])
+  return s * 1000 + math.floor(us / 1000), s * 1000000 + us
+end
+
+local function fmt(n)
+  return string.format('%.0f', n)
+end
+
+-- Makes sure key lives at least ms more (never shortens a TTL).
+local function keep(key, ms)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 or (ttl >= 0 and ttl < ms) then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+-- Permits in use: the sum of the holders' weights (the holders set is the
+-- truth; an owners entry without a holder counts nothing).
+local function used()
+  local ids = redis.call('ZRANGE', holders, 0, -1)
+  if #ids == 0 then return 0 end
+  local total = 0
+  for from = 1, #ids, 1000 do
+    local to = math.min(from + 999, #ids)
+    local values = redis.call('HMGET', owners, unpack(ids, from, to))
+    for i = 1, #values do
+      total = total + (tonumber(string.match(values[i] or '', ':(%d+)$')) or 1)
+    end
+  end
+  return total
+end
+
+-- Strictly increasing, and never below the server clock in microseconds,
+-- so tokens keep increasing even if the fence key were lost.
+local function next_token(now_us)
+  local last = tonumber(redis.call('GET', fence) or '0')
+  local token = math.max(last + 1, now_us)
+  redis.call('SET', fence, fmt(token))
+  return token
+end
+
+local function grant(id, lease_ms, weight, now, now_us)
+  local token = next_token(now_us)
+  redis.call('ZADD', holders, now + lease_ms, id)
+  redis.call('HSET', owners, id, fmt(token) .. ':' .. weight)
+  keep(holders, lease_ms)
+  keep(owners, lease_ms)
+  return token
+end
+
+local function forget_waiter(id)
+  redis.call('ZREM', queue, id)
+  redis.call('ZREM', waiters, id)
+  redis.call('HDEL', wants, id)
+end
+
+-- Drops holders whose lease ended and waiters whose heartbeat stopped.
+local function reap(now)
+  local dead = redis.call('ZRANGEBYSCORE', holders, '-inf', now)
+  for i = 1, #dead do
+    redis.call('ZREM', holders, dead[i])
+    redis.call('HDEL', owners, dead[i])
+  end
+  local gone = redis.call('ZRANGEBYSCORE', waiters, '-inf', now)
+  for i = 1, #gone do
+    forget_waiter(gone[i])
+  end
+end
+
+-- Hands free permits to the waiters at the head of the queue, in arrival
+-- order, and wakes each with one token on its own grant list.
+local function serve(limit, now, now_us, grant_prefix)
+  local free = limit - used()
+  while free > 0 do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not head then break end
+    local want = redis.call('HGET', wants, head)
+    if not want then
+      forget_waiter(head)
+    else
+      local weight, lease_ms = string.match(want, '^(%d+):(%d+)$')
+      weight, lease_ms = tonumber(weight), tonumber(lease_ms)
+      if weight > free then break end
+      local token = grant(head, lease_ms, weight, now, now_us)
+      forget_waiter(head)
+      local list = grant_prefix .. head
+      redis.call('DEL', list)
+      redis.call('RPUSH', list, fmt(token))
+      redis.call('PEXPIRE', list, lease_ms)
+      free = free - weight
+    end
+  end
+end
+
+-- The permit count: the semaphore's, else the caller's.
+local function limit_of(given)
+  local stored = redis.call('HGET', meta, 'permits')
+  if stored then return tonumber(stored) end
+  return given
+end
+`;
+
+/**
+ * Takes a permit, or queues for one, or reports the grant a waiter got.
+ *
+ * KEYS: holders, owners, queue, waiters, wants, meta, fence.
+ * ARGV: id, limit, weight, leaseMs, mode ("try" | "wait"), waiterTtlMs,
+ * idleTtlMs, grantPrefix, keepMeta ("1" for semaphores).
+ * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
+ * `{0, wakeInMs, rank}` when not (wakeInMs -1: no holder to expire; rank -1
+ * when not queued), `{-1, permits}` when the stored count differs.
+ */
+export const ACQUIRE = new Script(
+  PRELUDE + `
+local id = ARGV[1]
+local limit = tonumber(ARGV[2])
+local weight = tonumber(ARGV[3])
+local lease_ms = tonumber(ARGV[4])
+local mode = ARGV[5]
+local waiter_ttl = tonumber(ARGV[6])
+local idle_ttl = tonumber(ARGV[7])
+local grant_prefix = ARGV[8]
+local keep_meta = ARGV[9] == '1'
+
+local stored = redis.call('HGET', meta, 'permits')
+if stored and tonumber(stored) ~= limit then
+  return {-1, tonumber(stored)}
+end
+if keep_meta then
+  if not stored then redis.call('HSET', meta, 'permits', limit) end
+  keep(meta, idle_ttl)
+end
+
+local now, now_us = clock()
+reap(now)
+serve(limit, now, now_us, grant_prefix)
+
+local expiry = redis.call('ZSCORE', holders, id)
+if expiry then
+  -- Granted while waiting: the grant list's token is consumed here.
+  redis.call('DEL', grant_prefix .. id)
+  local token = string.match(redis.call('HGET', owners, id), '^(%d+):')
+  return {1, tonumber(token), tonumber(expiry) - now}
+end
+
+if not redis.call('ZSCORE', queue, id) then
+  if redis.call('ZCARD', queue) == 0 and used() + weight <= limit then
+    return {1, grant(id, lease_ms, weight, now, now_us), lease_ms}
+  end
+  if mode == 'try' then
+    local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
+    return {0, first and (tonumber(first) - now) or -1, -1}
+  end
+  redis.call('ZADD', queue, now_us, id)
+  redis.call('HSET', wants, id, weight .. ':' .. lease_ms)
+end
+redis.call('ZADD', waiters, now + waiter_ttl, id)
+keep(queue, waiter_ttl)
+keep(waiters, waiter_ttl)
+keep(wants, waiter_ttl)
+
+-- Only the waiters next in line need to wake when a holder's lease ends.
+local rank = redis.call('ZRANK', queue, id)
+local wake = -1
+if rank < limit then
+  local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
+  if first then wake = tonumber(first) - now end
+end
+return {0, wake, rank}
+`,
+  { keys: 7, name: "acquire" },
+);
+
+/**
+ * Gives a permit back, or leaves the queue (an aborted acquire), and hands
+ * free permits to the next waiters.
+ *
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: id, limit, grantPrefix.
+ * Returns 1 (was held), -1 (was held but its lease had ended), 2 (was only
+ * queued), 0 (neither: released before, or lost and reaped).
+ */
+export const RELEASE = new Script(
+  PRELUDE + `
+local id = ARGV[1]
+local limit = limit_of(tonumber(ARGV[2]))
+local grant_prefix = ARGV[3]
+local now, now_us = clock()
+
+local result = 0
+local expiry = redis.call('ZSCORE', holders, id)
+if expiry then
+  result = (tonumber(expiry) > now) and 1 or -1
+  redis.call('ZREM', holders, id)
+end
+redis.call('HDEL', owners, id)
+if redis.call('ZREM', queue, id) == 1 then result = 2 end
+redis.call('ZREM', waiters, id)
+redis.call('HDEL', wants, id)
+redis.call('DEL', grant_prefix .. id)
+
+reap(now)
+serve(limit, now, now_us, grant_prefix)
+return result
+`,
+  { keys: 7, name: "release" },
+);
+
+/**
+ * Extends a live lease to `leaseMs` from now. A lease that already ended is
+ * never revived: it is removed and its permit handed on.
+ *
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: id, leaseMs, limit, grantPrefix.
+ * Returns the new lease length in ms, or 0 when the lease is not held.
+ */
+export const EXTEND = new Script(
+  PRELUDE + `
+local id = ARGV[1]
+local lease_ms = tonumber(ARGV[2])
+local limit = limit_of(tonumber(ARGV[3]))
+local grant_prefix = ARGV[4]
+local now, now_us = clock()
+
+local expiry = redis.call('ZSCORE', holders, id)
+if not expiry then return 0 end
+if tonumber(expiry) <= now then
+  reap(now)
+  serve(limit, now, now_us, grant_prefix)
+  return 0
+end
+redis.call('ZADD', holders, 'XX', now + lease_ms, id)
+keep(holders, lease_ms)
+keep(owners, lease_ms)
+return lease_ms
+`,
+  { keys: 7, name: "extend" },
+);
+
+/**
+ * Defines a semaphore's permit count once.
+ *
+ * KEYS: meta. ARGV: permits, idleTtlMs.
+ * Returns the stored count (the given one when it was not set yet).
+ */
+export const INIT = new Script(
+  `
+local meta = KEYS[1]
+local permits = tonumber(ARGV[1])
+local idle_ttl = tonumber(ARGV[2])
+local stored = redis.call('HGET', meta, 'permits')
+if not stored then
+  redis.call('HSET', meta, 'permits', permits)
+  stored = permits
+end
+local ttl = redis.call('PTTL', meta)
+if ttl == -1 or (ttl >= 0 and ttl < idle_ttl) then
+  redis.call('PEXPIRE', meta, idle_ttl)
+end
+return tonumber(stored)
+`,
+  { keys: 1, name: "init" },
+);

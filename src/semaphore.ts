@@ -1,0 +1,309 @@
+/**
+ * A distributed counting semaphore: at most `permits` holders at a time
+ * across every process that uses the same name on the same Redis.
+ *
+ * @module
+ */
+import type { RedisClient } from "./client.ts";
+import { RedsyncError, SemaphoreMismatchError } from "./errors.ts";
+import type { Lease } from "./lease.ts";
+import {
+  type AcquireOptions,
+  checkName,
+  type LockOptions,
+  type ResolvedLockOptions,
+  resolveLockOptions,
+  toAcquireOptions,
+} from "./lock_options.ts";
+import { keysOf, Permits } from "./permits.ts";
+import { INIT } from "./scripts.ts";
+import { delay } from "./delay.ts";
+import { checkInteger } from "./validate.ts";
+
+/** Most permits a semaphore may have. */
+export const MAX_PERMITS = 100_000;
+
+const DAY_MS = 86_400_000;
+
+/** Options of {@linkcode Semaphore.attach}. */
+export interface SemaphoreOptions extends LockOptions {
+  /**
+   * How long Redis keeps an idle semaphore's definition (its permit count)
+   * after its last use, in ms. Every acquire refreshes it.
+   * @default {604800000} (7 days)
+   */
+  idleTtlMs?: number;
+}
+
+/** Options of {@linkcode Semaphore.create}. */
+export interface SemaphoreCreateOptions extends SemaphoreOptions {
+  /** Number of permits, 1..100000. */
+  permits: number;
+  /**
+   * How the count is stored the first time: `"script"` (one atomic Lua
+   * script) or `"transaction"` (WATCH/MULTI/EXEC, for servers where
+   * scripting is restricted; acquiring still needs scripts).
+   * @default {"script"}
+   */
+  init?: "script" | "transaction";
+}
+
+/** Options of {@linkcode Semaphore.attach} with its signal. */
+export interface SemaphoreAttachOptions extends SemaphoreOptions {
+  /**
+   * Stops waiting for the semaphore to be created: `attach()` rejects with
+   * `signal.reason`.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Semaphore.acquire}. */
+export interface SemaphoreAcquireOptions extends AcquireOptions {
+  /**
+   * Permits to take at once, 1..count. Waiters are served in arrival order,
+   * so a large request is not starved by small ones.
+   * @default {1}
+   */
+  permits?: number;
+}
+
+/**
+ * At most `permits` holders at a time. Create it once (idempotent) with
+ * {@linkcode Semaphore.create}, or join one another process created with
+ * {@linkcode Semaphore.attach}. Holders that die free their permits when
+ * their lease ends; waiters block in Redis and are handed permits in
+ * arrival order.
+ *
+ * @example
+ * ```ts
+ * import { connect, Semaphore } from "@redsync/core";
+ * await using redis = await connect();
+ * const pool = await Semaphore.create(redis, "partner-api", { permits: 5 });
+ * await using permit = await pool.acquire({ signal: AbortSignal.timeout(10_000) });
+ * // at most 5 of these run at once, across every process
+ * ```
+ */
+export class Semaphore implements AsyncDisposable {
+  /** The name shared by every process that uses this semaphore. */
+  readonly name: string;
+  /** The number of permits. */
+  readonly permits: number;
+  readonly #permits: Permits;
+
+  private constructor(
+    client: RedisClient,
+    name: string,
+    permits: number,
+    options: ResolvedLockOptions,
+    idleTtlMs: number,
+  ) {
+    this.name = name;
+    this.permits = permits;
+    this.#permits = new Permits({
+      client,
+      name,
+      limit: permits,
+      keepMeta: true,
+      idleTtlMs,
+      options,
+    });
+  }
+
+  /**
+   * Defines the semaphore with `permits` permits, or joins it when it exists
+   * with the same count (idempotent: every worker may call it). Rejects with
+   * `SemaphoreMismatchError` when it exists with another count.
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * const pool = await Semaphore.create(redis, "db-pool", { permits: 10, leaseMs: 60_000 });
+   * console.log(pool.permits); // 10
+   * ```
+   */
+  static async create(
+    client: RedisClient,
+    name: string,
+    options: SemaphoreCreateOptions,
+  ): Promise<Semaphore> {
+    const action = "create a semaphore";
+    checkName(action, name);
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `Cannot ${action} as 'options' must be an object with 'permits': current value is ${
+          String(options)
+        }`,
+      );
+    }
+    const { permits, init = "script", idleTtlMs = 7 * DAY_MS } = options;
+    checkInteger(action, "permits", permits, 1, MAX_PERMITS);
+    checkInteger(action, "idleTtlMs", idleTtlMs, 1_000, 2 ** 31 - 1);
+    if (init !== "script" && init !== "transaction") {
+      throw new TypeError(
+        `Cannot ${action} as 'init' must be "script" or "transaction": current value is ${
+          JSON.stringify(init)
+        }`,
+      );
+    }
+    const resolved = resolveLockOptions(action, options);
+    const meta = keysOf(resolved.prefix, name).meta;
+    const stored = init === "script"
+      ? await INIT.run(client, [meta], [permits, idleTtlMs]) as number
+      : await initWithTransaction(client, meta, permits, idleTtlMs);
+    if (stored !== permits) {
+      throw new SemaphoreMismatchError(name, stored, permits);
+    }
+    return new Semaphore(client, name, permits, resolved, idleTtlMs);
+  }
+
+  /**
+   * Joins a semaphore that another process creates, without knowing its
+   * count: waits until it exists (checking with backoff, 50 ms up to 1 s),
+   * or until `signal` aborts.
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * const worker = await Semaphore.attach(redis, "partner-api", AbortSignal.timeout(60_000));
+   * console.log(`${worker.permits} permits`);
+   * ```
+   */
+  static async attach(
+    client: RedisClient,
+    name: string,
+    signal?: AbortSignal | SemaphoreAttachOptions,
+  ): Promise<Semaphore> {
+    const action = "attach to a semaphore";
+    checkName(action, name);
+    const options = toAcquireOptions<SemaphoreAttachOptions>(action, signal);
+    const { idleTtlMs = 7 * DAY_MS, signal: abort } = options;
+    checkInteger(action, "idleTtlMs", idleTtlMs, 1_000, 2 ** 31 - 1);
+    const resolved = resolveLockOptions(action, options);
+    const meta = keysOf(resolved.prefix, name).meta;
+    for (let attempt = 0;; attempt++) {
+      abort?.throwIfAborted();
+      const stored = await client.command(["HGET", meta, "permits"], {
+        signal: abort,
+      });
+      if (stored !== null) {
+        const permits = Number(stored);
+        if (!Number.isInteger(permits) || permits < 1) {
+          throw new RedsyncError(
+            `Semaphore '${name}' has a corrupt permit count: ${String(stored)}`,
+          );
+        }
+        return new Semaphore(client, name, permits, resolved, idleTtlMs);
+      }
+      await delay(Math.min(1_000, 50 * 2 ** Math.min(attempt, 5)), abort);
+    }
+  }
+
+  /**
+   * Waits for permits and resolves with their lease. Rejects with
+   * `signal.reason` when the signal aborts; an aborted acquire never keeps a
+   * permit.
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * const pool = await Semaphore.create(redis, "gpu", { permits: 4 });
+   * await using two = await pool.acquire({ permits: 2, signal: AbortSignal.timeout(30_000) });
+   * ```
+   */
+  acquire(
+    signal?: AbortSignal | SemaphoreAcquireOptions,
+  ): Promise<Lease> {
+    let weight: number;
+    let abort: AbortSignal | undefined;
+    try {
+      ({ weight, abort } = this.#acquireArgs("acquire", signal));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#permits.acquire(weight, "wait", abort) as Promise<Lease>;
+  }
+
+  /**
+   * Takes permits if they are free right now (and nobody queues ahead);
+   * resolves `undefined` otherwise. Never waits.
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * const pool = await Semaphore.create(redis, "exports", { permits: 2 });
+   * await using permit = await pool.tryAcquire();
+   * if (!permit) console.log("busy: try later");
+   * ```
+   */
+  tryAcquire(
+    options?: Omit<SemaphoreAcquireOptions, "signal">,
+  ): Promise<Lease | undefined> {
+    let weight: number;
+    try {
+      ({ weight } = this.#acquireArgs("tryAcquire", options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#permits.acquire(weight, "try", undefined);
+  }
+
+  #acquireArgs(
+    action: string,
+    input: AbortSignal | SemaphoreAcquireOptions | undefined,
+  ): { weight: number; abort: AbortSignal | undefined } {
+    const { permits = 1, signal } = toAcquireOptions<SemaphoreAcquireOptions>(
+      action,
+      input,
+    );
+    checkInteger(action, "permits", permits, 1, this.permits);
+    return { weight: permits, abort: signal };
+  }
+
+  /**
+   * Releases the leases this object handed out and still holds, and makes
+   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * await using pool = await Semaphore.create(redis, "jobs", { permits: 3 });
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#permits.dispose();
+  }
+}
+
+/** Stores the count with WATCH/MULTI/EXEC: no Lua. Retries on conflict. */
+async function initWithTransaction(
+  client: RedisClient,
+  meta: string,
+  permits: number,
+  idleTtlMs: number,
+): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const stored = await client.exclusive(async (send) => {
+      await send("WATCH", meta);
+      const existing = await send("HGET", meta, "permits");
+      if (existing !== null) {
+        await send("UNWATCH");
+        return Number(existing);
+      }
+      await send("MULTI");
+      await send("HSET", meta, "permits", permits);
+      await send("PEXPIRE", meta, idleTtlMs);
+      const committed = await send("EXEC");
+      return committed === null ? undefined : permits;
+    });
+    if (stored !== undefined) return stored;
+  }
+  throw new RedsyncError(
+    `Cannot create semaphore as its definition kept changing under WATCH (20 attempts)`,
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * Transport over Bun's own sockets (`Bun.connect`).
+ *
+ * @module
+ */
+import type {
+  Connector,
+  Transport,
+  TransportHandlers,
+  TransportOptions,
+} from "./types.ts";
+
+/** The part of Bun's socket API this transport uses. */
+interface BunSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate?(): void;
+  setNoDelay?(noDelay: boolean): void;
+  setKeepAlive?(enable: boolean, initialDelay?: number): boolean;
+}
+
+interface BunSocketHandler {
+  data(socket: BunSocket, data: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+  end(socket: BunSocket): void;
+}
+
+interface BunGlobal {
+  connect(options: {
+    hostname: string;
+    port: number;
+    tls?: {
+      ca?: string | string[];
+      cert?: string;
+      key?: string;
+      serverName?: string;
+    };
+    socket: BunSocketHandler;
+  }): Promise<BunSocket>;
+}
+
+/**
+ * Connects with `Bun.connect` (TLS when `options.tls` is set).
+ *
+ * @example Force the Bun transport
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { bunConnector } from "@redsync/core/transport";
+ * await using redis = await connect({ port: 6379, connector: bunConnector });
+ * ```
+ */
+export const bunConnector: Connector = async (
+  options: TransportOptions,
+  handlers: TransportHandlers,
+): Promise<Transport> => {
+  const { hostname, port, tls, signal } = options;
+  signal?.throwIfAborted();
+  const bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+  const transport = new BunTransport(handlers);
+  const pending = bun.connect({
+    hostname,
+    port,
+    tls: tls && {
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      serverName: tls.servername ??
+        (/^[\d.]+$|:/.test(hostname) ? undefined : hostname),
+    },
+    socket: transport.socketHandler,
+  });
+  let socket: BunSocket;
+  if (signal) {
+    const { promise: aborted, reject } = Promise.withResolvers<never>();
+    const onAbort = () => {
+      pending.then((s) => s.terminate?.() ?? s.end(), () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      socket = await Promise.race([pending, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  } else {
+    socket = await pending;
+  }
+  socket.setNoDelay?.(true);
+  socket.setKeepAlive?.(true, 30_000);
+  transport.attach(socket);
+  return transport;
+};
+
+class BunTransport implements Transport {
+  #handlers: TransportHandlers;
+  #socket: BunSocket | undefined;
+  /** Bytes the socket did not take yet, sent on `drain`. */
+  #backlog: Uint8Array[] = [];
+  #closed = false;
+
+  readonly socketHandler: BunSocketHandler;
+
+  constructor(handlers: TransportHandlers) {
+    this.#handlers = handlers;
+    this.socketHandler = {
+      data: (_socket, data) => {
+        if (!this.#closed) this.#handlers.onData(data);
+      },
+      drain: () => this.#flushBacklog(),
+      close: (_socket, error) => this.#finish(error),
+      error: (_socket, error) => this.#finish(error),
+      end: () => this.#finish(),
+    };
+  }
+
+  attach(socket: BunSocket): void {
+    this.#socket = socket;
+    if (this.#closed) socket.end();
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#closed || !this.#socket) return;
+    if (this.#backlog.length > 0) {
+      this.#backlog.push(bytes);
+      return;
+    }
+    const written = this.#socket.write(bytes);
+    if (written < bytes.length) {
+      this.#backlog.push(bytes.subarray(Math.max(written, 0)));
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#socket?.end();
+    this.#finish();
+  }
+
+  #flushBacklog(): void {
+    const socket = this.#socket;
+    while (socket && this.#backlog.length > 0 && !this.#closed) {
+      const chunk = this.#backlog[0];
+      const written = socket.write(chunk);
+      if (written < chunk.length) {
+        this.#backlog[0] = chunk.subarray(Math.max(written, 0));
+        return;
+      }
+      this.#backlog.shift();
+    }
+  }
+
+  #finish(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#backlog = [];
+    this.#handlers.onClose(error);
+  }
+}

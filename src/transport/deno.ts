@@ -1,0 +1,167 @@
+/**
+ * Transport over Deno's own sockets (`Deno.connect` / `Deno.connectTls`).
+ *
+ * @module
+ */
+import type {
+  Connector,
+  Transport,
+  TransportHandlers,
+  TransportOptions,
+} from "./types.ts";
+
+const READ_BUFFER_SIZE = 64 * 1024;
+
+/**
+ * Connects with `Deno.connect`, or `Deno.connectTls` when `options.tls` is set.
+ *
+ * @example Force the Deno transport
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { denoConnector } from "@redsync/core/transport";
+ * await using redis = await connect({ port: 6379, connector: denoConnector });
+ * ```
+ */
+export const denoConnector: Connector = async (
+  options: TransportOptions,
+  handlers: TransportHandlers,
+): Promise<Transport> => {
+  const { hostname, port, tls, signal } = options;
+  signal?.throwIfAborted();
+  if (!tls) {
+    const conn = await Deno.connect({ hostname, port, signal });
+    conn.setNoDelay(true);
+    conn.setKeepAlive(true);
+    return new DenoTransport(conn, handlers);
+  }
+  const caCerts = tls.ca === undefined ? undefined : [tls.ca].flat();
+  const pending = tls.cert !== undefined && tls.key !== undefined
+    ? Deno.connectTls({ hostname, port, caCerts, cert: tls.cert, key: tls.key })
+    : Deno.connectTls({ hostname, port, caCerts });
+  // Deno.connectTls takes no signal: race it, and close a late connection.
+  const conn = await raceAbort(pending, signal, () => {
+    pending.then(closeQuietly, () => {});
+  });
+  try {
+    await raceAbort(conn.handshake(), signal, () => {});
+  } catch (error) {
+    closeQuietly(conn);
+    throw error;
+  }
+  return new DenoTransport(conn, handlers);
+};
+
+/** Settles like `promise`, or rejects with `signal.reason` (calling `onAbort`) first. */
+async function raceAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  onAbort: () => void,
+): Promise<T> {
+  if (!signal) return await promise;
+  signal.throwIfAborted();
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const listener = () => {
+    onAbort();
+    reject(signal.reason);
+  };
+  signal.addEventListener("abort", listener, { once: true });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", listener);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+class DenoTransport implements Transport {
+  #conn: Deno.Conn;
+  #handlers: TransportHandlers;
+  #queue: Uint8Array[] = [];
+  #writing = false;
+  /** Set once close() was called or a write failed; reads then end. */
+  #closing = false;
+  #writeError: Error | undefined;
+
+  constructor(conn: Deno.Conn, handlers: TransportHandlers) {
+    this.#conn = conn;
+    this.#handlers = handlers;
+    this.#readLoop();
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#closing) return;
+    this.#queue.push(bytes);
+    if (!this.#writing) this.#writeLoop();
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#queue = [];
+    closeQuietly(this.#conn); // the pending read ends, and reports the close
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closing) {
+        const chunk = this.#queue.length === 1
+          ? this.#queue[0]
+          : concat(this.#queue);
+        this.#queue = [];
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#conn.write(chunk.subarray(offset));
+        }
+      }
+    } catch (error) {
+      if (!this.#closing) {
+        this.#writeError = error as Error;
+        this.close();
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const buffer = new Uint8Array(READ_BUFFER_SIZE);
+    let error: Error | undefined;
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        this.#handlers.onData(buffer.subarray(0, n));
+      }
+    } catch (caught) {
+      error = caught as Error;
+    }
+    const wasClosing = this.#closing;
+    if (!wasClosing) {
+      this.#closing = true;
+      closeQuietly(this.#conn);
+    }
+    this.#handlers.onClose(
+      this.#writeError ?? (wasClosing ? undefined : error),
+    );
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

@@ -1,0 +1,98 @@
+/**
+ * Transport over Node's `node:net` and `node:tls` (also used by runtimes
+ * that implement them).
+ *
+ * @module
+ */
+import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type {
+  Connector,
+  Transport,
+  TransportHandlers,
+  TransportOptions,
+} from "./types.ts";
+
+/**
+ * Connects with `node:net`, or `node:tls` when `options.tls` is set.
+ *
+ * @example Force the Node transport
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { nodeConnector } from "@redsync/core/transport";
+ * await using redis = await connect({ port: 6379, connector: nodeConnector });
+ * ```
+ */
+export const nodeConnector: Connector = (
+  options: TransportOptions,
+  handlers: TransportHandlers,
+): Promise<Transport> => {
+  const { hostname, port, tls, signal } = options;
+  signal?.throwIfAborted();
+  return new Promise<Transport>((resolve, reject) => {
+    const socket: Socket = tls
+      ? tlsConnect({
+        host: hostname,
+        port,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        servername: tls.servername ?? (isIP(hostname) ? undefined : hostname),
+      })
+      : netConnect({ host: hostname, port });
+    const readyEvent = tls ? "secureConnect" : "connect";
+    const onAbort = () => {
+      cleanup();
+      socket.destroy();
+      reject(signal?.reason);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onReady = () => {
+      cleanup();
+      resolve(new NodeTransport(socket, handlers));
+    };
+    const cleanup = () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      socket.off(readyEvent, onReady);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once(readyEvent, onReady);
+  });
+};
+
+class NodeTransport implements Transport {
+  #socket: Socket;
+  #closed = false;
+  #error: Error | undefined;
+
+  constructor(socket: Socket, handlers: TransportHandlers) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on("data", (chunk: Uint8Array) => {
+      if (!this.#closed) handlers.onData(chunk);
+    });
+    socket.on("error", (error: Error) => {
+      this.#error ??= error;
+    });
+    socket.on("close", () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      handlers.onClose(this.#error);
+    });
+  }
+
+  write(bytes: Uint8Array): void {
+    if (!this.#closed) this.#socket.write(bytes);
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Argument checks shared by every public entry point: they throw
+ * `TypeError`/`RangeError` with messages naming the argument and its value.
+ *
+ * @module
+ */
+
+/** Throws a RangeError naming `field` unless `value` is an integer in min..max. */
+export function checkInteger(
+  action: string,
+  field: string,
+  value: unknown,
+  min: number,
+  max: number,
+): number {
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < min ||
+    value > max
+  ) {
+    throw new RangeError(
+      `Cannot ${action} as '${field}' must be an integer in ${min}..${max}: current value is ${
+        typeof value === "string" ? JSON.stringify(value) : String(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+/** Throws a RangeError naming `field` unless `value` is a number in min..max. */
+export function checkNumber(
+  action: string,
+  field: string,
+  value: unknown,
+  min: number,
+  max: number,
+): number {
+  if (
+    typeof value !== "number" || Number.isNaN(value) || value < min ||
+    value > max
+  ) {
+    throw new RangeError(
+      `Cannot ${action} as '${field}' must be a number in ${min}..${max}: current value is ${
+        String(value)
+      }`,
+    );
+  }
+  return value;
+}

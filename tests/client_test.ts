@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import {
+  connect,
+  ConnectionError,
+  RedisReplyError,
+  RedsyncError,
+} from "../mod.ts";
+import { sharedRedisUrl, startRedis } from "./_server.ts";
+import { test } from "./_test.ts";
+
+const url = sharedRedisUrl();
+const prefix = () => `test:${crypto.randomUUID()}:`;
+
+test("client: SET then GET round-trips a string", async () => {
+  await using redis = await connect(url);
+  const key = prefix() + "greeting";
+  assert.equal(await redis.send("SET", key, "hello"), "OK");
+  assert.equal(await redis.send("GET", key), "hello");
+  assert.equal(await redis.send("GET", key + ":missing"), null);
+  await redis.send("DEL", key);
+});
+
+test("client: speaks RESP3 by default and RESP2 when asked", async () => {
+  const key = prefix() + "hash";
+  {
+    await using redis = await connect(url);
+    assert.equal(redis.protocol, 3);
+    await redis.send("HSET", key, "a", "1", "b", "2");
+    const map = await redis.send("HGETALL", key);
+    assert.ok(map instanceof Map);
+    assert.deepEqual([...map.entries()].sort(), [["a", "1"], ["b", "2"]]);
+    assert.equal(await redis.send("HEXISTS", key, "a"), 1);
+  }
+  {
+    await using redis = await connect({ url, protocol: 2 });
+    assert.equal(redis.protocol, 2);
+    const flat = await redis.send("HGETALL", key);
+    assert.ok(Array.isArray(flat));
+    assert.equal(flat.length, 4);
+    await redis.send("DEL", key);
+  }
+});
+
+test("client: 10,000 concurrent commands come back in order with the right replies", async () => {
+  await using redis = await connect(url);
+  const n = 10_000;
+  const replies = await Promise.all(
+    Array.from({ length: n }, (_, i) => redis.send("ECHO", `v${i}`)),
+  );
+  for (let i = 0; i < n; i++) assert.equal(replies[i], `v${i}`);
+  // Mixed commands on one key, interleaved: every INCR sees its own count.
+  const key = prefix() + "counter";
+  const counts = await Promise.all(
+    Array.from({ length: 2_000 }, () => redis.send("INCR", key)),
+  );
+  assert.deepEqual(counts, Array.from({ length: 2_000 }, (_, i) => i + 1));
+  await redis.send("DEL", key);
+});
+
+test("client: binary values round-trip byte for byte", async () => {
+  await using redis = await connect(url);
+  const key = prefix() + "blob";
+  const value = new Uint8Array(256 * 4);
+  for (let i = 0; i < value.length; i++) value[i] = (i * 7) % 256;
+  await redis.send("SET", key, value);
+  const back = await redis.sendBytes("GET", key);
+  assert.ok(back instanceof Uint8Array);
+  assert.deepEqual([...back], [...value]);
+  // A binary key works too, and UTF-8 text is measured in bytes.
+  const binKey = new Uint8Array([0, 13, 10, 255]);
+  await redis.send("SET", binKey, "héllo 🔒");
+  assert.equal(await redis.send("GET", binKey), "héllo 🔒");
+  assert.equal(await redis.send("STRLEN", binKey), 11);
+  await redis.send("DEL", key, binKey);
+});
+
+test("client: error replies reject with RedisReplyError carrying the code", async () => {
+  await using redis = await connect(url);
+  const key = prefix() + "str";
+  await redis.send("SET", key, "v");
+  const error = await redis.send("LPUSH", key, "x").catch((e) => e);
+  assert.ok(error instanceof RedisReplyError);
+  assert.ok(error instanceof RedsyncError);
+  assert.equal(error.name, "RedisReplyError");
+  assert.equal(error.code, "WRONGTYPE");
+  // The connection stays usable after an error reply.
+  assert.equal(await redis.send("GET", key), "v");
+  // Errors inside a transaction's reply are values, not thrown.
+  const [, queued, set, exec] = await Promise.all([
+    redis.send("MULTI"),
+    redis.send("INCR", key),
+    redis.send("SET", key + ":other", "x"),
+    redis.send("EXEC"),
+  ]);
+  assert.equal(queued, "QUEUED");
+  assert.equal(set, "QUEUED");
+  assert.ok(Array.isArray(exec));
+  assert.ok(exec[0] instanceof RedisReplyError);
+  assert.equal(exec[1], "OK");
+  await redis.send("DEL", key + ":other");
+  await redis.send("DEL", key);
+});
+
+test("client: SELECT via the URL path isolates databases", async () => {
+  const key = prefix() + "db";
+  await using db0 = await connect(url);
+  await using db3 = await connect(url.replace(/\/\d*$/, "") + "/3");
+  await db3.send("SET", key, "three");
+  assert.equal(await db3.send("GET", key), "three");
+  assert.equal(await db0.send("GET", key), null);
+  await db3.send("DEL", key);
+});
+
+test("client: bad input is a TypeError or RangeError before any network call", async () => {
+  await assert.rejects(connect("http://127.0.0.1:6379"), TypeError);
+  await assert.rejects(connect("not a url"), TypeError);
+  await assert.rejects(connect({ port: 0 }), RangeError);
+  await assert.rejects(connect({ port: 70_000 }), RangeError);
+  await assert.rejects(connect({ db: -1 }), RangeError);
+  await assert.rejects(connect({ connectTimeoutMs: 0 }), RangeError);
+  await assert.rejects(
+    connect({ protocol: 4 as unknown as 2 }),
+    TypeError,
+  );
+  await using redis = await connect(url);
+  await assert.rejects(redis.send("SET", "k", Number.NaN), TypeError);
+  await assert.rejects(
+    redis.send("SET", "k", null as unknown as string),
+    TypeError,
+  );
+  await assert.rejects(redis.send(""), TypeError);
+  // Nothing half-written: the connection still answers correctly.
+  assert.equal(await redis.send("PING"), "PONG");
+});
+
+test("client: a URL password never appears in an error message", async () => {
+  const secret = "hunter2-very-secret";
+  const error = await connect({
+    url: `redis://app:${secret}@127.0.0.1:1/0`,
+    connectTimeoutMs: 2_000,
+  }).catch((e) => e);
+  assert.ok(error instanceof ConnectionError);
+  assert.ok(!error.message.includes(secret), error.message);
+  assert.ok(!String(error.cause ?? "").includes(secret));
+  const bad = await connect(`redis://app:${secret}@exa mple.com`).catch((e) =>
+    e
+  );
+  assert.ok(bad instanceof TypeError);
+  assert.ok(!bad.message.includes(secret), bad.message);
+});
+
+test("client: close() rejects later commands, and twice is harmless", async () => {
+  const redis = await connect(url);
+  await redis.close();
+  await redis.close();
+  assert.ok(redis.closed);
+  await assert.rejects(redis.send("PING"), ConnectionError);
+});
+
+test("client: RESP3 replies of every type decode", async () => {
+  await using server = await startRedis({
+    args: ["--enable-debug-command", "yes"],
+  });
+  await using redis = await connect(server.url);
+  assert.equal(redis.protocol, 3);
+  const debug = (type: string) => redis.send("DEBUG", "PROTOCOL", type);
+  assert.equal(await debug("string"), "Hello World");
+  assert.equal(await debug("integer"), 12345);
+  assert.equal(await debug("double"), 3.141);
+  assert.equal(await debug("bignum"), 1234567999999999999999999999999999999n);
+  assert.equal(await debug("null"), null);
+  assert.equal(await debug("true"), true);
+  assert.equal(await debug("false"), false);
+  assert.equal(await debug("verbatim"), "This is a verbatim\nstring");
+  const map = await debug("map");
+  assert.ok(map instanceof Map);
+  assert.equal(map.size, 3);
+  const set = await debug("set");
+  assert.ok(set instanceof Set);
+  assert.equal(set.size, 3);
+  assert.deepEqual(await debug("array"), [0, 1, 2]);
+  // Attributes are skipped; the reply behind them is the value.
+  assert.equal(
+    await debug("attrib"),
+    "Some real reply following the attribute",
+  );
+});

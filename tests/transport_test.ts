@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { connect, ConnectionError, type Connector } from "../mod.ts";
+import {
+  bunConnector,
+  defaultConnector,
+  denoConnector,
+  detectRuntime,
+  nodeConnector,
+} from "../src/transport/mod.ts";
+import type { TransportHandlers } from "../src/transport/types.ts";
+import { sharedRedisUrl } from "./_server.ts";
+import { runtime, test } from "./_test.ts";
+
+const url = sharedRedisUrl();
+
+test("transport: runtime detection picks this runtime's own sockets", () => {
+  assert.equal(detectRuntime(), runtime);
+  const expected = {
+    deno: denoConnector,
+    bun: bunConnector,
+    node: nodeConnector,
+  };
+  assert.equal(defaultConnector(), expected[runtime]);
+});
+
+test("transport: the native and the node:net connectors both carry the client", async () => {
+  for (const connector of new Set([defaultConnector(), nodeConnector])) {
+    await using redis = await connect({ url, connector });
+    const key = `test:${crypto.randomUUID()}`;
+    const big = "x".repeat(1_000_000); // spans many socket reads and writes
+    await redis.send("SET", key, big);
+    assert.equal(await redis.send("GET", key), big);
+    const replies = await Promise.all(
+      Array.from({ length: 5_000 }, (_, i) => redis.send("ECHO", `${i}`)),
+    );
+    assert.equal(replies[4_999], "4999");
+    await redis.send("DEL", key);
+  }
+});
+
+/** Wraps the real transport and re-cuts every chunk: single bytes, or random sizes. */
+function splitting(pieces: "bytes" | "random"): Connector {
+  let seed = 12345;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  return async (options, handlers) => {
+    const cut: TransportHandlers = {
+      onData(chunk) {
+        let offset = 0;
+        while (offset < chunk.length) {
+          const size = pieces === "bytes" ? 1 : 1 + Math.floor(random() * 7);
+          // Copies, so nothing downstream may keep a view of a reused buffer.
+          handlers.onData(chunk.slice(offset, offset + size));
+          offset += size;
+        }
+      },
+      onClose: (error) => handlers.onClose(error),
+    };
+    const inner = await defaultConnector()(options, cut);
+    return {
+      write(bytes) {
+        let offset = 0;
+        while (offset < bytes.length) {
+          const size = 1 + Math.floor(random() * 5);
+          inner.write(bytes.subarray(offset, offset + size));
+          offset += size;
+        }
+      },
+      close: () => inner.close(),
+    };
+  };
+}
+
+test("transport: replies split at every byte and at random sizes decode the same", async () => {
+  for (const pieces of ["bytes", "random"] as const) {
+    await using redis = await connect({ url, connector: splitting(pieces) });
+    const key = `test:${crypto.randomUUID()}`;
+    await redis.send("HSET", key, "a", "1", "b", "héllo\r\n");
+    const map = await redis.send("HGETALL", key) as Map<string, string>;
+    assert.equal(map.get("b"), "héllo\r\n");
+    const echoes = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => redis.send("ECHO", `e${i}`)),
+    );
+    assert.deepEqual(echoes, Array.from({ length: 300 }, (_, i) => `e${i}`));
+    await redis.send("DEL", key);
+  }
+});
+
+/** A scripted fake server: answers each written command from a script. */
+function scripted(
+  answer: (command: string, handlers: TransportHandlers) => void,
+): Connector {
+  return (_options, handlers) => {
+    let closed = false;
+    return Promise.resolve({
+      write(bytes) {
+        if (closed) return;
+        // Commands are arrays of bulk strings: the name is the line after
+        // the first "$" of each "*N" header (ASCII-only test commands).
+        const lines = new TextDecoder().decode(bytes).split("\r\n");
+        for (let i = 0; i < lines.length; i++) {
+          if (!lines[i].startsWith("*")) continue;
+          const name = lines[i + 2].toUpperCase();
+          queueMicrotask(() => answer(name, handlers));
+          i += 2 * Number(lines[i].slice(1));
+        }
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        queueMicrotask(() => handlers.onClose());
+      },
+    });
+  };
+}
+
+const encoder = new TextEncoder();
+
+test("transport: a malformed reply fails pending commands with ConnectionError", async () => {
+  await using redis = await connect({
+    port: 1,
+    reconnect: false,
+    connector: scripted((command, handlers) => {
+      if (command === "HELLO") handlers.onData(encoder.encode("%0\r\n"));
+      else handlers.onData(encoder.encode("?garbage\r\n"));
+    }),
+  });
+  const error = await redis.send("PING").catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /Protocol error/);
+  await assert.rejects(redis.send("PING"), ConnectionError);
+});
+
+test("transport: a reset mid-reply fails the command, never hangs", async () => {
+  await using redis = await connect({
+    port: 1,
+    reconnect: false,
+    connector: scripted((command, handlers) => {
+      if (command === "HELLO") handlers.onData(encoder.encode("%0\r\n"));
+      else {
+        handlers.onData(encoder.encode("$10\r\nhalf")); // then the peer resets
+        handlers.onClose(new Error("ECONNRESET"));
+      }
+    }),
+  });
+  const error = await redis.send("GET", "k").catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /ECONNRESET/);
+});
+
+test("transport: a Redis without HELLO (RESP2 only) is spoken to in RESP2", async () => {
+  const seen: string[] = [];
+  await using redis = await connect({
+    port: 1,
+    password: "pw",
+    db: 2,
+    connector: scripted((command, handlers) => {
+      seen.push(command);
+      if (command === "HELLO") {
+        handlers.onData(encoder.encode("-ERR unknown command 'HELLO'\r\n"));
+      } else if (command === "GET") {
+        handlers.onData(encoder.encode("$2\r\nhi\r\n"));
+      } else handlers.onData(encoder.encode("+OK\r\n"));
+    }),
+  });
+  assert.equal(redis.protocol, 2);
+  assert.equal(await redis.send("GET", "k"), "hi");
+  assert.deepEqual(seen, ["HELLO", "AUTH", "SELECT", "GET"]);
+});
