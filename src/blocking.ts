@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { Connection, type OpenOptions } from "./connection.ts";
+import { Connection } from "./connection.ts";
 import { ConnectionError, RedisReplyError } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "./resp.ts";
@@ -65,6 +65,7 @@ export class BlockingPool {
   readonly #all = new Set<Connection>();
   readonly #waiters: Waiter[] = [];
   #opening = 0;
+  readonly #openings = new Set<Promise<unknown>>();
   #closed = false;
 
   constructor(options: ResolvedOptions, unblock: Unblocker) {
@@ -198,31 +199,12 @@ export class BlockingPool {
     if (this.#closed) throw this.#closedError();
     const idle = this.#idle.pop();
     if (idle) return idle;
-    if (this.#all.size + this.#opening < this.#options.maxBlockingConnections) {
-      this.#opening++;
-      try {
-        const openOptions: OpenOptions = {
-          wantId: true,
-          onLost: () => this.#forget(connection),
-        };
-        const connection = await Connection.open(
-          this.#options,
-          openOptions,
-          signal,
-        );
-        if (this.#closed) {
-          await connection.close();
-          throw this.#closedError();
-        }
-        this.#all.add(connection);
-        return connection;
-      } finally {
-        this.#opening--;
-      }
-    }
     const { promise, resolve, reject } = Promise.withResolvers<Connection>();
     const waiter: Waiter = { resolve, reject };
     this.#waiters.push(waiter);
+    if (this.#all.size + this.#opening < this.#options.maxBlockingConnections) {
+      this.#grow();
+    }
     if (!signal) return await promise;
     const onAbort = () => {
       const index = this.#waiters.indexOf(waiter);
@@ -235,6 +217,31 @@ export class BlockingPool {
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Opens one more connection. It is not tied to the waiter that asked for
+   * it: a waiter that gives up leaves it to the next one (or the idle list),
+   * so an abort never strands a half-open socket. A failure is reported to
+   * the waiter at the head of the line.
+   */
+  #grow(): void {
+    this.#opening++;
+    const lost = { connection: undefined as Connection | undefined };
+    const opening = Connection.open(this.#options, {
+      wantId: true,
+      onLost: () => lost.connection && this.#forget(lost.connection),
+    }).then((connection) => {
+      this.#opening--;
+      if (this.#closed) return connection.close();
+      lost.connection = connection;
+      this.#all.add(connection);
+      this.#give(connection);
+    }, (error) => {
+      this.#opening--;
+      this.#waiters.shift()?.reject(error);
+    }).finally(() => this.#openings.delete(opening));
+    this.#openings.add(opening);
   }
 
   #give(connection: Connection): void {
@@ -252,8 +259,10 @@ export class BlockingPool {
     const index = this.#idle.indexOf(connection);
     if (index !== -1) this.#idle.splice(index, 1);
     // A waiter may now open a fresh connection in its place.
-    const waiter = this.#waiters.shift();
-    if (waiter) this.#take(undefined).then(waiter.resolve, waiter.reject);
+    if (
+      this.#waiters.length > this.#opening && !this.#closed &&
+      this.#all.size + this.#opening < this.#options.maxBlockingConnections
+    ) this.#grow();
   }
 
   #closedError(): ConnectionError {
@@ -271,7 +280,7 @@ export class BlockingPool {
     const all = [...this.#all];
     this.#all.clear();
     this.#idle.length = 0;
-    await Promise.all(all.map((c) => c.close()));
+    await Promise.all([...all.map((c) => c.close()), ...this.#openings]);
   }
 }
 

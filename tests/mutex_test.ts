@@ -150,11 +150,13 @@ test("mutex: waiters are served in arrival order, one per release", async () => 
     const waiters: Promise<void>[] = [];
     for (let i = 0; i < clients.length; i++) {
       const mutex = new Mutex(clients[i], name);
-      waiters.push(mutex.acquire().then(async (lease) => {
-        order.push(i);
-        await delay(5);
-        await lease.release();
-      }));
+      waiters.push(
+        mutex.acquire().then(async (lease) => {
+          order.push(i);
+          await delay(5);
+          await lease.release();
+        }),
+      );
       // Wait until this waiter is queued before starting the next one.
       for (let j = 0; j < 200; j++) {
         if (await redis.send("ZCARD", queue) === i + 1) break;
@@ -184,9 +186,7 @@ test("mutex: an aborted acquire rejects with signal.reason and leaves nothing qu
   await delay(30);
   controller.abort(reason);
   await assert.rejects(waiting, (e) => e === reason);
-  const timedOut = await mutex.acquire(AbortSignal.timeout(50)).catch((e) =>
-    e
-  );
+  const timedOut = await mutex.acquire(AbortSignal.timeout(50)).catch((e) => e);
   assert.equal(timedOut.name, "TimeoutError");
   await assert.rejects(
     mutex.acquire(AbortSignal.abort(reason)),
@@ -207,7 +207,11 @@ test("mutex: fencing tokens keep increasing after the keys expired, and even if 
   await assert.rejects(first.release(), LockLostError);
   const keys = await keysOf(redis, name);
   assert.deepEqual([...keys.keys()], ["fence"]);
-  assert.equal(keys.get("fence"), -1, "the fence key is the one kept without TTL");
+  assert.equal(
+    keys.get("fence"),
+    -1,
+    "the fence key is the one kept without TTL",
+  );
   const second = await mutex.acquire();
   assert.ok(second.token > first.token);
   await second.release();
@@ -351,9 +355,7 @@ test("mutex: Redis unreachable: acquire rejects within the caller's deadline", a
   );
   assert.equal(patient, undefined);
   started = performance.now();
-  const timeout = await mutex.acquire(AbortSignal.timeout(100)).catch((e) =>
-    e
-  );
+  const timeout = await mutex.acquire(AbortSignal.timeout(100)).catch((e) => e);
   assert.ok(
     timeout.name === "TimeoutError" || timeout instanceof ConnectionError,
   );

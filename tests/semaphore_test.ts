@@ -1,0 +1,316 @@
+import assert from "node:assert/strict";
+import {
+  connect,
+  type Lease,
+  Mutex,
+  type RedisClient,
+  Semaphore,
+  SemaphoreMismatchError,
+} from "../mod.ts";
+import { sharedRedisUrl } from "./_server.ts";
+import { test } from "./_test.ts";
+
+const url = sharedRedisUrl();
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function clients(n: number): Promise<RedisClient[]> {
+  return await Promise.all(Array.from({ length: n }, () => connect(url)));
+}
+
+/** Seeded xorshift, so a failing run can be replayed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+}
+
+test("semaphore: create is idempotent for the same count and rejects another", async () => {
+  await using redis = await connect(url);
+  const name = unique("create");
+  const a = await Semaphore.create(redis, name, { permits: 5 });
+  const b = await Semaphore.create(redis, name, { permits: 5 });
+  assert.equal(a.permits, 5);
+  assert.equal(b.permits, 5);
+  const error = await Semaphore.create(redis, name, { permits: 3 }).catch((
+    e,
+  ) => e);
+  assert.ok(error instanceof SemaphoreMismatchError);
+  assert.equal(error.existing, 5);
+  assert.equal(error.requested, 3);
+  // A mutex is a semaphore of one: it refuses a name with another count.
+  await assert.rejects(
+    new Mutex(redis, name).acquire(),
+    SemaphoreMismatchError,
+  );
+  const ttl = await redis.send("PTTL", `redsync:{${name}}:meta`) as number;
+  assert.ok(ttl > 0, "the definition has a TTL");
+});
+
+test("semaphore: init without Lua (WATCH/MULTI/EXEC) behaves the same", async () => {
+  await using redis = await connect(url);
+  const name = unique("tx");
+  const results = await Promise.allSettled(
+    [4, 4, 4, 4, 7].map((permits) =>
+      Semaphore.create(redis, name, { permits, init: "transaction" })
+    ),
+  );
+  const fulfilled = results.filter((r) => r.status === "fulfilled");
+  const rejected = results.filter((r) => r.status === "rejected");
+  // Concurrent creators agree on one count; the odd one out is told so.
+  assert.equal(fulfilled.length + rejected.length, 5);
+  const stored = Number(
+    await redis.send("HGET", `redsync:{${name}}:meta`, "permits"),
+  );
+  for (const r of rejected) {
+    assert.ok(r.reason instanceof SemaphoreMismatchError);
+    assert.equal(r.reason.existing, stored);
+  }
+  assert.ok(stored === 4 || stored === 7);
+  const script = await Semaphore.create(redis, name, { permits: stored });
+  assert.equal(script.permits, stored);
+});
+
+test("semaphore: attach waits for the creator and learns the count", async () => {
+  await using redis = await connect(url);
+  const name = unique("attach");
+  const attaching = Semaphore.attach(redis, name, AbortSignal.timeout(5_000));
+  await delay(120);
+  await Semaphore.create(redis, name, { permits: 3 });
+  const attached = await attaching;
+  assert.equal(attached.permits, 3);
+  const error = await Semaphore.attach(
+    redis,
+    unique("never"),
+    AbortSignal.timeout(100),
+  ).catch((e) => e);
+  assert.equal(error.name, "TimeoutError");
+});
+
+test("semaphore: bad arguments are TypeError/RangeError before any call", async () => {
+  await using redis = await connect(url);
+  const prefix = unique("bad");
+  for (const permits of [0, -1, 1.5, 100_001, Number.NaN]) {
+    await assert.rejects(
+      Semaphore.create(redis, "s", { permits, prefix }),
+      RangeError,
+    );
+  }
+  await assert.rejects(
+    Semaphore.create(redis, "s", undefined as unknown as { permits: 1 }),
+    TypeError,
+  );
+  await assert.rejects(
+    Semaphore.create(redis, "", { permits: 1, prefix }),
+    RangeError,
+  );
+  await assert.rejects(
+    Semaphore.create(redis, "s", {
+      permits: 2,
+      prefix,
+      init: "magic" as "script",
+    }),
+    TypeError,
+  );
+  const sem = await Semaphore.create(redis, "s", { permits: 2, prefix });
+  const message = await sem.acquire({ permits: 3 }).catch((e) => e);
+  assert.ok(message instanceof RangeError);
+  assert.equal(
+    message.message,
+    "Cannot acquire as 'permits' must be an integer in 1..2: current value is 3",
+  );
+  await assert.rejects(sem.tryAcquire({ permits: 0 }), RangeError);
+  assert.deepEqual(await redis.send("KEYS", `${prefix}:*`), [
+    `${prefix}:{s}:meta`,
+  ]);
+});
+
+test("semaphore: 12 clients on their own connections never exceed 3 holders", async () => {
+  const all = await clients(12);
+  try {
+    const name = unique("oracle");
+    const sems = await Promise.all(
+      all.map((c) => Semaphore.create(c, name, { permits: 3 })),
+    );
+    let holders = 0;
+    let most = 0;
+    const intervals: [number, number][] = [];
+    await Promise.all(sems.map(async (sem) => {
+      for (let i = 0; i < 40; i++) {
+        const lease = await sem.acquire(AbortSignal.timeout(20_000));
+        const start = performance.now();
+        holders++;
+        most = Math.max(most, holders);
+        assert.ok(holders <= 3, `${holders} holders at once`);
+        await delay(Math.random() * 3);
+        holders--;
+        intervals.push([start, performance.now()]);
+        await lease.release();
+      }
+    }));
+    // The same check as a sweep over every recorded hold interval.
+    const events = intervals.flatMap(([s, e]) => [[s, 1], [e, -1]]).sort((
+      a,
+      b,
+    ) => a[0] - b[0] || a[1] - b[1]);
+    let open = 0;
+    for (const [, delta] of events) {
+      open += delta;
+      assert.ok(open <= 3);
+    }
+    assert.equal(intervals.length, 480);
+    assert.equal(most, 3, "the test never saw contention");
+  } finally {
+    await Promise.all(all.map((c) => c.close()));
+  }
+});
+
+test(
+  "semaphore: 3,000 randomly aborted acquires under contention: exactly N permits remain",
+  async () => {
+    const all = await clients(8);
+    try {
+      const name = unique("aborts");
+      const permits = 3;
+      const sems = await Promise.all(
+        all.map((c) => Semaphore.create(c, name, { permits })),
+      );
+      const random = prng(0x9e3779b9);
+      let holders = 0;
+      let aborted = 0;
+      let acquired = 0;
+      const perWorker = 375;
+      await Promise.all(sems.map(async (sem) => {
+        for (let i = 0; i < perWorker; i++) {
+          const controller = new AbortController();
+          const mode = random();
+          const pending = sem.acquire(controller.signal);
+          if (mode < 0.2) controller.abort(); // before anything is sent
+          else if (mode < 0.4) queueMicrotask(() => controller.abort());
+          else if (mode < 0.8) {
+            setTimeout(() => controller.abort(), random() * 4);
+          }
+          let lease: Lease;
+          try {
+            lease = await pending;
+          } catch (error) {
+            if ((error as Error).name !== "AbortError") throw error;
+            aborted++;
+            continue;
+          }
+          // An abort is never ignored: a lease only comes back if not aborted.
+          assert.ok(!controller.signal.aborted, "resolved after its abort");
+          acquired++;
+          holders++;
+          assert.ok(holders <= permits, `${holders} holders`);
+          if (random() < 0.5) await delay(random() * 2);
+          holders--;
+          await lease.release();
+        }
+      }));
+      assert.ok(aborted > 500, `only ${aborted} aborts`);
+      assert.ok(acquired > 300, `only ${acquired} acquisitions`);
+      // Exactly N permits are acquirable now: no more, no fewer.
+      const probe = sems[0];
+      const leases = [];
+      for (let i = 0; i < permits; i++) {
+        const lease = await probe.tryAcquire();
+        assert.ok(lease, `permit ${i + 1} of ${permits} is missing`);
+        leases.push(lease);
+      }
+      assert.equal(
+        await probe.tryAcquire(),
+        undefined,
+        "a permit was duplicated",
+      );
+      for (const lease of leases) await lease.release();
+      // Nothing is left queued, and no grant list lingers.
+      const keys = await all[0].send("KEYS", `redsync:{${name}}:*`) as string[];
+      assert.deepEqual(keys.map((k) => k.split(":").at(-1)).sort(), [
+        "fence",
+        "meta",
+      ]);
+    } finally {
+      await Promise.all(all.map((c) => c.close()));
+    }
+  },
+  { timeoutMs: 180_000 },
+);
+
+test("semaphore: multi-permit acquires are served in arrival order, never starved", async () => {
+  const [a, b, c] = await clients(3);
+  try {
+    const name = unique("weights");
+    const sem = (client: RedisClient) =>
+      Semaphore.create(client, name, { permits: 4 });
+    const small = await (await sem(a)).acquire({ permits: 1 });
+    const big = (await sem(b)).acquire({ permits: 4 }); // must wait for `small`
+    await delay(30);
+    // A later small request does not jump ahead of the big one.
+    const later = (await sem(c)).acquire({ permits: 1 });
+    await delay(30);
+    const order: string[] = [];
+    big.then(() => order.push("big"));
+    later.then(() => order.push("later"));
+    await small.release();
+    const bigLease = await big;
+    assert.equal(bigLease.permits, 4);
+    await delay(20);
+    assert.deepEqual(order, ["big"]);
+    await bigLease.release();
+    await (await later).release();
+    assert.deepEqual(order, ["big", "later"]);
+  } finally {
+    await Promise.all([a, b, c].map((x) => x.close()));
+  }
+});
+
+test("semaphore: wake-up tokens carry an expiry and never pile up", async () => {
+  await using redis = await connect(url);
+  const name = unique("grants");
+  const sem = await Semaphore.create(redis, name, { permits: 1 });
+  const holder = await sem.acquire();
+  const waiters = Array.from(
+    { length: 5 },
+    () => sem.acquire(AbortSignal.timeout(2_000)),
+  );
+  await delay(30);
+  await holder.release(); // one grant list for the first waiter
+  const grants = await redis.send(
+    "KEYS",
+    `redsync:{${name}}:grant:*`,
+  ) as string[];
+  for (const key of grants) {
+    assert.ok(Number(await redis.send("LLEN", key)) <= 1);
+    assert.ok(Number(await redis.send("PTTL", key)) > 0);
+  }
+  for (const waiting of waiters) await (await waiting).release();
+  assert.deepEqual(
+    await redis.send("KEYS", `redsync:{${name}}:grant:*`),
+    [],
+  );
+});
+
+test("semaphore: a crashed waiter's place in line expires; the others go on", async () => {
+  await using redis = await connect(url);
+  await using ghost = await connect(url);
+  const name = unique("ghost");
+  const options = { permits: 1, waiterTtlMs: 300 };
+  const sem = await Semaphore.create(redis, name, options);
+  const holder = await sem.acquire();
+  // The ghost queues first, then vanishes without cancelling (its connection dies).
+  const ghostSem = await Semaphore.create(ghost, name, options);
+  ghostSem.acquire().catch(() => {});
+  await delay(50);
+  const live = sem.acquire(AbortSignal.timeout(5_000));
+  await delay(20);
+  await ghost.close(); // no cancel reaches Redis: like a SIGKILL
+  await delay(400); // the ghost's heartbeat has lapsed
+  await holder.release();
+  const lease = await live;
+  assert.ok(lease.token > holder.token);
+  await lease.release();
+});
