@@ -361,3 +361,58 @@ test("mutex: Redis unreachable: acquire rejects within the caller's deadline", a
   );
   assert.ok(performance.now() - started < 1_000);
 });
+
+/** Redis Cluster's key slot: CRC16/XMODEM of the hash tag (or key) mod 16384. */
+function keySlot(key: string): number {
+  const open = key.indexOf("{");
+  if (open !== -1) {
+    const close = key.indexOf("}", open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  let crc = 0;
+  for (const byte of new TextEncoder().encode(key)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) {
+      crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+      crc &= 0xffff;
+    }
+  }
+  return crc % 16384;
+}
+
+test("mutex: every key of one primitive lives in one cluster slot", async () => {
+  assert.equal(keySlot("123456789"), 0x31c3 % 16384); // the CRC16 check value
+  await using redis = await connect(url);
+  const name = unique("slot");
+  const mutex = new Mutex(redis, name);
+  const lease = await mutex.acquire();
+  const waiting = mutex.acquire();
+  await delay(30);
+  const keys = await redis.send("KEYS", `redsync:{${name}}:*`) as string[];
+  assert.ok(keys.length >= 5, keys.join(" "));
+  assert.equal(new Set(keys.map(keySlot)).size, 1);
+  await lease.release();
+  await (await waiting).release();
+});
+
+test("mutex: a holder cut off from Redis learns it lost the lease by its deadline", async () => {
+  await using server = await startRedis();
+  await using redis = await connect({
+    url: server.url,
+    commandTimeoutMs: 200,
+    reconnect: { minDelayMs: 50, maxDelayMs: 100 },
+  });
+  const lost: LockLostError[] = [];
+  const mutex = new Mutex(redis, unique("cutoff"), {
+    leaseMs: 600,
+    onLost: (e) => lost.push(e),
+  });
+  const lease = await mutex.acquire();
+  const acquiredAt = performance.now();
+  await server.kill();
+  await new Promise((r) => lease.signal.addEventListener("abort", r));
+  const after = performance.now() - acquiredAt;
+  assert.ok(lease.signal.reason instanceof LockLostError);
+  assert.equal(lost.length, 1);
+  assert.ok(after <= 600 + 500, `noticed after ${after} ms`);
+});

@@ -168,77 +168,88 @@ test("semaphore: 12 clients on their own connections never exceed 3 holders", as
   }
 });
 
-test(
-  "semaphore: 3,000 randomly aborted acquires under contention: exactly N permits remain",
-  async () => {
-    const all = await clients(8);
-    try {
-      const name = unique("aborts");
-      const permits = 3;
-      const sems = await Promise.all(
-        all.map((c) => Semaphore.create(c, name, { permits })),
-      );
-      const random = prng(0x9e3779b9);
-      let holders = 0;
-      let aborted = 0;
-      let acquired = 0;
-      const perWorker = 375;
-      await Promise.all(sems.map(async (sem) => {
-        for (let i = 0; i < perWorker; i++) {
-          const controller = new AbortController();
-          const mode = random();
-          const pending = sem.acquire(controller.signal);
-          if (mode < 0.2) controller.abort(); // before anything is sent
-          else if (mode < 0.4) queueMicrotask(() => controller.abort());
-          else if (mode < 0.8) {
-            setTimeout(() => controller.abort(), random() * 4);
+for (
+  const wait of [
+    "blocking",
+    { strategy: "polling", intervalMs: 1, maxIntervalMs: 8 },
+  ] as const
+) {
+  const label = typeof wait === "string" ? wait : wait.strategy;
+  test(
+    `semaphore: 3,000 randomly aborted acquires under contention (${label}): exactly N permits remain`,
+    async () => {
+      const all = await clients(8);
+      try {
+        const name = unique("aborts");
+        const permits = 3;
+        const sems = await Promise.all(
+          all.map((c) => Semaphore.create(c, name, { permits, wait })),
+        );
+        const random = prng(0x9e3779b9);
+        let holders = 0;
+        let aborted = 0;
+        let acquired = 0;
+        const perWorker = 375;
+        await Promise.all(sems.map(async (sem) => {
+          for (let i = 0; i < perWorker; i++) {
+            const controller = new AbortController();
+            const mode = random();
+            const pending = sem.acquire(controller.signal);
+            if (mode < 0.2) controller.abort(); // before anything is sent
+            else if (mode < 0.4) queueMicrotask(() => controller.abort());
+            else if (mode < 0.8) {
+              setTimeout(() => controller.abort(), random() * 4);
+            }
+            let lease: Lease;
+            try {
+              lease = await pending;
+            } catch (error) {
+              if ((error as Error).name !== "AbortError") throw error;
+              aborted++;
+              continue;
+            }
+            // An abort is never ignored: a lease only comes back if not aborted.
+            assert.ok(!controller.signal.aborted, "resolved after its abort");
+            acquired++;
+            holders++;
+            assert.ok(holders <= permits, `${holders} holders`);
+            if (random() < 0.5) await delay(random() * 2);
+            holders--;
+            await lease.release();
           }
-          let lease: Lease;
-          try {
-            lease = await pending;
-          } catch (error) {
-            if ((error as Error).name !== "AbortError") throw error;
-            aborted++;
-            continue;
-          }
-          // An abort is never ignored: a lease only comes back if not aborted.
-          assert.ok(!controller.signal.aborted, "resolved after its abort");
-          acquired++;
-          holders++;
-          assert.ok(holders <= permits, `${holders} holders`);
-          if (random() < 0.5) await delay(random() * 2);
-          holders--;
-          await lease.release();
+        }));
+        assert.ok(aborted > 500, `only ${aborted} aborts`);
+        assert.ok(acquired > 300, `only ${acquired} acquisitions`);
+        // Exactly N permits are acquirable now: no more, no fewer.
+        const probe = sems[0];
+        const leases = [];
+        for (let i = 0; i < permits; i++) {
+          const lease = await probe.tryAcquire();
+          assert.ok(lease, `permit ${i + 1} of ${permits} is missing`);
+          leases.push(lease);
         }
-      }));
-      assert.ok(aborted > 500, `only ${aborted} aborts`);
-      assert.ok(acquired > 300, `only ${acquired} acquisitions`);
-      // Exactly N permits are acquirable now: no more, no fewer.
-      const probe = sems[0];
-      const leases = [];
-      for (let i = 0; i < permits; i++) {
-        const lease = await probe.tryAcquire();
-        assert.ok(lease, `permit ${i + 1} of ${permits} is missing`);
-        leases.push(lease);
+        assert.equal(
+          await probe.tryAcquire(),
+          undefined,
+          "a permit was duplicated",
+        );
+        for (const lease of leases) await lease.release();
+        // Nothing is left queued, and no grant list lingers.
+        const keys = await all[0].send(
+          "KEYS",
+          `redsync:{${name}}:*`,
+        ) as string[];
+        assert.deepEqual(keys.map((k) => k.split(":").at(-1)).sort(), [
+          "fence",
+          "meta",
+        ]);
+      } finally {
+        await Promise.all(all.map((c) => c.close()));
       }
-      assert.equal(
-        await probe.tryAcquire(),
-        undefined,
-        "a permit was duplicated",
-      );
-      for (const lease of leases) await lease.release();
-      // Nothing is left queued, and no grant list lingers.
-      const keys = await all[0].send("KEYS", `redsync:{${name}}:*`) as string[];
-      assert.deepEqual(keys.map((k) => k.split(":").at(-1)).sort(), [
-        "fence",
-        "meta",
-      ]);
-    } finally {
-      await Promise.all(all.map((c) => c.close()));
-    }
-  },
-  { timeoutMs: 180_000 },
-);
+    },
+    { timeoutMs: 180_000 },
+  );
+}
 
 test("semaphore: multi-permit acquires are served in arrival order, never starved", async () => {
   const [a, b, c] = await clients(3);
