@@ -98,7 +98,7 @@ export class Lease implements AsyncDisposable {
     this.#leaseMs = timing.leaseMs;
     this.#renew = timing.renew;
     this.#deadline = timing.sentAt + timing.leftMs;
-    this.#schedule(timing.leftMs);
+    this.#schedule();
   }
 
   /** `true` until the lease is released or lost. */
@@ -194,7 +194,7 @@ export class Lease implements AsyncDisposable {
       throw this.signal.reason;
     }
     this.#deadline = sentAt + granted;
-    this.#schedule(granted);
+    this.#schedule();
   }
 
   /** Same as `release()`, except that a lost lease does not throw. */
@@ -208,7 +208,7 @@ export class Lease implements AsyncDisposable {
   }
 
   /** (Re)arms the renewal and the deadline timers after a grant or renewal. */
-  #schedule(leftMs: number): void {
+  #schedule(): void {
     this.#clearTimers();
     if (this.#state !== "held") return;
     const untilDeadline = Math.max(0, this.#deadline - performance.now());
@@ -220,7 +220,7 @@ export class Lease implements AsyncDisposable {
     }, untilDeadline);
     if (!this.#renew) return;
     // Renew after about a third of the time left, with +-15% jitter.
-    const delay = Math.max(0, leftMs / 3 * (0.85 + 0.3 * Math.random()));
+    const delay = untilDeadline / 3 * (0.85 + 0.3 * Math.random());
     this.#renewTimer = setTimeout(() => {
       this.#renewTimer = undefined;
       this.#renewNow();
@@ -259,7 +259,7 @@ export class Lease implements AsyncDisposable {
       return;
     }
     this.#deadline = sentAt + granted;
-    this.#schedule(granted);
+    this.#schedule();
   }
 
   /** Marks the lease lost: aborts `signal`, calls `onLost`, frees the permit. */

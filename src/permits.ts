@@ -58,6 +58,15 @@ interface Waiting {
   granted: false;
   /** Ms until the first holder's lease ends, or -1. */
   wakeMs: number;
+  /** The server's clock (ms) when it answered. */
+  serverNow: number;
+}
+
+/** A grant popped from a waiter's list. */
+interface Grant {
+  token: number;
+  /** Lease end by the server's clock (ms). */
+  leaseEnd: number;
 }
 
 /** Acquire, release and extend for one primitive. */
@@ -131,11 +140,13 @@ export class Permits implements LeaseBackend {
         ? Math.min(heartbeatMs, state.wakeMs + 1)
         : heartbeatMs;
       if (options.wait.strategy === "blocking") {
-        sentAt = performance.now();
         const popped = await this.#blockForGrant(id, wakeMs, signal);
         if (popped !== null) {
           signal.throwIfAborted();
-          return this.#lease(id, popped, weight, options.leaseMs, sentAt);
+          // The server's clock read `serverNow` no earlier than `sentAt` here,
+          // so its lease end maps to a local deadline that is never late.
+          const leftMs = popped.leaseEnd - state.serverNow;
+          return this.#lease(id, popped.token, weight, leftMs, sentAt);
         }
       } else {
         const { intervalMs, maxIntervalMs, factor, jitter } = options.wait;
@@ -165,7 +176,7 @@ export class Permits implements LeaseBackend {
     id: string,
     wakeMs: number,
     signal: AbortSignal,
-  ): Promise<number | null> {
+  ): Promise<Grant | null> {
     const key = this.#keys.grantPrefix + id;
     const client = this.#config.client;
     if (wakeMs >= 1_000) {
@@ -173,7 +184,7 @@ export class Permits implements LeaseBackend {
         ["BLPOP", key, (wakeMs / 1000).toFixed(3)],
         { signal },
       ) as string[] | null;
-      return popped && Number(popped[1]);
+      return popped && parseGrant(popped[1]);
     }
     const wake = new AbortController();
     const timer = setTimeout(() => wake.abort(), wakeMs);
@@ -181,7 +192,7 @@ export class Permits implements LeaseBackend {
       const popped = await client.command(["BLPOP", key, 1], {
         signal: AbortSignal.any([signal, wake.signal]),
       }) as string[] | null;
-      return popped && Number(popped[1]);
+      return popped && parseGrant(popped[1]);
     } catch (error) {
       if (signal.aborted || !wake.signal.aborted) throw error;
       return null;
@@ -214,7 +225,7 @@ export class Permits implements LeaseBackend {
     if (reply[0] === 1) {
       return { granted: true, token: reply[1], leftMs: reply[2] };
     }
-    return { granted: false, wakeMs: reply[1] };
+    return { granted: false, wakeMs: reply[1], serverNow: reply[3] };
   }
 
   #lease(
@@ -293,4 +304,9 @@ function reportError(error: unknown): void {
   const report = (globalThis as { reportError?: (e: unknown) => void })
     .reportError;
   if (report) report(error);
+}
+
+function parseGrant(value: string): Grant {
+  const [token, leaseEnd] = value.split(":");
+  return { token: Number(token), leaseEnd: Number(leaseEnd) };
 }

@@ -12,7 +12,7 @@
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"                      |
  * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
  * | `p:{name}:fence`     | STRING | last fencing token (kept: no TTL)                  |
- * | `p:{name}:grant:<id>`| LIST   | one token pushed when a waiter is granted a permit |
+ * | `p:{name}:grant:<id>`| LIST   | "token:leaseEnd" pushed when a waiter is granted |
  *
  * Scripts read the server clock (`TIME`), never a client's. Names reach the
  * scripts only as KEYS and ARGV.
@@ -120,7 +120,7 @@ local function serve(limit, now, now_us, grant_prefix)
       forget_waiter(head)
       local list = grant_prefix .. head
       redis.call('DEL', list)
-      redis.call('RPUSH', list, fmt(token))
+      redis.call('RPUSH', list, fmt(token) .. ':' .. fmt(now + lease_ms))
       redis.call('PEXPIRE', list, lease_ms)
       free = free - weight
     end
@@ -142,8 +142,9 @@ end
  * ARGV: id, limit, weight, leaseMs, mode ("try" | "wait"), waiterTtlMs,
  * idleTtlMs, grantPrefix, keepMeta ("1" for semaphores).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
- * `{0, wakeInMs, rank}` when not (wakeInMs -1: no holder to expire; rank -1
- * when not queued), `{-1, permits}` when the stored count differs.
+ * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
+ * expire; rank -1 when not queued), `{-1, permits}` when the stored count
+ * differs. A grant pushed to a waiter's list reads `token:leaseEndMs`.
  */
 export const ACQUIRE = new Script(
   PRELUDE + `
@@ -184,7 +185,7 @@ if not redis.call('ZSCORE', queue, id) then
   end
   if mode == 'try' then
     local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
-    return {0, first and (tonumber(first) - now) or -1, -1}
+    return {0, first and (tonumber(first) - now) or -1, -1, now}
   end
   redis.call('ZADD', queue, now_us, id)
   redis.call('HSET', wants, id, weight .. ':' .. lease_ms)
@@ -201,7 +202,7 @@ if rank < limit then
   local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
   if first then wake = tonumber(first) - now end
 end
-return {0, wake, rank}
+return {0, wake, rank, now}
 `,
   { keys: 7, name: "acquire" },
 );

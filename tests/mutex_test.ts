@@ -416,3 +416,19 @@ test("mutex: a holder cut off from Redis learns it lost the lease by its deadlin
   assert.equal(lost.length, 1);
   assert.ok(after <= 600 + 500, `noticed after ${after} ms`);
 });
+
+test("mutex: a waiter granted after a long wait gets the full lease, not what is left of its wait", async () => {
+  await using redis = await connect(url);
+  const name = unique("longwait");
+  // Short leases, long waits: the grant comes long after the BLPOP started.
+  const options = { leaseMs: 300, waiterTtlMs: 3_000 };
+  const holder = await new Mutex(redis, name, options).acquire();
+  const waiting = new Mutex(redis, name, options).acquire();
+  await delay(800); // the holder renews meanwhile
+  await holder.release();
+  const lease = await waiting;
+  assert.ok(lease.remainingMs > 200, `only ${lease.remainingMs} ms left`);
+  await delay(700); // renewals keep it
+  assert.ok(lease.held && !lease.signal.aborted);
+  await lease.release();
+});
