@@ -324,6 +324,7 @@ export class Connection {
     reason = `Connection to ${this.#options.display} closed by the client`,
   ): Promise<void> {
     this.#onLost = undefined;
+    this.#flush(); // commands already issued (a lock release) still go out
     this.#fail(new ConnectionError(reason));
     return this.#closedPromise.promise;
   }

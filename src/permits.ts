@@ -110,13 +110,25 @@ export class Permits implements LeaseBackend {
       ? AbortSignal.any([userSignal, this.#disposed.signal])
       : this.#disposed.signal;
     const id = crypto.randomUUID();
+    // Undo whatever reached Redis (a queue entry, a grant in flight) with one
+    // RELEASE written at the moment of the abort: it follows every earlier
+    // command of this acquire on the same connection, and it is out before
+    // the caller can even close the client.
+    let undone = false;
+    const undo = () => {
+      if (undone) return;
+      undone = true;
+      this.release(id).catch(() => {});
+    };
+    signal.addEventListener("abort", undo, { once: true });
     try {
       return await this.#acquireLoop(id, weight, mode, signal);
     } catch (error) {
-      // Whatever reached Redis (a queue entry, a grant in flight) is undone.
-      this.#releaseQuietly(id);
+      undo();
       if (signal.aborted) throw signal.reason;
       throw error;
+    } finally {
+      signal.removeEventListener("abort", undo);
     }
   }
 
@@ -278,11 +290,6 @@ export class Permits implements LeaseBackend {
     } catch (error) {
       reportError(error);
     }
-  }
-
-  /** Sends RELEASE for `id` now (before any later command), ignoring the outcome. */
-  #releaseQuietly(id: string): void {
-    this.release(id).catch(() => {});
   }
 
   #disposedError(): DisposedError {

@@ -8,6 +8,7 @@
 import type { CommandOptions, RedisClient } from "./client.ts";
 import { RedisReplyError } from "./errors.ts";
 import type { RedisArg, RedisReply } from "./resp.ts";
+import { sha1Hex } from "./sha1.ts";
 
 /**
  * A Lua script with a fixed number of keys. Keys and values are always
@@ -33,7 +34,17 @@ export class Script {
   readonly keys: number;
   /** A name for messages. */
   readonly name: string;
-  #sha: string | undefined;
+  /**
+   * The script's SHA-1, as `SCRIPT LOAD` answers it.
+   *
+   * @example
+   * ```ts
+   * import { Script } from "@redsync/core";
+   * console.log(new Script("return 1", { keys: 0 }).sha1);
+   * // "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+   * ```
+   */
+  readonly sha1: string;
 
   /** Defines a script; nothing is sent until {@linkcode Script.run}. */
   constructor(source: string, options: { keys: number; name?: string }) {
@@ -51,30 +62,7 @@ export class Script {
     this.source = source;
     this.keys = keys;
     this.name = name;
-  }
-
-  /**
-   * The script's SHA-1 as Redis computes it (`SCRIPT LOAD`'s answer).
-   *
-   * @example
-   * ```ts
-   * import { Script } from "@redsync/core";
-   * console.log(await new Script("return 1", { keys: 0 }).sha1());
-   * // "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
-   * ```
-   */
-  async sha1(): Promise<string> {
-    if (this.#sha === undefined) {
-      const digest = await crypto.subtle.digest(
-        "SHA-1",
-        new TextEncoder().encode(this.source),
-      );
-      this.#sha = Array.from(
-        new Uint8Array(digest),
-        (b) => b.toString(16).padStart(2, "0"),
-      ).join("");
-    }
-    return this.#sha;
+    this.sha1 = sha1Hex(source);
   }
 
   /**
@@ -101,10 +89,10 @@ export class Script {
         `Cannot run script '${this.name}' as it takes ${this.keys} key(s): current number is ${keys.length}`,
       );
     }
-    const sha = this.#sha ?? await this.sha1();
     try {
+      // Written in this same tick: callers rely on the order of their calls.
       return await client.command(
-        ["EVALSHA", sha, keys.length, ...keys, ...args],
+        ["EVALSHA", this.sha1, keys.length, ...keys, ...args],
         options,
       );
     } catch (error) {

@@ -140,7 +140,7 @@ test("scripts: EVALSHA falls back to EVAL after SCRIPT FLUSH and after a restart
      return redis.call("INCRBY", key, step)`,
     { keys: 1, name: "incrBy" },
   );
-  const sha = await script.sha1();
+  const sha = script.sha1;
   assert.equal(await redis.send("SCRIPT", "LOAD", script.source), sha);
   await redis.send("SCRIPT", "FLUSH");
   assert.deepEqual(await redis.send("SCRIPT", "EXISTS", sha), [0]);

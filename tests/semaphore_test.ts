@@ -325,3 +325,25 @@ test("semaphore: a crashed waiter's place in line expires; the others go on", as
   assert.ok(lease.token > holder.token);
   await lease.release();
 });
+
+test("semaphore: an acquire aborted just before its client closes leaves nothing queued", async () => {
+  await using redis = await connect(url);
+  const name = unique("abortclose");
+  const pool = await Semaphore.create(redis, name, { permits: 1 });
+  for (const warm of [false, true]) {
+    const other = await connect(url);
+    const waiterSem = await Semaphore.attach(other, name);
+    if (warm) await (await waiterSem.acquire()).release();
+    const held = await pool.acquire();
+    const controller = new AbortController();
+    const pending = waiterSem.acquire(controller.signal);
+    pending.catch(() => {});
+    await delay(50); // queued and blocked
+    controller.abort();
+    await other.close(); // same tick: the cleanup must already be on its way
+    await held.release();
+    const again = await pool.tryAcquire();
+    assert.ok(again, `warm=${warm}: the permit went to the waiter that left`);
+    await again.release();
+  }
+});

@@ -99,6 +99,8 @@ class BunTransport implements Transport {
   /** Bytes the socket did not take yet, sent on `drain`. */
   #backlog: Uint8Array[] = [];
   #closed = false;
+  /** close() was called: end the socket once the backlog is out. */
+  #closing = false;
 
   readonly socketHandler: BunSocketHandler;
 
@@ -117,11 +119,11 @@ class BunTransport implements Transport {
 
   attach(socket: BunSocket): void {
     this.#socket = socket;
-    if (this.#closed) socket.end();
+    if (this.#closed || this.#closing) socket.end();
   }
 
   write(bytes: Uint8Array): void {
-    if (this.#closed || !this.#socket) return;
+    if (this.#closed || this.#closing || !this.#socket) return;
     if (this.#backlog.length > 0) {
       this.#backlog.push(bytes);
       return;
@@ -133,9 +135,10 @@ class BunTransport implements Transport {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#socket?.end();
-    this.#finish();
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    if (!this.#socket) this.#finish();
+    else if (this.#backlog.length === 0) this.#socket.end();
   }
 
   #flushBacklog(): void {
@@ -149,6 +152,7 @@ class BunTransport implements Transport {
       }
       this.#backlog.shift();
     }
+    if (this.#closing && this.#backlog.length === 0) socket?.end();
   }
 
   #finish(error?: Error): void {

@@ -104,14 +104,15 @@ class DenoTransport implements Transport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#queue = [];
-    closeQuietly(this.#conn); // the pending read ends, and reports the close
+    // The pending read then ends and reports the close. With writes still
+    // queued, the write loop closes once they are out.
+    if (!this.#writing) closeQuietly(this.#conn);
   }
 
   async #writeLoop(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && !this.#closing) {
+      while (this.#queue.length > 0 && !this.#writeError) {
         const chunk = this.#queue.length === 1
           ? this.#queue[0]
           : concat(this.#queue);
@@ -122,12 +123,14 @@ class DenoTransport implements Transport {
         }
       }
     } catch (error) {
-      if (!this.#closing) {
-        this.#writeError = error as Error;
-        this.close();
-      }
+      if (!this.#closing) this.#writeError = error as Error;
     } finally {
       this.#writing = false;
+      if (this.#closing || this.#writeError) {
+        this.#closing = true;
+        this.#queue = [];
+        closeQuietly(this.#conn);
+      }
     }
   }
 

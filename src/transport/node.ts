@@ -93,6 +93,7 @@ class NodeTransport implements Transport {
   }
 
   close(): void {
-    this.#socket.destroy();
+    // Send what is queued, then tear down without waiting for the peer.
+    this.#socket.end(() => this.#socket.destroy());
   }
 }

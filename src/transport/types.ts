@@ -54,7 +54,11 @@ export interface TransportHandlers {
 export interface Transport {
   /** Queues bytes to send, in order. Never throws; failures surface via `onClose`. */
   write(bytes: Uint8Array): void;
-  /** Closes the connection; `onClose` follows. Safe to call twice. */
+  /**
+   * Closes the connection after the bytes already queued by `write` are
+   * sent (they may be the last commands of a closing client, such as a lock
+   * release); `onClose` follows. Safe to call twice.
+   */
   close(): void;
 }
 
