@@ -50,3 +50,5 @@ export type {
   SemaphoreCreateOptions,
   SemaphoreOptions,
 } from "./src/semaphore.ts";
+export { forceRelease, inspect, listPrimitives } from "./src/inspect.ts";
+export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import type { RedisClient } from "./client.ts";
+import type { LockInfo } from "./inspect.ts";
 import type { Lease } from "./lease.ts";
 import {
   type AcquireOptions,
@@ -100,6 +101,23 @@ export class Mutex implements AsyncDisposable {
    * // leaving the scope releases `lease` if still held
    * ```
    */
+  /**
+   * Reads this mutex's state in Redis now: holders with their remaining
+   * lease and token, live waiters, key TTLs (see {@linkcode LockInfo}).
+   *
+   * @example
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * const lock = new Mutex(redis, "report");
+   * const info = await lock.info();
+   * console.log(info.holders.map((h) => `${h.token}: ${h.remainingMs} ms left`));
+   * ```
+   */
+  info(): Promise<LockInfo> {
+    return this.#permits.info();
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     return this.#permits.dispose();
   }

@@ -11,6 +11,7 @@ import {
   type LockLostError,
   SemaphoreMismatchError,
 } from "./errors.ts";
+import { inspect, type LockInfo } from "./inspect.ts";
 import { Lease, type LeaseBackend } from "./lease.ts";
 import type { ResolvedLockOptions } from "./lock_options.ts";
 import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
@@ -296,6 +297,13 @@ export class Permits implements LeaseBackend {
     return new DisposedError(
       `Cannot use '${this.name}' as it was disposed`,
     );
+  }
+
+  /** The primitive's state in Redis now. */
+  info(): Promise<LockInfo> {
+    return inspect(this.#config.client, this.name, {
+      prefix: this.#config.options.prefix,
+    });
   }
 
   /** Rejects pending acquires with `DisposedError` and releases every lease. */

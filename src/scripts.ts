@@ -295,3 +295,35 @@ return tonumber(stored)
 `,
   { keys: 1, name: "init" },
 );
+
+/**
+ * Reads a primitive's state without changing it.
+ *
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: none.
+ * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
+ * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
+ * waiters counts queue entries with a live heartbeat, and ttls holds the
+ * PTTL of each of the seven keys.
+ */
+export const INFO = new Script(
+  PRELUDE + `
+local now = clock()
+local permits = redis.call('HGET', meta, 'permits')
+local live = redis.call('ZRANGEBYSCORE', holders, '(' .. now, '+inf', 'WITHSCORES')
+local out = {}
+for i = 1, #live, 2 do
+  local owner = redis.call('HGET', owners, live[i]) or '0:1'
+  local token, weight = string.match(owner, '^(%d+):(%d+)$')
+  out[#out + 1] = live[i]
+  out[#out + 1] = tonumber(live[i + 1]) - now
+  out[#out + 1] = tonumber(token)
+  out[#out + 1] = tonumber(weight)
+end
+local waiting = redis.call('ZCOUNT', waiters, '(' .. now, '+inf')
+local ttls = {}
+for i = 1, #KEYS do ttls[i] = redis.call('PTTL', KEYS[i]) end
+return {now, permits and tonumber(permits) or false, out, waiting,
+  redis.call('ZCARD', queue), ttls}
+`,
+  { keys: 7, name: "info" },
+);

@@ -6,6 +6,7 @@
  */
 import type { RedisClient } from "./client.ts";
 import { RedsyncError, SemaphoreMismatchError } from "./errors.ts";
+import type { LockInfo } from "./inspect.ts";
 import type { Lease } from "./lease.ts";
 import {
   type AcquireOptions,
@@ -275,6 +276,23 @@ export class Semaphore implements AsyncDisposable {
    * await using pool = await Semaphore.create(redis, "jobs", { permits: 3 });
    * ```
    */
+  /**
+   * Reads this semaphore's state in Redis now: holders with their remaining
+   * lease and token, live waiters, key TTLs (see {@linkcode LockInfo}).
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * const lock = await Semaphore.create(redis, "pool", { permits: 3 });
+   * const info = await lock.info();
+   * console.log(info.holders.map((h) => `${h.token}: ${h.remainingMs} ms left`));
+   * ```
+   */
+  info(): Promise<LockInfo> {
+    return this.#permits.info();
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     return this.#permits.dispose();
   }

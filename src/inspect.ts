@@ -1,0 +1,201 @@
+/**
+ * Operator views of the primitives in Redis: one primitive's state
+ * ({@linkcode inspect}), every primitive under a prefix
+ * ({@linkcode listPrimitives}, with `SCAN`, safe on a large keyspace), and
+ * the one write an operator needs: {@linkcode forceRelease}.
+ *
+ * @module
+ */
+import type { RedisClient } from "./client.ts";
+import { keysOf } from "./permits.ts";
+import { INFO, RELEASE } from "./scripts.ts";
+import { checkName } from "./lock_options.ts";
+
+/** One live lease, as Redis sees it. */
+export interface HolderInfo {
+  /** Lease id (what a force-release names). */
+  id: string;
+  /** Fencing token of the lease. */
+  token: number;
+  /** Permits it holds. */
+  permits: number;
+  /** Time left on the lease by the server's clock, in ms. */
+  remainingMs: number;
+}
+
+/** A primitive's state at one instant, read atomically. */
+export interface LockInfo {
+  /** The primitive's name. */
+  name: string;
+  /** The key prefix. */
+  prefix: string;
+  /** Permit count stored in Redis (semaphores), or `undefined` (mutexes). */
+  permits: number | undefined;
+  /** Live leases, oldest expiry first. */
+  holders: HolderInfo[];
+  /** Waiters with a live heartbeat (crashed waiters drop out by themselves). */
+  waiters: number;
+  /** Queue entries, live or not yet reaped. */
+  queued: number;
+  /** The server's clock when read (ms since the epoch). */
+  serverTime: number;
+  /** PTTL of each key in ms: -1 no TTL, -2 absent. */
+  keyTtls: Record<string, number>;
+}
+
+const KEY_NAMES = [
+  "holders",
+  "owners",
+  "queue",
+  "waiters",
+  "wants",
+  "meta",
+  "fence",
+] as const;
+
+/**
+ * Reads the state of the lock primitive `name` (mutex or semaphore) in one
+ * atomic script.
+ *
+ * @example
+ * ```ts
+ * import { connect, inspect } from "@redsync/core";
+ * await using redis = await connect();
+ * const info = await inspect(redis, "partner-api");
+ * console.log(info.holders.length, "holders,", info.waiters, "waiting");
+ * ```
+ */
+export async function inspect(
+  client: RedisClient,
+  name: string,
+  options: { prefix?: string } = {},
+): Promise<LockInfo> {
+  checkName("inspect", name);
+  const { prefix = "redsync" } = options;
+  const reply = await INFO.run(client, keysOf(prefix, name).script) as [
+    number,
+    number | null | false,
+    (string | number)[],
+    number,
+    number,
+    number[],
+  ];
+  const [serverTime, permits, flat, waiters, queued, ttls] = reply;
+  const holders: HolderInfo[] = [];
+  for (let i = 0; i < flat.length; i += 4) {
+    holders.push({
+      id: String(flat[i]),
+      remainingMs: Number(flat[i + 1]),
+      token: Number(flat[i + 2]),
+      permits: Number(flat[i + 3]),
+    });
+  }
+  return {
+    name,
+    prefix,
+    permits: typeof permits === "number" ? permits : undefined,
+    holders,
+    waiters,
+    queued,
+    serverTime,
+    keyTtls: Object.fromEntries(KEY_NAMES.map((k, i) => [k, ttls[i]])),
+  };
+}
+
+/** A primitive found under a prefix. */
+export interface PrimitiveSummary {
+  /** Its name. */
+  name: string;
+  /** Key suffixes seen for it (e.g. `holders`, `fence`, `meta`). */
+  keys: string[];
+}
+
+const SUFFIX = /\}:((?:grant|wake):.+|[a-z-]+)$/;
+
+/**
+ * Lists the primitives under `prefix` with `SCAN` (never `KEYS`): each name
+ * once, with the kinds of keys it has. Bounded by `limit` names.
+ *
+ * @example
+ * ```ts
+ * import { connect, listPrimitives } from "@redsync/core";
+ * await using redis = await connect();
+ * for (const p of await listPrimitives(redis)) console.log(p.name, p.keys.join(","));
+ * ```
+ */
+export async function listPrimitives(
+  client: RedisClient,
+  options: { prefix?: string; limit?: number; signal?: AbortSignal } = {},
+): Promise<PrimitiveSummary[]> {
+  const { prefix = "redsync", limit = 10_000, signal } = options;
+  const start = `${prefix}${prefix ? ":" : ""}{`;
+  const pattern = escapeGlob(start) + "*";
+  const found = new Map<string, Set<string>>();
+  let cursor = "0";
+  // SCAN visits every key at least once in a bounded number of calls.
+  for (let calls = 0; calls < 1_000_000; calls++) {
+    const [next, keys] = await client.command(
+      ["SCAN", cursor, "MATCH", pattern, "COUNT", 1000],
+      { signal },
+    ) as [string, string[]];
+    for (const key of keys) {
+      const match = SUFFIX.exec(key);
+      if (!match || !key.startsWith(start)) continue;
+      const name = key.slice(start.length, match.index);
+      const suffix = match[1].replace(/^(grant|wake):.*/, "$1");
+      let kinds = found.get(name);
+      if (!kinds) {
+        if (found.size >= limit) break;
+        found.set(name, kinds = new Set());
+      }
+      kinds.add(suffix);
+    }
+    cursor = next;
+    if (cursor === "0") break;
+  }
+  return [...found].map(([name, keys]) => ({ name, keys: [...keys].sort() }))
+    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/**
+ * Frees a stuck lease by force (its holder's `signal` aborts with
+ * `LockLostError` at its next renewal), and hands the permit to the next
+ * waiter. Without `id`, frees every live lease of the primitive. Resolves
+ * with the ids freed.
+ *
+ * @example
+ * ```ts
+ * import { connect, forceRelease } from "@redsync/core";
+ * await using redis = await connect();
+ * const freed = await forceRelease(redis, "nightly-report");
+ * console.log(`freed ${freed.length} lease(s)`);
+ * ```
+ */
+export async function forceRelease(
+  client: RedisClient,
+  name: string,
+  options: { id?: string; prefix?: string } = {},
+): Promise<string[]> {
+  const { id, prefix = "redsync" } = options;
+  const info = await inspect(client, name, { prefix });
+  const ids = id === undefined
+    ? info.holders.map((h) => h.id)
+    : info.holders.some((h) => h.id === id)
+    ? [id]
+    : [];
+  const keys = keysOf(prefix, name);
+  const freed: string[] = [];
+  for (const holder of ids) {
+    const result = await RELEASE.run(client, keys.script, [
+      holder,
+      info.permits ?? 1,
+      keys.grantPrefix,
+    ]);
+    if (result === 1) freed.push(holder);
+  }
+  return freed;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[\\*?[\]]/g, "\\$&");
+}
