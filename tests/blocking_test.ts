@@ -111,8 +111,9 @@ test("blocking: 2,000 pushes against randomly aborted BLPOPs: nothing lost, noth
       });
       if (mode < 0.25) controller.abort(); // at once, before the write
       else if (mode < 0.5) queueMicrotask(() => controller.abort());
-      else if (mode < 0.9) {
-        setTimeout(() => controller.abort(), random() * 3);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (mode >= 0.5 && mode < 0.9) {
+        timer = setTimeout(() => controller.abort(), random() * 3);
       } // else: never aborted
       try {
         const reply = await request as [string, string] | null;
@@ -122,6 +123,8 @@ test("blocking: 2,000 pushes against randomly aborted BLPOPs: nothing lost, noth
       } catch (error) {
         if ((error as Error).name !== "AbortError") throw error;
         aborts++;
+      } finally {
+        clearTimeout(timer);
       }
     }
   };

@@ -197,8 +197,9 @@ for (
             const pending = sem.acquire(controller.signal);
             if (mode < 0.2) controller.abort(); // before anything is sent
             else if (mode < 0.4) queueMicrotask(() => controller.abort());
-            else if (mode < 0.8) {
-              setTimeout(() => controller.abort(), random() * 4);
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            if (mode >= 0.4 && mode < 0.8) {
+              timer = setTimeout(() => controller.abort(), random() * 4);
             }
             let lease: Lease;
             try {
@@ -207,6 +208,8 @@ for (
               if ((error as Error).name !== "AbortError") throw error;
               aborted++;
               continue;
+            } finally {
+              clearTimeout(timer);
             }
             // An abort is never ignored: a lease only comes back if not aborted.
             assert.ok(!controller.signal.aborted, "resolved after its abort");
