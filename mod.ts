@@ -52,3 +52,6 @@ export type {
 } from "./src/semaphore.ts";
 export { forceRelease, inspect, listPrimitives } from "./src/inspect.ts";
 export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
+export { AutoResetEvent } from "./src/auto_reset_event.ts";
+export type { EventOptions } from "./src/event_options.ts";
+export { ManualResetEvent } from "./src/manual_reset_event.ts";

@@ -93,6 +93,15 @@ export interface ResolvedLockOptions {
   waiterTtlMs: number;
 }
 
+/**
+ * The part every key of one primitive starts with: `prefix:{name}`. The
+ * braces make `name` the Redis Cluster hash tag, so all keys of a primitive
+ * share one slot.
+ */
+export function keyBase(prefix: string, name: string): string {
+  return `${prefix}${prefix ? ":" : ""}{${name}}`;
+}
+
 /** Longest accepted name, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 1024;
 

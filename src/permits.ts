@@ -13,7 +13,7 @@ import {
 } from "./errors.ts";
 import { inspect, type LockInfo } from "./inspect.ts";
 import { Lease, type LeaseBackend } from "./lease.ts";
-import type { ResolvedLockOptions } from "./lock_options.ts";
+import { keyBase, type ResolvedLockOptions } from "./lock_options.ts";
 import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
 import { delay } from "./delay.ts";
 
@@ -37,7 +37,7 @@ export function keysOf(prefix: string, name: string): {
   grantPrefix: string;
   base: string;
 } {
-  const base = `${prefix}${prefix ? ":" : ""}{${name}}`;
+  const base = keyBase(prefix, name);
   const script = [
     "holders",
     "owners",

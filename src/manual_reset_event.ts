@@ -1,0 +1,142 @@
+/**
+ * A distributed broadcast event, like asyncio's `Event`: `set()` lets every
+ * current and later `wait()` through until `clear()`.
+ *
+ * @module
+ */
+import type { RedisClient } from "./client.ts";
+import {
+  type EventOptions,
+  type ResolvedEventOptions,
+  resolveEventOptions,
+} from "./event_options.ts";
+import { toAcquireOptions } from "./lock_options.ts";
+import { EVENT_SET, EVENT_WAIT } from "./scripts.ts";
+
+/**
+ * Broadcast event. Waiters block in Redis, each on a wake list of its own,
+ * and `set()` wakes all of them at once: no polling. A crashed waiter's
+ * registration expires after `waiterTtlMs`.
+ *
+ * Keys: `p:{name}:state` (set flag, TTL `ttlMs`), `p:{name}:listeners`
+ * (ZSET of waiters by heartbeat), `p:{name}:wake:<id>` (one entry, TTL).
+ *
+ * @example
+ * ```ts
+ * import { connect, ManualResetEvent } from "@redsync/core";
+ * await using redis = await connect();
+ * const ready = new ManualResetEvent(redis, "cache-warmed");
+ * // in workers:
+ * await ready.wait(AbortSignal.timeout(60_000));
+ * // in the warmer, once:
+ * await ready.set();
+ * ```
+ */
+export class ManualResetEvent {
+  /** The name shared by every process that uses this event. */
+  readonly name: string;
+  readonly #client: RedisClient;
+  readonly #options: ResolvedEventOptions;
+  readonly #keys: string[];
+
+  /** Describes the event; nothing is sent until a method is called. */
+  constructor(client: RedisClient, name: string, options?: EventOptions) {
+    this.#options = resolveEventOptions("create an event", name, options);
+    this.name = name;
+    this.#client = client;
+    const { base } = this.#options;
+    this.#keys = [`${base}:state`, `${base}:listeners`];
+  }
+
+  /**
+   * Sets the event: every waiter wakes, and later `wait()`s pass at once
+   * until `clear()`. Resolves with the number of waiters woken.
+   *
+   * @example
+   * ```ts
+   * import { connect, ManualResetEvent } from "@redsync/core";
+   * await using redis = await connect();
+   * const woken = await new ManualResetEvent(redis, "go").set();
+   * ```
+   */
+  async set(): Promise<number> {
+    const { ttlMs, waiterTtlMs, base } = this.#options;
+    return await EVENT_SET.run(this.#client, this.#keys, [
+      ttlMs,
+      `${base}:wake:`,
+      waiterTtlMs,
+    ]) as number;
+  }
+
+  /**
+   * Clears the event: later `wait()`s block until the next `set()`.
+   *
+   * @example
+   * ```ts
+   * import { connect, ManualResetEvent } from "@redsync/core";
+   * await using redis = await connect();
+   * await new ManualResetEvent(redis, "go").clear();
+   * ```
+   */
+  async clear(): Promise<void> {
+    await this.#client.send("DEL", this.#keys[0]);
+  }
+
+  /**
+   * Tells whether the event is set now.
+   *
+   * @example
+   * ```ts
+   * import { connect, ManualResetEvent } from "@redsync/core";
+   * await using redis = await connect();
+   * console.log(await new ManualResetEvent(redis, "go").isSet());
+   * ```
+   */
+  async isSet(): Promise<boolean> {
+    return await this.#client.send("EXISTS", this.#keys[0]) === 1;
+  }
+
+  /**
+   * Resolves when the event is set (at once if it is). Rejects with
+   * `signal.reason` when the signal aborts first.
+   *
+   * @example
+   * ```ts
+   * import { connect, ManualResetEvent } from "@redsync/core";
+   * await using redis = await connect();
+   * await new ManualResetEvent(redis, "go").wait({ signal: AbortSignal.timeout(5_000) });
+   * ```
+   */
+  async wait(signal?: AbortSignal | { signal?: AbortSignal }): Promise<void> {
+    const { signal: abort } = toAcquireOptions("wait", signal);
+    abort?.throwIfAborted();
+    const id = crypto.randomUUID();
+    const { base, waiterTtlMs } = this.#options;
+    const wake = `${base}:wake:${id}`;
+    const heartbeat = (Math.max(10, waiterTtlMs / 3) / 1000).toFixed(3);
+    // An abort unregisters at once (ordered after the registration).
+    const forget = () => {
+      this.#client.send("ZREM", this.#keys[1], id).catch(() => {});
+      this.#client.send("DEL", wake).catch(() => {});
+    };
+    abort?.addEventListener("abort", forget, { once: true });
+    try {
+      for (;;) {
+        const set = await EVENT_WAIT.run(
+          this.#client,
+          this.#keys,
+          [id, waiterTtlMs],
+          { signal: abort },
+        );
+        if (set === 1) return;
+        const woken = await this.#client.command(
+          ["BLPOP", wake, heartbeat],
+          { signal: abort },
+        );
+        if (woken !== null) return; // a set() happened while we waited
+      }
+    } finally {
+      abort?.removeEventListener("abort", forget);
+    }
+  }
+}

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { AutoResetEvent, connect, ManualResetEvent } from "../mod.ts";
+import { sharedRedisUrl } from "./_server.ts";
+import { runtime, test } from "./_test.ts";
+
+const url = sharedRedisUrl();
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const workerFile = fileURLToPath(
+  new URL("./_event_worker.ts", import.meta.url),
+);
+
+/** Starts the event worker in this runtime; resolves its JSON lines at exit. */
+function worker(args: string[]): {
+  child: ChildProcess;
+  ready: Promise<void>;
+  lines: Promise<Record<string, number>[]>;
+} {
+  const command = runtime === "deno"
+    ? [process.execPath, "run", "-A", workerFile, ...args]
+    : [process.execPath, workerFile, ...args];
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let onReady: () => void;
+  const ready = new Promise<void>((r) => onReady = r);
+  child.stdout!.on("data", (chunk) => {
+    out += chunk;
+    if (out.includes('"ready"')) onReady();
+  });
+  child.stderr!.on("data", (chunk) => err += chunk);
+  const lines = new Promise<Record<string, number>[]>((resolve, reject) => {
+    child.on("exit", (code) => {
+      if (code !== 0) reject(new Error(`worker exited ${code}: ${err}`));
+      else {
+        resolve(
+          out.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+            JSON.parse(l)
+          ),
+        );
+      }
+    });
+  });
+  return { child, ready, lines };
+}
+
+test("manual event: set() lets every waiter through until clear()", async () => {
+  await using redis = await connect(url);
+  const event = new ManualResetEvent(redis, unique("mre"));
+  assert.equal(await event.isSet(), false);
+  const waiters = Array.from({ length: 5 }, () => event.wait());
+  await delay(30);
+  assert.equal(await event.set(), 5);
+  await Promise.all(waiters);
+  assert.equal(await event.isSet(), true);
+  await event.wait(); // passes at once while set
+  await event.clear();
+  assert.equal(await event.isSet(), false);
+  const error = await event.wait(AbortSignal.timeout(50)).catch((e) => e);
+  assert.equal(error.name, "TimeoutError");
+});
+
+test("manual event: waiters in 4 processes all wake on one set()", async () => {
+  await using redis = await connect(url);
+  const name = unique("mre-proc");
+  const workers = Array.from(
+    { length: 4 },
+    () => worker(["manual", url, name]),
+  );
+  try {
+    await Promise.all(workers.map((w) => w.ready));
+    await delay(200); // registered and blocked
+    const event = new ManualResetEvent(redis, name);
+    assert.equal(await event.isSet(), false);
+    await event.set();
+    const outputs = await Promise.all(workers.map((w) => w.lines));
+    for (const lines of outputs) assert.deepEqual(lines.at(-1), { woken: 1 });
+  } finally {
+    for (const w of workers) {
+      if (w.child.exitCode === null) process.kill(w.child.pid!, "SIGKILL");
+    }
+  }
+}, { timeoutMs: 60_000 });
+
+test("auto event: each set() lets exactly one wait() through; sets queue up", async () => {
+  await using redis = await connect(url);
+  const event = new AutoResetEvent(redis, unique("are"), { maxPending: 3 });
+  assert.equal(await event.set(), true);
+  assert.equal(await event.set(), true);
+  assert.equal(await event.set(), true);
+  assert.equal(await event.set(), false, "the fourth exceeds maxPending");
+  assert.equal(await event.pending(), 3);
+  await event.wait();
+  await event.wait();
+  await event.wait();
+  assert.equal(await event.isSet(), false);
+  const error = await event.wait(AbortSignal.timeout(50)).catch((e) => e);
+  assert.equal(error.name, "TimeoutError");
+  const waiting = event.wait();
+  await delay(20);
+  await event.set();
+  await waiting;
+  await event.set();
+  await event.clear();
+  assert.equal(await event.isSet(), false);
+});
+
+test(
+  "auto event: 1,000 sets and randomly aborted waits across 3 processes pair up exactly",
+  async () => {
+    await using redis = await connect(url);
+    const name = unique("are-proc");
+    const stopKey = unique("stop");
+    const event = new AutoResetEvent(redis, name);
+    const workers = Array.from(
+      { length: 3 },
+      () => worker(["auto", url, name, stopKey]),
+    );
+    try {
+      for (let i = 0; i < 1_000; i++) {
+        assert.equal(await event.set(), true);
+        if (i % 10 === 0) await delay(3); // idle gaps: waits block, timers abort them
+      }
+      await redis.send("SET", stopKey, "1", "PX", 60_000);
+      const results = (await Promise.all(workers.map((w) => w.lines))).map((
+        lines,
+      ) => lines.at(-1)!);
+      const taken = results.reduce((sum, r) => sum + r.taken, 0);
+      const aborted = results.reduce((sum, r) => sum + r.aborted, 0);
+      assert.equal(await event.pending(), 0, "a signal was left behind");
+      assert.equal(taken, 1_000, `taken ${taken}: signals lost or doubled`);
+      assert.ok(aborted > 20, `only ${aborted} aborted waits`);
+      for (const r of results) {
+        assert.equal(r.late, 0, "a wait ignored its abort");
+      }
+    } finally {
+      for (const w of workers) {
+        if (w.child.exitCode === null) process.kill(w.child.pid!, "SIGKILL");
+      }
+      await redis.send("DEL", stopKey);
+    }
+  },
+  { timeoutMs: 120_000 },
+);
+
+test("events: bad names and options are TypeError/RangeError", async () => {
+  await using redis = await connect(url);
+  assert.throws(() => new ManualResetEvent(redis, ""), RangeError);
+  assert.throws(() => new AutoResetEvent(redis, "x".repeat(5_000)), RangeError);
+  assert.throws(
+    () => new AutoResetEvent(redis, "e", { maxPending: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new ManualResetEvent(redis, "e", { ttlMs: -1 }),
+    RangeError,
+  );
+});
