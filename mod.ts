@@ -32,6 +32,7 @@ export {
   DisposedError,
   LockLostError,
   LockNotHeldError,
+  LockTimeoutError,
   SemaphoreMismatchError,
 } from "./src/errors.ts";
 export { Lease } from "./src/lease.ts";
@@ -55,3 +56,4 @@ export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
 export { AutoResetEvent } from "./src/auto_reset_event.ts";
 export type { EventOptions } from "./src/event_options.ts";
 export { ManualResetEvent } from "./src/manual_reset_event.ts";
+export type { Exclusive, RunOptions, RunResult } from "./src/run.ts";

@@ -188,3 +188,37 @@ export class DisposedError extends RedsyncError {
     this.name = "DisposedError";
   }
 }
+
+/**
+ * A wait for a lock ran out of the time it was given (`runExclusive` with
+ * `wait: ms`). Plain `acquire(AbortSignal.timeout(ms))` rejects with the
+ * standard `TimeoutError` instead.
+ *
+ * @example
+ * ```ts
+ * import { connect, LockTimeoutError, Mutex } from "@redsync/core";
+ * await using redis = await connect();
+ * const mutex = new Mutex(redis, "report");
+ * try {
+ *   await mutex.runExclusive(() => "done", { wait: 5_000 });
+ * } catch (error) {
+ *   if (error instanceof LockTimeoutError) console.log(`busy for ${error.waitedMs} ms`);
+ * }
+ * ```
+ */
+export class LockTimeoutError extends RedsyncError {
+  /** Name of the primitive. */
+  readonly lockName: string;
+  /** How long the caller was willing to wait, in ms. */
+  readonly waitedMs: number;
+  /** Builds the error. */
+  constructor(lockName: string, waitedMs: number, options?: ErrorOptions) {
+    super(
+      `Timed out after ${waitedMs} ms waiting for '${lockName}'`,
+      options,
+    );
+    this.name = "LockTimeoutError";
+    this.lockName = lockName;
+    this.waitedMs = waitedMs;
+  }
+}

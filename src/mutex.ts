@@ -8,6 +8,12 @@ import type { RedisClient } from "./client.ts";
 import type { LockInfo } from "./inspect.ts";
 import type { Lease } from "./lease.ts";
 import {
+  type Exclusive,
+  runExclusive,
+  type RunOptions,
+  type RunResult,
+} from "./run.ts";
+import {
   type AcquireOptions,
   checkName,
   type LockOptions,
@@ -101,6 +107,39 @@ export class Mutex implements AsyncDisposable {
    * // leaving the scope releases `lease` if still held
    * ```
    */
+  /**
+   * Acquires, runs `fn` with a signal that aborts if the lease is lost, and
+   * always releases. `wait`: `"forever"` (default), a number of ms (then
+   * `LockTimeoutError`), or `"skip"`: when the mutex is taken, resolve
+   * `{ ran: false }` at once, a normal result rather than an error.
+   *
+   * @example Run the nightly job on one instance only; the others skip
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * const result = await new Mutex(redis, "nightly").runExclusive(
+   *   async (signal) => {
+   *     await fetch("https://example.com/job", { method: "POST", signal });
+   *     return "done";
+   *   },
+   *   { wait: "skip" },
+   * );
+   * if (!result.ran) console.log("another instance is running it");
+   * ```
+   */
+  runExclusive<T>(
+    fn: Exclusive<T>,
+    options?: RunOptions,
+  ): Promise<RunResult<T>> {
+    return runExclusive(
+      this.name,
+      (signal) => this.acquire(signal),
+      () => this.tryAcquire(),
+      fn,
+      options,
+    );
+  }
+
   /**
    * Reads this mutex's state in Redis now: holders with their remaining
    * lease and token, live waiters, key TTLs (see {@linkcode LockInfo}).

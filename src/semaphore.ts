@@ -9,6 +9,12 @@ import { RedsyncError, SemaphoreMismatchError } from "./errors.ts";
 import type { LockInfo } from "./inspect.ts";
 import type { Lease } from "./lease.ts";
 import {
+  type Exclusive,
+  runExclusive,
+  type RunOptions,
+  type RunResult,
+} from "./run.ts";
+import {
   type AcquireOptions,
   checkName,
   type LockOptions,
@@ -276,6 +282,36 @@ export class Semaphore implements AsyncDisposable {
    * await using pool = await Semaphore.create(redis, "jobs", { permits: 3 });
    * ```
    */
+  /**
+   * Acquires permits, runs `fn` with a signal that aborts if the lease is
+   * lost, and always releases. `wait`: `"forever"` (default), a number of
+   * ms (then `LockTimeoutError`), or `"skip"` (`{ ran: false }` at once when
+   * no permit is free).
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * const api = await Semaphore.create(redis, "partner-api", { permits: 5 });
+   * const { ran } = await api.runExclusive(async (signal) => {
+   *   await fetch("https://example.com/api", { signal });
+   * }, { wait: 10_000 });
+   * ```
+   */
+  runExclusive<T>(
+    fn: Exclusive<T>,
+    options?: RunOptions & { permits?: number },
+  ): Promise<RunResult<T>> {
+    const permits = options?.permits;
+    return runExclusive(
+      this.name,
+      (signal) => this.acquire({ signal, permits }),
+      () => this.tryAcquire({ permits }),
+      fn,
+      options,
+    );
+  }
+
   /**
    * Reads this semaphore's state in Redis now: holders with their remaining
    * lease and token, live waiters, key TTLs (see {@linkcode LockInfo}).

@@ -4,6 +4,7 @@ import {
   ConnectionError,
   LockLostError,
   LockNotHeldError,
+  LockTimeoutError,
   Mutex,
   type RedisClient,
 } from "../mod.ts";
@@ -431,4 +432,46 @@ test("mutex: a waiter granted after a long wait gets the full lease, not what is
   await delay(700); // renewals keep it
   assert.ok(lease.held && !lease.signal.aborted);
   await lease.release();
+});
+
+test("mutex: runExclusive runs and releases, skips at once when taken, times out with LockTimeoutError", async () => {
+  await using redis = await connect(url);
+  const name = unique("run");
+  const mutex = new Mutex(redis, name);
+  const done = await mutex.runExclusive(async (signal, lease) => {
+    assert.ok(!signal.aborted);
+    assert.equal(await mutex.tryAcquire(), undefined);
+    return lease.token;
+  });
+  assert.ok(done.ran && typeof done.value === "number");
+  // It releases even when the function throws.
+  await assert.rejects(
+    mutex.runExclusive(() => {
+      throw new Error("boom");
+    }),
+    /boom/,
+  );
+  const holder = await mutex.acquire();
+  let called = false;
+  const skipped = await mutex.runExclusive(() => {
+    called = true;
+  }, { wait: "skip" });
+  assert.deepEqual(skipped, { ran: false });
+  assert.equal(called, false);
+  const timedOut = await mutex.runExclusive(() => 1, { wait: 50 }).catch((e) =>
+    e
+  );
+  assert.ok(timedOut instanceof LockTimeoutError, String(timedOut));
+  assert.equal(timedOut.waitedMs, 50);
+  const reason = new Error("caller gave up");
+  await assert.rejects(
+    mutex.runExclusive(() => 1, {
+      wait: 5_000,
+      signal: AbortSignal.abort(reason),
+    }),
+    (e) => e === reason,
+  );
+  await holder.release();
+  const after = await mutex.runExclusive(() => "free again", { wait: "skip" });
+  assert.deepEqual(after, { ran: true, value: "free again" });
 });

@@ -1,0 +1,75 @@
+/**
+ * `runExclusive`: acquire, run a function with the lease's signal, always
+ * release. One implementation for every lock-like primitive.
+ *
+ * @module
+ */
+import { LockTimeoutError } from "./errors.ts";
+import type { Lease } from "./lease.ts";
+import { checkInteger } from "./validate.ts";
+
+/** How `runExclusive` waits for the lock. */
+export interface RunOptions {
+  /**
+   * `"forever"`: wait until acquired (or `signal` aborts); a number: wait up
+   * to that many ms, then reject with `LockTimeoutError`; `"skip"`: do not
+   * wait: when the lock is taken, resolve `{ ran: false }` at once.
+   * @default {"forever"}
+   */
+  wait?: "forever" | "skip" | number;
+  /**
+   * Stops waiting (rejects with `signal.reason`); while the function runs,
+   * it also aborts the signal the function receives.
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+/** What `runExclusive` resolves: the function's value, or that it was skipped. */
+export type RunResult<T> = { ran: true; value: T } | { ran: false };
+
+/** The function run under the lock: it gets a signal that aborts when the lease is lost. */
+export type Exclusive<T> = (
+  signal: AbortSignal,
+  lease: Lease,
+) => T | Promise<T>;
+
+/** @internal Shared body of `Mutex.runExclusive` and `Semaphore.runExclusive`. */
+export async function runExclusive<T>(
+  name: string,
+  acquire: (signal: AbortSignal | undefined) => Promise<Lease>,
+  tryAcquire: () => Promise<Lease | undefined>,
+  fn: Exclusive<T>,
+  options: RunOptions = {},
+): Promise<RunResult<T>> {
+  if (typeof fn !== "function") {
+    throw new TypeError(
+      `Cannot run exclusively as 'fn' must be a function: current type is ${typeof fn}`,
+    );
+  }
+  const { wait = "forever", signal } = options;
+  let lease: Lease | undefined;
+  if (wait === "skip") {
+    signal?.throwIfAborted();
+    lease = await tryAcquire();
+    if (!lease) return { ran: false };
+  } else if (wait === "forever") {
+    lease = await acquire(signal);
+  } else {
+    checkInteger("run exclusively", "wait", wait, 0, 2 ** 31 - 1);
+    const timeout = AbortSignal.timeout(wait);
+    try {
+      lease = await acquire(
+        signal ? AbortSignal.any([signal, timeout]) : timeout,
+      );
+    } catch (error) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new LockTimeoutError(name, wait, { cause: error });
+      }
+      throw error;
+    }
+  }
+  await using held = lease;
+  const running = signal ? AbortSignal.any([held.signal, signal]) : held.signal;
+  return { ran: true, value: await fn(running, held) };
+}
