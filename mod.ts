@@ -51,9 +51,22 @@ export type {
   SemaphoreCreateOptions,
   SemaphoreOptions,
 } from "./src/semaphore.ts";
-export { forceRelease, inspect, listPrimitives } from "./src/inspect.ts";
+export {
+  contended,
+  forceRelease,
+  inspect,
+  listPrimitives,
+} from "./src/inspect.ts";
 export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
 export { AutoResetEvent } from "./src/auto_reset_event.ts";
 export type { EventOptions } from "./src/event_options.ts";
 export { ManualResetEvent } from "./src/manual_reset_event.ts";
 export type { Exclusive, RunOptions, RunResult } from "./src/run.ts";
+export { LockEvent, LockEventTarget } from "./src/observe.ts";
+export type {
+  LockEventInit,
+  LockEventMap,
+  LockEventType,
+  LockLogger,
+  LockMetrics,
+} from "./src/observe.ts";

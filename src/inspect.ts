@@ -7,8 +7,8 @@
  * @module
  */
 import type { RedisClient } from "./client.ts";
-import { keysOf } from "./permits.ts";
-import { INFO, RELEASE } from "./scripts.ts";
+import { contendedKey, keysOf } from "./permits.ts";
+import { CONTENDED_LIST, INFO, RELEASE } from "./scripts.ts";
 import { checkName } from "./lock_options.ts";
 
 /** One live lease, as Redis sees it. */
@@ -155,6 +155,29 @@ export async function listPrimitives(
   }
   return [...found].map(([name, keys]) => ({ name, keys: [...keys].sort() }))
     .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/**
+ * Waiting statistics: the primitives under `prefix` that have a live waiter
+ * now. Entries expire with their waiters' heartbeats, so a killed waiter
+ * drops out by itself within `waiterTtlMs`. Use {@linkcode inspect} for the
+ * number of waiters of each.
+ *
+ * @example
+ * ```ts
+ * import { connect, contended, inspect } from "@redsync/core";
+ * await using redis = await connect();
+ * for (const name of await contended(redis)) {
+ *   console.log(name, (await inspect(redis, name)).waiters, "waiting");
+ * }
+ * ```
+ */
+export async function contended(
+  client: RedisClient,
+  options: { prefix?: string } = {},
+): Promise<string[]> {
+  const { prefix = "redsync" } = options;
+  return await CONTENDED_LIST.run(client, [contendedKey(prefix)]) as string[];
 }
 
 /**

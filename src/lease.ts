@@ -15,8 +15,12 @@ export interface LeaseBackend {
   release(id: string): Promise<number>;
   /** Runs the extend script: the new lease length in ms, 0 when not held. */
   extend(id: string, leaseMs: number): Promise<number>;
-  /** Called once when the lease ends (released or lost). */
-  settle(lease: Lease, lost: LockLostError | undefined): void;
+  /** Called once when the lease ends (released or lost), after `heldMs`. */
+  settle(lease: Lease, lost: LockLostError | undefined, heldMs: number): void;
+  /** A renewal succeeded. */
+  renewed(lease: Lease): void;
+  /** A renewal attempt failed; it is retried while the lease may live. */
+  renewalFailed(lease: Lease, error: unknown): void;
 }
 
 /** How a lease renews itself. */
@@ -80,6 +84,7 @@ export class Lease implements AsyncDisposable {
   #renewTimer: ReturnType<typeof setTimeout> | undefined;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #releasing: Promise<void> | undefined;
+  readonly #acquiredAt = performance.now();
 
   /** @internal Leases come from `acquire()`. */
   constructor(
@@ -150,12 +155,12 @@ export class Lease implements AsyncDisposable {
     } catch (error) {
       // Unknown outcome: the lease ends on the server by its own expiry.
       this.#state = "released";
-      this.#backend.settle(this, undefined);
+      this.#settle(undefined);
       throw error;
     }
     if (result === 1) {
       this.#state = "released";
-      this.#backend.settle(this, undefined);
+      this.#settle(undefined);
       return;
     }
     this.#lose("The lease on '%s' had ended before it was released");
@@ -236,6 +241,7 @@ export class Lease implements AsyncDisposable {
       granted = await this.#backend.extend(this.id, this.#leaseMs);
     } catch (error) {
       if (this.#state !== "held") return;
+      this.#backend.renewalFailed(this, error);
       // Redis unreachable for now: retry while the lease may still be alive.
       const left = this.#deadline - performance.now();
       if (left <= 0) {
@@ -260,6 +266,7 @@ export class Lease implements AsyncDisposable {
     }
     this.#deadline = sentAt + granted;
     this.#schedule();
+    this.#backend.renewed(this);
   }
 
   /** Marks the lease lost: aborts `signal`, calls `onLost`, frees the permit. */
@@ -274,9 +281,13 @@ export class Lease implements AsyncDisposable {
       cause === undefined ? undefined : { cause },
     );
     this.#controller.abort(error);
-    this.#backend.settle(this, error);
+    this.#settle(error);
     // Locally given up: make sure the server does not keep it either.
     if (wasHeld) this.#backend.release(this.id).catch(() => {});
+  }
+
+  #settle(lost: LockLostError | undefined): void {
+    this.#backend.settle(this, lost, performance.now() - this.#acquiredAt);
   }
 
   #clearTimers(): void {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { LockLostError } from "./errors.ts";
+import type { LockLogger, LockMetrics } from "./observe.ts";
 import { checkInteger, checkNumber } from "./validate.ts";
 
 /** Waiting by polling: retries with exponential backoff and jitter. */
@@ -81,6 +82,17 @@ export interface LockOptions {
    * @default {10000}
    */
   waiterTtlMs?: number;
+  /**
+   * Console-like logger for the primitive's events (`console` works);
+   * nothing is logged without one.
+   * @default {undefined}
+   */
+  logger?: LockLogger;
+  /**
+   * Hook for wait times, hold times, renewal failures and lost leases.
+   * @default {undefined}
+   */
+  metrics?: LockMetrics;
 }
 
 /** {@linkcode LockOptions} with every default applied. */
@@ -91,6 +103,8 @@ export interface ResolvedLockOptions {
   prefix: string;
   wait: BlockingOptions | Required<PollingOptions>;
   waiterTtlMs: number;
+  logger: LockLogger | undefined;
+  metrics: LockMetrics | undefined;
 }
 
 /**
@@ -141,7 +155,18 @@ export function resolveLockOptions(
     prefix = "redsync",
     wait = "blocking",
     waiterTtlMs = 10_000,
+    logger,
+    metrics,
   } = options;
+  for (const [field, value] of [["logger", logger], ["metrics", metrics]]) {
+    if (value !== undefined && (typeof value !== "object" || value === null)) {
+      throw new TypeError(
+        `Cannot ${action} as '${field}' must be an object: current value is ${
+          String(value)
+        }`,
+      );
+    }
+  }
   checkInteger(action, "leaseMs", leaseMs, 10, MAX_MS);
   checkInteger(action, "waiterTtlMs", waiterTtlMs, 30, MAX_MS);
   if (typeof renew !== "boolean") {
@@ -170,6 +195,8 @@ export function resolveLockOptions(
     prefix,
     wait: resolveWait(action, wait),
     waiterTtlMs,
+    logger,
+    metrics,
   };
 }
 

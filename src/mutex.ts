@@ -20,6 +20,7 @@ import {
   resolveLockOptions,
   toAcquireOptions,
 } from "./lock_options.ts";
+import { LockEventTarget, Observer } from "./observe.ts";
 import { Permits } from "./permits.ts";
 
 /**
@@ -39,7 +40,7 @@ import { Permits } from "./permits.ts";
  * } // released here, even on throw
  * ```
  */
-export class Mutex implements AsyncDisposable {
+export class Mutex extends LockEventTarget implements AsyncDisposable {
   /** The name shared by every process that uses this mutex. */
   readonly name: string;
   readonly #permits: Permits;
@@ -49,14 +50,17 @@ export class Mutex implements AsyncDisposable {
    * `TypeError`/`RangeError` for a bad name or options.
    */
   constructor(client: RedisClient, name: string, options?: LockOptions) {
+    super();
     this.name = checkName("create a mutex", name);
+    const resolved = resolveLockOptions("create a mutex", options);
     this.#permits = new Permits({
       client,
       name,
       limit: 1,
       keepMeta: false,
       idleTtlMs: 0,
-      options: resolveLockOptions("create a mutex", options),
+      options: resolved,
+      observer: new Observer(this, name, resolved.logger, resolved.metrics),
     });
   }
 

@@ -14,8 +14,9 @@ import {
 import { inspect, type LockInfo } from "./inspect.ts";
 import { Lease, type LeaseBackend } from "./lease.ts";
 import { keyBase, type ResolvedLockOptions } from "./lock_options.ts";
-import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
+import { ACQUIRE, CONTENDED, EXTEND, RELEASE } from "./scripts.ts";
 import { delay } from "./delay.ts";
+import { guard, type Observer } from "./observe.ts";
 
 /** What an engine is built from. */
 export interface PermitsConfig {
@@ -28,6 +29,8 @@ export interface PermitsConfig {
   /** TTL of `meta` when idle, ms. */
   idleTtlMs: number;
   options: ResolvedLockOptions;
+  /** Where events, logs and metrics go. */
+  observer: Observer;
 }
 
 /** The Redis keys of one primitive; they all share the hash tag `{name}`. */
@@ -122,11 +125,24 @@ export class Permits implements LeaseBackend {
       this.release(id).catch(() => {});
     };
     signal.addEventListener("abort", undo, { once: true });
+    const observer = this.#config.observer;
+    const started = performance.now();
     try {
-      return await this.#acquireLoop(id, weight, mode, signal);
+      const lease = await this.#acquireLoop(id, weight, mode, signal);
+      const waitMs = performance.now() - started;
+      if (lease) {
+        observer.metric("wait", waitMs, "acquired");
+        observer.emit("acquired", { token: lease.token, waitMs });
+      } else observer.metric("wait", waitMs, "unavailable");
+      return lease;
     } catch (error) {
       undo();
-      if (signal.aborted) throw signal.reason;
+      const waitMs = performance.now() - started;
+      observer.metric("wait", waitMs, "aborted");
+      if (signal.aborted) {
+        observer.emit("timeout", { waitMs, reason: signal.reason });
+        throw signal.reason;
+      }
       throw error;
     } finally {
       signal.removeEventListener("abort", undo);
@@ -149,6 +165,8 @@ export class Permits implements LeaseBackend {
         return this.#lease(id, state.token, weight, state.leftMs, sentAt);
       }
       if (mode === "try") return undefined;
+      if (attempt === 0) this.#config.observer.emit("waiting", {});
+      this.#markContended(state.serverNow);
       const wakeMs = state.wakeMs >= 0
         ? Math.min(heartbeatMs, state.wakeMs + 1)
         : heartbeatMs;
@@ -212,6 +230,21 @@ export class Permits implements LeaseBackend {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Waiting statistics: the primitive is listed in `p:contended` (a ZSET of
+   * names by the server time their last waiter's heartbeat lapses), so the
+   * entry disappears by itself when waiters are killed. Not awaited: it is
+   * not on the path to the lock.
+   */
+  #markContended(serverNow: number): void {
+    const { prefix, waiterTtlMs } = this.#config.options;
+    CONTENDED.run(this.#config.client, [contendedKey(prefix)], [
+      this.name,
+      serverNow + waiterTtlMs,
+      waiterTtlMs,
+    ]).catch(() => {});
   }
 
   async #tryOnce(
@@ -281,16 +314,28 @@ export class Permits implements LeaseBackend {
   }
 
   /** @internal LeaseBackend: the lease ended. */
-  settle(lease: Lease, lost: LockLostError | undefined): void {
+  settle(lease: Lease, lost: LockLostError | undefined, heldMs: number): void {
     this.#leases.delete(lease);
-    if (!lost) return;
-    const onLost = this.#config.options.onLost;
-    if (!onLost) return;
-    try {
-      onLost(lost);
-    } catch (error) {
-      reportError(error);
+    const observer = this.#config.observer;
+    observer.metric("hold", heldMs);
+    if (!lost) {
+      observer.emit("released", { token: lease.token, heldMs });
+      return;
     }
+    observer.metric("lost");
+    observer.emit("lost", { token: lease.token, heldMs, reason: lost });
+    const onLost = this.#config.options.onLost;
+    if (onLost) guard(() => onLost(lost));
+  }
+
+  /** @internal LeaseBackend: a renewal succeeded. */
+  renewed(lease: Lease): void {
+    this.#config.observer.emit("renewed", { token: lease.token });
+  }
+
+  /** @internal LeaseBackend: a renewal attempt failed. */
+  renewalFailed(_lease: Lease, error: unknown): void {
+    this.#config.observer.renewalFailed(error);
   }
 
   #disposedError(): DisposedError {
@@ -314,14 +359,12 @@ export class Permits implements LeaseBackend {
   }
 }
 
-/** `reportError` where the runtime has it; otherwise the error is dropped. */
-function reportError(error: unknown): void {
-  const report = (globalThis as { reportError?: (e: unknown) => void })
-    .reportError;
-  if (report) report(error);
-}
-
 function parseGrant(value: string): Grant {
   const [token, leaseEnd] = value.split(":");
   return { token: Number(token), leaseEnd: Number(leaseEnd) };
+}
+
+/** The ZSET listing contended primitives under `prefix`. */
+export function contendedKey(prefix: string): string {
+  return `${prefix}${prefix ? ":" : ""}contended`;
 }

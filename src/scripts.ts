@@ -410,3 +410,41 @@ return 1
 `,
   { keys: 1, name: "signalPush" },
 );
+
+/**
+ * Waiting statistics: marks a primitive as contended until a deadline (its
+ * waiter's heartbeat), dropping lapsed entries.
+ *
+ * KEYS: contended. ARGV: name, untilMs (server clock), ttlMs.
+ */
+export const CONTENDED = new Script(
+  `
+local contended = KEYS[1]
+local until_ms = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', contended, '-inf', now)
+local current = tonumber(redis.call('ZSCORE', contended, ARGV[1]) or '0')
+if until_ms > current then redis.call('ZADD', contended, until_ms, ARGV[1]) end
+if redis.call('PTTL', contended) < ttl then
+  redis.call('PEXPIRE', contended, ttl)
+end
+return 1
+`,
+  { keys: 1, name: "contended" },
+);
+
+/**
+ * Lists the primitives with a live waiter.
+ *
+ * KEYS: contended. Returns the names.
+ */
+export const CONTENDED_LIST = new Script(
+  `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+`,
+  { keys: 1, name: "contendedList" },
+);

@@ -22,6 +22,7 @@ import {
   resolveLockOptions,
   toAcquireOptions,
 } from "./lock_options.ts";
+import { LockEventTarget, Observer } from "./observe.ts";
 import { keysOf, Permits } from "./permits.ts";
 import { INIT } from "./scripts.ts";
 import { delay } from "./delay.ts";
@@ -91,7 +92,7 @@ export interface SemaphoreAcquireOptions extends AcquireOptions {
  * // at most 5 of these run at once, across every process
  * ```
  */
-export class Semaphore implements AsyncDisposable {
+export class Semaphore extends LockEventTarget implements AsyncDisposable {
   /** The name shared by every process that uses this semaphore. */
   readonly name: string;
   /** The number of permits. */
@@ -105,6 +106,7 @@ export class Semaphore implements AsyncDisposable {
     options: ResolvedLockOptions,
     idleTtlMs: number,
   ) {
+    super();
     this.name = name;
     this.permits = permits;
     this.#permits = new Permits({
@@ -114,6 +116,7 @@ export class Semaphore implements AsyncDisposable {
       keepMeta: true,
       idleTtlMs,
       options,
+      observer: new Observer(this, name, options.logger, options.metrics),
     });
   }
 

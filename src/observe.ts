@@ -1,0 +1,280 @@
+/**
+ * Observability without dependencies: typed `LockEvent`s on an
+ * `EventTarget`, an optional console-like logger, and a metrics hook.
+ * Nothing is logged unless a logger is given.
+ *
+ * @module
+ */
+
+/** What happened to a lock primitive. */
+export type LockEventType =
+  | "waiting"
+  | "acquired"
+  | "timeout"
+  | "released"
+  | "renewed"
+  | "lost";
+
+/** Fields of a {@linkcode LockEvent}. */
+export interface LockEventInit {
+  /** Name of the primitive. */
+  lockName: string;
+  /** Fencing token of the lease concerned. */
+  token?: number;
+  /** Time spent waiting, in ms (`acquired`, `timeout`). */
+  waitMs?: number;
+  /** Time the lease was held, in ms (`released`, `lost`). */
+  heldMs?: number;
+  /** Why: the abort reason (`timeout`) or the `LockLostError` (`lost`). */
+  reason?: unknown;
+}
+
+/**
+ * An event of a lock primitive's life, dispatched on the primitive (an
+ * `EventTarget`).
+ *
+ * @example
+ * ```ts
+ * import { connect, Mutex } from "@redsync/core";
+ * await using redis = await connect();
+ * const mutex = new Mutex(redis, "report");
+ * mutex.addEventListener("acquired", (event) => {
+ *   console.log(`token ${event.token} after ${event.waitMs?.toFixed(1)} ms`);
+ * });
+ * mutex.addEventListener("lost", (event) => console.error(event.reason));
+ * ```
+ */
+export class LockEvent extends Event {
+  /** Name of the primitive. */
+  readonly lockName: string;
+  /** Fencing token of the lease concerned. */
+  readonly token: number | undefined;
+  /** Time spent waiting, in ms (`acquired`, `timeout`). */
+  readonly waitMs: number | undefined;
+  /** Time the lease was held, in ms (`released`, `lost`). */
+  readonly heldMs: number | undefined;
+  /** The abort reason (`timeout`) or the `LockLostError` (`lost`). */
+  readonly reason: unknown;
+
+  /** Builds the event. */
+  constructor(type: LockEventType, init: LockEventInit) {
+    super(type);
+    this.lockName = init.lockName;
+    this.token = init.token;
+    this.waitMs = init.waitMs;
+    this.heldMs = init.heldMs;
+    this.reason = init.reason;
+  }
+}
+
+/** The event types of a lock primitive, for typed listeners. */
+export interface LockEventMap {
+  /** `acquire()` had to queue. */
+  waiting: LockEvent;
+  /** A lease was granted. */
+  acquired: LockEvent;
+  /** An `acquire()` gave up (its signal aborted). */
+  timeout: LockEvent;
+  /** A lease was released. */
+  released: LockEvent;
+  /** A lease was renewed. */
+  renewed: LockEvent;
+  /** A lease was lost. */
+  lost: LockEvent;
+}
+
+/** Any console-like object: `console`, pino, winston, ... */
+export interface LockLogger {
+  /** Acquired, released, renewed, waiting. */
+  debug?(...data: unknown[]): void;
+  /** Timeouts. */
+  info?(...data: unknown[]): void;
+  /** Renewal failures that may still recover. */
+  warn?(...data: unknown[]): void;
+  /** Lost leases. */
+  error?(...data: unknown[]): void;
+}
+
+/**
+ * Numbers operators chart. Every method is optional; see the README for
+ * feeding them into Prometheus or OpenTelemetry.
+ *
+ * @example Count lost leases and record wait times
+ * ```ts
+ * import { connect, type LockMetrics, Mutex } from "@redsync/core";
+ * const waits: number[] = [];
+ * let lost = 0;
+ * const metrics: LockMetrics = {
+ *   wait: (_name, ms, outcome) => outcome === "acquired" && waits.push(ms),
+ *   lost: () => lost++,
+ * };
+ * await using redis = await connect();
+ * const mutex = new Mutex(redis, "report", { metrics });
+ * ```
+ */
+export interface LockMetrics {
+  /** A wait ended: granted, aborted, or (tryAcquire) found no free permit. */
+  wait?(
+    name: string,
+    ms: number,
+    outcome: "acquired" | "aborted" | "unavailable",
+  ): void;
+  /** A lease ended after being held `ms`. */
+  hold?(name: string, ms: number): void;
+  /** A renewal attempt failed (the lease may still be saved by a retry). */
+  renewalFailure?(name: string, error: unknown): void;
+  /** A lease was lost. */
+  lost?(name: string): void;
+}
+
+/**
+ * `EventTarget` with typed listeners for {@linkcode LockEventMap}; the base
+ * of every lock primitive.
+ *
+ * @example
+ * ```ts
+ * import { connect, Semaphore } from "@redsync/core";
+ * await using redis = await connect();
+ * const pool = await Semaphore.create(redis, "pool", { permits: 2 });
+ * pool.addEventListener("waiting", (e) => console.log(`${e.lockName}: queued`));
+ * ```
+ */
+export class LockEventTarget extends EventTarget {
+  /** Listens to one of the {@linkcode LockEventMap} events. */
+  override addEventListener<K extends keyof LockEventMap>(
+    type: K,
+    listener: (event: LockEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /** Listens to any event type. */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener:
+      | EventListenerOrEventListenerObject
+      | ((event: LockEvent) => void)
+      | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener as EventListener, options);
+  }
+
+  /** Stops listening. */
+  override removeEventListener<K extends keyof LockEventMap>(
+    type: K,
+    listener: (event: LockEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /** Stops listening to any event type. */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener:
+      | EventListenerOrEventListenerObject
+      | ((event: LockEvent) => void)
+      | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener as EventListener, options);
+  }
+}
+
+const LEVEL: Record<LockEventType, keyof LockLogger> = {
+  waiting: "debug",
+  acquired: "debug",
+  released: "debug",
+  renewed: "debug",
+  timeout: "info",
+  lost: "error",
+};
+
+/** @internal Fans one occurrence out to events, the logger and metrics. */
+export class Observer {
+  readonly #target: EventTarget;
+  readonly #name: string;
+  readonly #logger: LockLogger | undefined;
+  readonly #metrics: LockMetrics | undefined;
+
+  constructor(
+    target: EventTarget,
+    name: string,
+    logger: LockLogger | undefined,
+    metrics: LockMetrics | undefined,
+  ) {
+    this.#target = target;
+    this.#name = name;
+    this.#logger = logger;
+    this.#metrics = metrics;
+  }
+
+  /** Dispatches the event and logs it; listener and logger errors are reported, not thrown. */
+  emit(type: LockEventType, init: Omit<LockEventInit, "lockName">): void {
+    const event = new LockEvent(type, { ...init, lockName: this.#name });
+    guard(() => this.#target.dispatchEvent(event));
+    const log = this.#logger?.[LEVEL[type]];
+    if (log) {
+      const parts = [`redsync: ${type} '${this.#name}'`];
+      if (init.token !== undefined) parts.push(`token=${init.token}`);
+      if (init.waitMs !== undefined) {
+        parts.push(`waited=${init.waitMs.toFixed(1)}ms`);
+      }
+      if (init.heldMs !== undefined) {
+        parts.push(`held=${init.heldMs.toFixed(1)}ms`);
+      }
+      guard(() =>
+        init.reason === undefined
+          ? log.call(this.#logger, parts.join(" "))
+          : log.call(this.#logger, parts.join(" "), init.reason)
+      );
+    }
+  }
+
+  /** Calls one metrics method, if present, without letting it throw. */
+  metric<K extends keyof LockMetrics>(
+    key: K,
+    ...args: AfterName<NonNullable<LockMetrics[K]>>
+  ): void {
+    const fn = this.#metrics?.[key] as
+      | ((...a: unknown[]) => void)
+      | undefined;
+    if (fn) guard(() => fn.call(this.#metrics, this.#name, ...args));
+  }
+
+  /** Logs a renewal failure that may still recover. */
+  renewalFailed(error: unknown): void {
+    this.metric("renewalFailure", error);
+    const warn = this.#logger?.warn;
+    if (warn) {
+      guard(() =>
+        warn.call(
+          this.#logger,
+          `redsync: renewal of '${this.#name}' failed, retrying`,
+          error,
+        )
+      );
+    }
+  }
+}
+
+/** The parameters of a metrics method after its `name`. */
+type AfterName<F> = F extends (name: string, ...rest: infer R) => void ? R
+  : never;
+
+/** Runs `fn`; an exception goes to `reportError` (where the runtime has it). */
+export function guard(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (error) {
+    const report = (globalThis as { reportError?: (e: unknown) => void })
+      .reportError;
+    report?.(error);
+  }
+}
