@@ -132,8 +132,10 @@ export async function listPrimitives(
   const pattern = escapeGlob(start) + "*";
   const found = new Map<string, Set<string>>();
   let cursor = "0";
-  // SCAN visits every key at least once in a bounded number of calls.
-  for (let calls = 0; calls < 1_000_000; calls++) {
+  let full = false;
+  // SCAN visits every key at least once in a bounded number of calls; the
+  // scan stops early once `limit` names are found.
+  for (let calls = 0; calls < 1_000_000 && !full; calls++) {
     const [next, keys] = await client.command(
       ["SCAN", cursor, "MATCH", pattern, "COUNT", 1000],
       { signal },
@@ -145,7 +147,10 @@ export async function listPrimitives(
       const suffix = match[1].replace(/^(grant|wake):.*/, "$1");
       let kinds = found.get(name);
       if (!kinds) {
-        if (found.size >= limit) break;
+        if (found.size >= limit) {
+          full = true;
+          continue; // keys of names already found may still follow
+        }
         found.set(name, kinds = new Set());
       }
       kinds.add(suffix);

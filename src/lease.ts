@@ -72,7 +72,10 @@ export class Lease implements AsyncDisposable {
   readonly permits: number;
   /** Aborts with `LockLostError` when the lease is lost. */
   readonly signal: AbortSignal;
-  /** @internal Id of the lease in Redis. */
+  /**
+   * Id of the lease in Redis: what `inspect()` lists as a holder's `id` and
+   * what `forceRelease({ id })` or the CLI's `release --id` take.
+   */
   readonly id: string;
 
   readonly #backend: LeaseBackend;

@@ -99,19 +99,6 @@ export class Mutex extends LockEventTarget implements AsyncDisposable {
   }
 
   /**
-   * Releases the leases this object handed out and still holds, and makes
-   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
-   *
-   * @example
-   * ```ts
-   * import { connect, Mutex } from "@redsync/core";
-   * await using redis = await connect();
-   * await using mutex = new Mutex(redis, "job");
-   * const lease = await mutex.acquire();
-   * // leaving the scope releases `lease` if still held
-   * ```
-   */
-  /**
    * Acquires, runs `fn` with a signal that aborts if the lease is lost, and
    * always releases. `wait`: `"forever"` (default), a number of ms (then
    * `LockTimeoutError`), or `"skip"`: when the mutex is taken, resolve
@@ -161,6 +148,19 @@ export class Mutex extends LockEventTarget implements AsyncDisposable {
     return this.#permits.info();
   }
 
+  /**
+   * Releases the leases this object handed out and still holds, and makes
+   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
+   *
+   * @example
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * await using mutex = new Mutex(redis, "job");
+   * const lease = await mutex.acquire();
+   * // leaving the scope releases `lease` if still held
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.#permits.dispose();
   }

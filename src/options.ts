@@ -289,10 +289,16 @@ function parseUrl(url: string): ConnectOptions {
  * ```
  */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, "$1***@").replace(
-    /^([a-z]+:\/\/)([^:/@]+)@/i,
-    "$1***@",
-  );
+  // Everything up to the last "@" is user info, whatever it contains (a raw
+  // "@" or "/" in a password makes the URL invalid, but must not leak).
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
+  const rest = url.slice(scheme.length);
+  const at = rest.lastIndexOf("@");
+  if (at === -1) return url;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(":");
+  const shown = colon === -1 ? "***" : `${userinfo.slice(0, colon)}:***`;
+  return `${scheme}${shown}${rest.slice(at)}`;
 }
 
 function stripUndefined(options: ConnectOptions): ConnectOptions {

@@ -275,17 +275,6 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
   }
 
   /**
-   * Releases the leases this object handed out and still holds, and makes
-   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
-   *
-   * @example
-   * ```ts
-   * import { connect, Semaphore } from "@redsync/core";
-   * await using redis = await connect();
-   * await using pool = await Semaphore.create(redis, "jobs", { permits: 3 });
-   * ```
-   */
-  /**
    * Acquires permits, runs `fn` with a signal that aborts if the lease is
    * lost, and always releases. `wait`: `"forever"` (default), a number of
    * ms (then `LockTimeoutError`), or `"skip"` (`{ ran: false }` at once when
@@ -332,6 +321,17 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     return this.#permits.info();
   }
 
+  /**
+   * Releases the leases this object handed out and still holds, and makes
+   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
+   *
+   * @example
+   * ```ts
+   * import { connect, Semaphore } from "@redsync/core";
+   * await using redis = await connect();
+   * await using pool = await Semaphore.create(redis, "jobs", { permits: 3 });
+   * ```
+   */
   [Symbol.asyncDispose](): Promise<void> {
     return this.#permits.dispose();
   }

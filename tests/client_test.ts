@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   connect,
   ConnectionError,
+  redactUrl,
   RedisReplyError,
   RedsyncError,
 } from "../mod.ts";
@@ -184,4 +185,16 @@ test("client: RESP3 replies of every type decode", async () => {
     await debug("attrib"),
     "Some real reply following the attribute",
   );
+});
+
+test("client: redactUrl hides any password, even one with a raw @ or /", () => {
+  const cases: [string, string][] = [
+    ["redis://u:p@ss@h:1/0", "redis://u:***@h:1/0"],
+    ["redis://u:se/kret@h:1", "redis://u:***@h:1"],
+    ["redis://:pw@h", "redis://:***@h"],
+    ["redis://token@h", "redis://***@h"],
+    ["redis://h:6379/2", "redis://h:6379/2"],
+    ["rediss://app:s3cret@db:6379/2", "rediss://app:***@db:6379/2"],
+  ];
+  for (const [url, shown] of cases) assert.equal(redactUrl(url), shown);
 });
