@@ -26,7 +26,8 @@ test("observe: a lease's life is reported as typed events, to the logger and to 
   };
   const metrics: string[] = [];
   const hook: LockMetrics = {
-    wait: (n, ms, outcome) => metrics.push(`wait ${outcome} ${n === name}`),
+    wait: (n, ms, outcome) =>
+      metrics.push(`wait ${outcome} ${n === name && ms >= 0}`),
     hold: (_n, ms) => metrics.push(`hold ${ms >= 0}`),
     lost: () => metrics.push("lost"),
   };
