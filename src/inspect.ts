@@ -7,7 +7,7 @@
  * @module
  */
 import type { RedisClient } from "./client.ts";
-import { contendedKey, keysOf } from "./permits.ts";
+import { contendedKey, keysOf, SCRIPT_KEYS } from "./permits.ts";
 import { CONTENDED_LIST, INFO, RELEASE } from "./scripts.ts";
 import { checkName } from "./lock_options.ts";
 
@@ -42,16 +42,6 @@ export interface LockInfo {
   /** PTTL of each key in ms: -1 no TTL, -2 absent. */
   keyTtls: Record<string, number>;
 }
-
-const KEY_NAMES = [
-  "holders",
-  "owners",
-  "queue",
-  "waiters",
-  "wants",
-  "meta",
-  "fence",
-] as const;
 
 /**
  * Reads the state of the lock primitive `name` (mutex or semaphore) in one
@@ -98,7 +88,7 @@ export async function inspect(
     waiters,
     queued,
     serverTime,
-    keyTtls: Object.fromEntries(KEY_NAMES.map((k, i) => [k, ttls[i]])),
+    keyTtls: Object.fromEntries(SCRIPT_KEYS.map((k, i) => [k, ttls[i]])),
   };
 }
 

@@ -33,6 +33,17 @@ export interface PermitsConfig {
   observer: Observer;
 }
 
+/** Suffixes of the seven keys every lock script takes, in KEYS order. */
+export const SCRIPT_KEYS = [
+  "holders",
+  "owners",
+  "queue",
+  "waiters",
+  "wants",
+  "meta",
+  "fence",
+] as const;
+
 /** The Redis keys of one primitive; they all share the hash tag `{name}`. */
 export function keysOf(prefix: string, name: string): {
   script: string[];
@@ -41,15 +52,7 @@ export function keysOf(prefix: string, name: string): {
   base: string;
 } {
   const base = keyBase(prefix, name);
-  const script = [
-    "holders",
-    "owners",
-    "queue",
-    "waiters",
-    "wants",
-    "meta",
-    "fence",
-  ].map((suffix) => `${base}:${suffix}`);
+  const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
   return { script, meta: script[5], grantPrefix: `${base}:grant:`, base };
 }
 

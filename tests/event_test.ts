@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { AutoResetEvent, connect, ManualResetEvent } from "../mod.ts";
 import { sharedRedisUrl } from "./_server.ts";
-import { runtime, test } from "./_test.ts";
+import { startScript } from "./_spawn.ts";
+import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
@@ -13,41 +12,7 @@ const workerFile = fileURLToPath(
   new URL("./_event_worker.ts", import.meta.url),
 );
 
-/** Starts the event worker in this runtime; resolves its JSON lines at exit. */
-function worker(args: string[]): {
-  child: ChildProcess;
-  ready: Promise<void>;
-  lines: Promise<Record<string, number>[]>;
-} {
-  const command = runtime === "deno"
-    ? [process.execPath, "run", "-A", workerFile, ...args]
-    : [process.execPath, workerFile, ...args];
-  const child = spawn(command[0], command.slice(1), {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  let onReady: () => void;
-  const ready = new Promise<void>((r) => onReady = r);
-  child.stdout!.on("data", (chunk) => {
-    out += chunk;
-    if (out.includes('"ready"')) onReady();
-  });
-  child.stderr!.on("data", (chunk) => err += chunk);
-  const lines = new Promise<Record<string, number>[]>((resolve, reject) => {
-    child.on("exit", (code) => {
-      if (code !== 0) reject(new Error(`worker exited ${code}: ${err}`));
-      else {
-        resolve(
-          out.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-            JSON.parse(l)
-          ),
-        );
-      }
-    });
-  });
-  return { child, ready, lines };
-}
+const worker = (args: string[]) => startScript(workerFile, args);
 
 test("manual event: set() lets every waiter through until clear()", async () => {
   await using redis = await connect(url);
@@ -73,7 +38,7 @@ test("manual event: waiters in 4 processes all wake on one set()", async () => {
     () => worker(["manual", url, name]),
   );
   try {
-    await Promise.all(workers.map((w) => w.ready));
+    await Promise.all(workers.map((w) => w.first));
     await delay(200); // registered and blocked
     const event = new ManualResetEvent(redis, name);
     assert.equal(await event.isSet(), false);
@@ -81,9 +46,7 @@ test("manual event: waiters in 4 processes all wake on one set()", async () => {
     const outputs = await Promise.all(workers.map((w) => w.lines));
     for (const lines of outputs) assert.deepEqual(lines.at(-1), { woken: 1 });
   } finally {
-    for (const w of workers) {
-      if (w.child.exitCode === null) process.kill(w.child.pid!, "SIGKILL");
-    }
+    await Promise.all(workers.map((w) => w.stop()));
   }
 }, { timeoutMs: 60_000 });
 
@@ -139,9 +102,7 @@ test(
         assert.equal(r.late, 0, "a wait ignored its abort");
       }
     } finally {
-      for (const w of workers) {
-        if (w.child.exitCode === null) process.kill(w.child.pid!, "SIGKILL");
-      }
+      await Promise.all(workers.map((w) => w.stop()));
       await redis.send("DEL", stopKey);
     }
   },

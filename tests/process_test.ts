@@ -1,64 +1,15 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect, Mutex } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "./_server.ts";
-import { runtime, test } from "./_test.ts";
+import { type Script, startScript } from "./_spawn.ts";
+import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();
 const workerFile = fileURLToPath(new URL("./_lock_worker.ts", import.meta.url));
 
-interface Worker {
-  child: ChildProcess;
-  /** Resolves with the parsed JSON lines the worker printed, at exit. */
-  lines: Promise<Record<string, number>[]>;
-  /** Resolves with the first JSON line. */
-  first: Promise<Record<string, number>>;
-}
-
-/** Starts the lock worker in this same runtime. */
-function startWorker(args: string[]): Worker {
-  const command = runtime === "deno"
-    ? [process.execPath, "run", "-A", workerFile, ...args]
-    : [process.execPath, workerFile, ...args];
-  const child = spawn(command[0], command.slice(1), {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  let resolveFirst: (line: Record<string, number>) => void;
-  const first = new Promise<Record<string, number>>((r) => resolveFirst = r);
-  child.stdout!.on("data", (chunk) => {
-    out += chunk;
-    const line = out.split("\n").find((l) => l.startsWith("{"));
-    if (line) resolveFirst(JSON.parse(line));
-  });
-  child.stderr!.on("data", (chunk) => err += chunk);
-  const lines = new Promise<Record<string, number>[]>((resolve, reject) => {
-    child.on("exit", (code, signal) => {
-      if (code !== 0 && signal !== "SIGKILL") {
-        reject(
-          new Error(`worker exited ${code ?? signal}: ${err.slice(-2000)}`),
-        );
-      } else {
-        resolve(
-          out.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-            JSON.parse(l)
-          ),
-        );
-      }
-    });
-  });
-  return { child, lines, first };
-}
-
-function stop(worker: Worker): Promise<unknown> {
-  if (worker.child.exitCode === null && worker.child.signalCode === null) {
-    worker.child.kill("SIGKILL");
-  }
-  return worker.lines.catch(() => undefined);
-}
+const startWorker = (args: string[]) => startScript(workerFile, args);
+const stop = (worker: Script) => worker.stop();
 
 for (
   const [permits, strategy] of [[1, "blocking"], [3, "blocking"], [
@@ -111,8 +62,7 @@ test("process: a holder killed with SIGKILL frees the mutex after its lease; a b
     await new Promise((r) => setTimeout(r, 100)); // the waiter is blocked now
     await redis.send("CONFIG", "RESETSTAT");
     const killedAt = performance.now();
-    holder.child.kill("SIGKILL");
-    await holder.lines;
+    await holder.stop();
     // The dead holder's lease end, by the server's clock (after its last renewal).
     const expiry = await redis.send(
       "ZSCORE",

@@ -1,0 +1,69 @@
+/**
+ * Starts a TypeScript script as a child process of this same runtime (Deno
+ * or Bun) and collects the JSON lines it prints. Used by the multi-process
+ * tests.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import { runtime } from "./_test.ts";
+
+/** The command line that runs `file` with `args` in this runtime. */
+export function scriptCommand(file: string, args: string[]): string[] {
+  return runtime === "deno"
+    ? [process.execPath, "run", "-A", file, ...args]
+    : [process.execPath, file, ...args];
+}
+
+/** A running script. */
+export interface Script {
+  child: ChildProcess;
+  /** The first JSON line it prints. */
+  first: Promise<Record<string, number>>;
+  /** Every JSON line, once it exits (rejects on a non-zero exit, unless killed). */
+  lines: Promise<Record<string, number>[]>;
+  /** SIGKILLs it if it still runs; resolves once it is gone. */
+  stop(): Promise<void>;
+}
+
+/** Starts `file` with `args`; stdout JSON lines are parsed, stderr kept for errors. */
+export function startScript(file: string, args: string[]): Script {
+  const command = scriptCommand(file, args);
+  const child = spawn(command[0], command.slice(1), {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let resolveFirst: (line: Record<string, number>) => void;
+  const first = new Promise<Record<string, number>>((r) => resolveFirst = r);
+  child.stdout!.on("data", (chunk) => {
+    out += chunk;
+    const line = out.split("\n").find((l) => l.startsWith("{"));
+    if (line) resolveFirst(JSON.parse(line));
+  });
+  child.stderr!.on("data", (chunk) => err += chunk);
+  const lines = new Promise<Record<string, number>[]>((resolve, reject) => {
+    child.on("exit", (code, signal) => {
+      if (code !== 0 && signal !== "SIGKILL") {
+        reject(
+          new Error(`${file} exited ${code ?? signal}: ${err.slice(-2000)}`),
+        );
+      } else {
+        resolve(
+          out.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+            JSON.parse(l)
+          ),
+        );
+      }
+    });
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      // Not child.kill(): under Deno it closes the pipes first.
+      process.kill(child.pid!, "SIGKILL");
+    }
+    await lines.catch(() => undefined);
+  };
+  return { child, first, lines, stop };
+}
