@@ -121,15 +121,18 @@ test("mutex: renewals racing release() never report a false loss nor revive the 
   await using redis = await connect(url);
   const name = unique("race");
   const lost: unknown[] = [];
-  // A 30 ms lease renews about every 10 ms: releases land on in-flight renewals.
+  // A 200 ms lease renews about every 65 ms, so some releases land on
+  // renewals in flight; every other one races an explicit extend() too.
   const mutex = new Mutex(redis, name, {
-    leaseMs: 30,
+    leaseMs: 200,
     onLost: (e) => lost.push(e),
   });
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 60; i++) {
     const lease = await mutex.acquire(AbortSignal.timeout(5_000));
-    await delay(Math.random() * 25);
+    await delay(Math.random() * 100);
+    const extending = i % 2 === 0 ? lease.extend() : undefined;
     await lease.release();
+    if (extending) await assert.rejects(extending, LockNotHeldError);
     assert.ok(!lease.signal.aborted, `iteration ${i}: false loss`);
   }
   assert.deepEqual(lost, []);
