@@ -1,9 +1,13 @@
 /**
  * `deno task demo`: six worker processes (`worker.ts`) share a semaphore of
- * three permits on Redis. Shows live who holds a permit and the hand-off
- * rate; SIGKILLs a holder midway, whose permit comes back when its lease
- * ends; and checks from outside, in Redis, that no more than three workers
- * ever worked at once and that fencing tokens only grew. Exits non-zero
+ * three permits on Redis. They start together, released by one `set()` of a
+ * manual-reset event, and pass a baton (an auto-reset event: each `set()`
+ * lets exactly one `wait()` through) to two taker workers. Shows live who
+ * holds a permit, the hand-off rate, and what Redis says about the waiting
+ * (`contended()`, `inspect()`); SIGKILLs a holder midway, whose permit comes
+ * back when its lease ends; and checks from outside, in Redis, that no more
+ * than three workers ever worked at once, that fencing tokens only grew and
+ * that every baton set was taken once or is still pending. Exits non-zero
  * when a check fails.
  *
  * With `REDIS_URL` unset it starts a private redis-server, stopped at the end.
@@ -12,13 +16,24 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { connect, Script, Semaphore } from "../mod.ts";
+import {
+  AutoResetEvent,
+  connect,
+  contended,
+  inspect,
+  type LockInfo,
+  ManualResetEvent,
+  Script,
+  Semaphore,
+} from "../mod.ts";
 import { startRedis } from "../tests/_server.ts";
 import {
+  eventNames,
   LEASE_MS,
   oracleKeys,
   PERMITS,
   sleep,
+  TAKERS,
   type WorkerEvent,
 } from "./shared.ts";
 
@@ -30,12 +45,16 @@ const FORGET = new Script(
   { keys: 2, name: "demo-forget" },
 );
 
-type State = "starting" | "waiting" | "holding" | "idle" | "killed";
+type State = "starting" | "ready" | "waiting" | "holding" | "idle" | "killed";
 interface Worker {
   id: number;
   pid: number;
   state: State;
   token: number;
+  /** Takes batons (and is never the SIGKILL victim). */
+  taker: boolean;
+  /** Batons taken. */
+  takes: number;
   /** Settles once the process is gone. */
   exit: Promise<void>;
   /** It exited with code 0. */
@@ -60,6 +79,9 @@ async function demo(url: string): Promise<number> {
   await using redis = await connect(url);
   const name = `demo-${Date.now().toString(36)}`;
   const keys = oracleKeys(name);
+  const events = eventNames(name);
+  const startGun = new ManualResetEvent(redis, events.start);
+  const baton = new AutoResetEvent(redis, events.baton);
   await using semaphore = await Semaphore.create(redis, name, {
     permits: PERMITS,
     leaseMs: LEASE_MS,
@@ -74,6 +96,14 @@ async function demo(url: string): Promise<number> {
   const acquiredAt: number[] = [];
   let maxHolders = 0, tokensOk = true, lost = 0, drawn = 0;
   let victim: Worker | undefined, killedAt = 0, recoveredAt = NaN;
+  const waits: number[] = [];
+  // The start event: workers ready, through it, woken by the one set().
+  let ready = 0, started = 0, woken = NaN;
+  // The baton: set() calls that queued a signal, or were refused (full).
+  let batonSets = 0, batonRefused = 0;
+  // What Redis says, read each tick by this process.
+  let redisLine = "redis says: (not read yet)", peakLine = "";
+  let maxWaiters = -1, maxRedisHolders = 0, sawContended = false, pending = 0;
 
   // Live status: redrawn in place on a terminal, a line each time otherwise.
   const color: Record<State, number> = {
@@ -81,8 +111,32 @@ async function demo(url: string): Promise<number> {
     waiting: 33,
     killed: 31,
     starting: 2,
+    ready: 36,
     idle: 2,
   };
+  const owner = (token: number) => {
+    const w = workers.find((w) => w.token === token);
+    return w ? `w${w.id}${w.state === "killed" ? "†" : ""}` : "?";
+  };
+  /** Reads the waiting statistics from Redis: one status line. */
+  const readRedis = async () => {
+    const [names, info, queued] = await Promise.all([
+      contended(redis),
+      inspect(redis, name),
+      baton.pending(),
+    ]);
+    pending = queued;
+    const says = redisSays(names, info, owner);
+    sawContended ||= names.includes(name);
+    maxRedisHolders = Math.max(maxRedisHolders, info.holders.length);
+    if (info.waiters >= maxWaiters) { // the latest snapshot at the most
+      maxWaiters = info.waiters;
+      peakLine = says;
+    }
+    redisLine = says;
+  };
+  const takes = () => workers.reduce((sum, w) => sum + w.takes, 0);
+  let tick = 0;
   const status = (): string[] => {
     const holding = workers.filter((w) => w.state === "holding");
     const line = `${(now() / 1000).toFixed(2)} s  holding [${
@@ -90,6 +144,11 @@ async function demo(url: string): Promise<number> {
     }]  waiting ${workers.filter((w) => w.state === "waiting").length}  ${
       acquiredAt.filter((at) => at > now() - 1_000).length
     } hand-offs/s  ${acquiredAt.length} acquisitions  max holders seen ${maxHolders}/${PERMITS}`;
+    const batonLine = `baton: ${batonSets} set, ${takes()} taken (${
+      workers.filter((w) => w.taker).map((w) => `w${w.id} ${w.takes}`).join(
+        ", ",
+      )
+    }), ${pending} pending in Redis`;
     const cell = (w: Worker) =>
       w.state === "holding" ? `#…${String(w.token).slice(-5)}` : w.state;
     return tty
@@ -98,7 +157,11 @@ async function demo(url: string): Promise<number> {
           `\x1b[${color[w.state]}mw${w.id} ${cell(w).padEnd(8)}\x1b[0m`
         ).join(" "),
         line,
+        redisLine,
+        batonLine,
       ]
+      : tick++ % 4 === 0 // what Redis says once a second in a log
+      ? [line, `        ${redisLine}  ${batonLine}`]
       : [line];
   };
   const erase = () => {
@@ -108,7 +171,13 @@ async function demo(url: string): Promise<number> {
   };
   const draw = () => {
     erase();
-    const lines = status();
+    // On a terminal, a line cut to its width, so that the redraw erases it.
+    const columns = tty ? Deno.consoleSize().columns : Infinity;
+    const lines = status().map((line) =>
+      line.includes("\x1b") || line.length < columns
+        ? line
+        : `${line.slice(0, columns - 2)}…`
+    );
     console.log(lines.join("\n"));
     if (tty) drawn = lines.length;
   };
@@ -117,9 +186,39 @@ async function demo(url: string): Promise<number> {
     console.log(`${(now() / 1000).toFixed(2)} s  ${line}`);
   };
 
+  /** Once every worker waits in Redis, one set() releases them all. */
+  const fire = async () => {
+    // The event's listeners ZSET (key layout documented on the class).
+    const listeners = `redsync:{${events.start}}:listeners`;
+    for (let i = 0; i < 200; i++) {
+      if (Number(await redis.send("ZCARD", listeners)) >= WORKERS) break;
+      await sleep(10);
+    }
+    woken = await startGun.set();
+  };
+
   const onEvent = (worker: Worker, event: WorkerEvent) => {
+    // Written before any SIGKILL: counted even from the victim.
+    if (event.t === "baton-set") {
+      if (event.ok) batonSets++;
+      else batonRefused++;
+      return;
+    }
     if (worker.state === "killed") return;
-    if (event.t === "waiting") worker.state = "waiting";
+    if (event.t === "ready") {
+      worker.state = "ready";
+      if (++ready === WORKERS) {
+        fire().catch((error) => note(`cannot set the start event: ${error}`));
+      }
+    } else if (event.t === "started") {
+      worker.state = "idle";
+      if (++started === WORKERS) {
+        note(
+          `${WORKERS} workers released by one set() of '${events.start}' (it woke ${woken} waiting in Redis)`,
+        );
+      }
+    } else if (event.t === "baton-taken") worker.takes++;
+    else if (event.t === "waiting") worker.state = "waiting";
     else if (event.t === "released") worker.state = "idle";
     else if (event.t === "lost") {
       lost++;
@@ -128,6 +227,7 @@ async function demo(url: string): Promise<number> {
       worker.state = "holding";
       worker.token = event.token;
       acquiredAt.push(now());
+      waits.push(event.waitMs);
       maxHolders = Math.max(maxHolders, event.holders);
       if (event.holders > PERMITS) {
         note(`VIOLATION: ${event.holders} holders at once (w${worker.id})`);
@@ -136,7 +236,7 @@ async function demo(url: string): Promise<number> {
         tokensOk = false;
         note(`VIOLATION: token ${event.token} of w${worker.id} did not grow`);
       }
-      if (victim === undefined && now() >= KILL_AT_MS) {
+      if (victim === undefined && now() >= KILL_AT_MS && !worker.taker) {
         // It has just acquired, so it surely holds its permit.
         victim = worker;
         killedAt = now();
@@ -167,10 +267,14 @@ async function demo(url: string): Promise<number> {
   );
   try {
     while (!interrupted.signal.aborted && now() < RUN_MS) {
+      await readRedis().catch((error) => {
+        redisLine = `redis says: cannot read: ${error}`;
+      });
       draw();
       await sleep(250, interrupted.signal);
     }
   } finally {
+    await readRedis().catch(() => {}); // the last frame, read now
     draw();
     drawn = 0; // the last status stays on screen
     await Promise.all(workers.map(stopWorker));
@@ -179,9 +283,13 @@ async function demo(url: string): Promise<number> {
   // All workers released on SIGTERM, and the dead one's lease has ended.
   const all = await semaphore.tryAcquire({ permits: PERMITS });
   await all?.release();
-  // deno-fmt-ignore
-  const [, found] = await redis.send("SCAN", 0, "MATCH", `*{${name}}*`, "COUNT", 1e6) as [string, string[]];
-  if (found.length > 0) await redis.send("UNLINK", ...found); // the run's keys
+  // Every worker is gone: each signal set was taken, or is still queued.
+  pending = await baton.pending();
+  for (const primitive of [name, events.start, events.baton]) {
+    // deno-fmt-ignore
+    const [, found] = await redis.send("SCAN", 0, "MATCH", `*{${primitive}}*`, "COUNT", 1e6) as [string, string[]];
+    if (found.length > 0) await redis.send("UNLINK", ...found); // the run's keys
+  }
   if (interrupted.signal.aborted) return 130;
 
   const recoveryMs = Math.round(recoveredAt - killedAt);
@@ -195,6 +303,17 @@ async function demo(url: string): Promise<number> {
       rate.toFixed(1)
     } hand-offs/s), leases lost: ${lost}`,
   );
+  const meanWait = waits.reduce((a, b) => a + b, 0) / waits.length;
+  console.log(
+    `${"waits (acquired LockEvent)".padEnd(28)}mean ${
+      Math.round(meanWait)
+    } ms, longest ${Math.round(Math.max(...waits))} ms`,
+  );
+  console.log(
+    `${"redis at most waiters".padEnd(28)}${peakLine || "(never read)"}`,
+  );
+  const takers = workers.filter((w) => w.taker);
+  const taken = takes();
   const checks: [string, string, boolean][] = [
     [
       "most holders at once",
@@ -210,10 +329,32 @@ async function demo(url: string): Promise<number> {
       recoveryMs <= LEASE_MS + 3_000,
     ],
     ["clean stop", clean ? "yes, all permits free" : "no", clean],
+    [
+      "start (manual-reset event)",
+      `${started}/${WORKERS} released by one set()`,
+      started === WORKERS,
+    ],
+    [
+      "baton (auto-reset event)",
+      `${batonSets} set = ${taken} taken (${
+        takers.map((w) => `w${w.id} ${w.takes}`).join(", ")
+      }) + ${pending} pending${
+        batonRefused > 0 ? `, ${batonRefused} refused` : ""
+      }`,
+      batonSets > 0 && batonSets === taken + pending,
+    ],
+    [
+      "waiting seen in Redis",
+      `max ${maxWaiters} waiters, ${maxRedisHolders} holders${
+        sawContended ? ", contended" : ", never contended"
+      }`,
+      maxWaiters > 0 && sawContended && maxRedisHolders <= PERMITS,
+    ],
   ];
+  const width = Math.max(...checks.map(([, value]) => value.length)) + 2;
   for (const [label, value, ok] of checks) {
     console.log(
-      `${label.padEnd(28)}${value.padEnd(30)}${ok ? "ok" : "FAILED"}`,
+      `${label.padEnd(28)}${value.padEnd(width)}${ok ? "ok" : "FAILED"}`,
     );
   }
   return checks.every(([, , ok]) => ok) ? 0 : 1;
@@ -225,9 +366,10 @@ function startWorker(
   name: string,
   onEvent: (worker: Worker, event: WorkerEvent) => void,
 ): Worker {
+  const taker = id <= TAKERS;
   const child: ChildProcess = spawn(
     Deno.execPath(),
-    ["run", "-A", WORKER, url, name],
+    ["run", "-A", WORKER, url, name, taker ? "taker" : "worker"],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   const worker: Worker = {
@@ -235,6 +377,8 @@ function startWorker(
     pid: child.pid ?? -1,
     state: "starting",
     token: 0,
+    taker,
+    takes: 0,
     clean: false,
     exit: new Promise((resolve) => {
       child.once("error", () => resolve());
@@ -267,4 +411,23 @@ async function stopWorker(worker: Worker): Promise<void> {
     await Promise.race([worker.exit, sleep(GRACE_MS)]);
   }
   await worker.exit;
+}
+
+/**
+ * One line of what Redis says about the semaphore: the contended names,
+ * its live waiters, and its holders (owner, fencing token, lease left).
+ */
+function redisSays(
+  names: string[],
+  info: LockInfo,
+  owner: (token: number) => string,
+): string {
+  const holders = info.holders.map((h) =>
+    `${owner(h.token)} #…${String(h.token).slice(-5)} ${h.remainingMs}ms`
+  );
+  return `redis says: contended=[${
+    names.join(" ")
+  }] waiters=${info.waiters} holders=${info.holders.length} (${
+    holders.join(", ")
+  })`;
 }
