@@ -27,7 +27,13 @@ export type { ConnectOptions, ReconnectOptions } from "./src/options.ts";
 export type { RedisArg, RedisReply } from "./src/resp.ts";
 export { RespProtocolError } from "./src/resp.ts";
 export { Script } from "./src/script.ts";
-export type { Connector, TlsOptions } from "./src/transport/types.ts";
+export type {
+  Connector,
+  TlsOptions,
+  Transport,
+  TransportHandlers,
+  TransportOptions,
+} from "./src/transport/types.ts";
 export {
   DisposedError,
   LockLostError,
@@ -61,6 +67,7 @@ export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
 export { AutoResetEvent } from "./src/auto_reset_event.ts";
 export type { EventOptions } from "./src/event_options.ts";
 export { ManualResetEvent } from "./src/manual_reset_event.ts";
+export type { ManualResetEventInfo } from "./src/manual_reset_event.ts";
 export type { Exclusive, RunOptions, RunResult } from "./src/run.ts";
 export { LockEvent, LockEventTarget } from "./src/observe.ts";
 export type {

@@ -98,9 +98,36 @@ export class AutoResetEvent {
     return await this.#client.send("EXISTS", this.#key) === 1;
   }
 
-  /** Number of signals pending now. */
+  /**
+   * Number of signals pending now.
+   *
+   * @example
+   * ```ts
+   * import { AutoResetEvent, connect } from "@redsync/core";
+   * await using redis = await connect();
+   * console.log(await new AutoResetEvent(redis, "jobs").pending());
+   * ```
+   */
   async pending(): Promise<number> {
     return await this.#client.send("LLEN", this.#key) as number;
+  }
+
+  /**
+   * Reads the event's state in Redis: pending signals and the key's TTL.
+   *
+   * @example
+   * ```ts
+   * import { AutoResetEvent, connect } from "@redsync/core";
+   * await using redis = await connect();
+   * const { pending, ttlMs } = await new AutoResetEvent(redis, "jobs").info();
+   * ```
+   */
+  async info(): Promise<{ pending: number; ttlMs: number }> {
+    const [pending, ttlMs] = await Promise.all([
+      this.#client.send("LLEN", this.#key),
+      this.#client.send("PTTL", this.#key),
+    ]) as number[];
+    return { pending, ttlMs };
   }
 
   /**

@@ -11,7 +11,7 @@ import {
   resolveEventOptions,
 } from "./event_options.ts";
 import { toAcquireOptions } from "./lock_options.ts";
-import { EVENT_SET, EVENT_WAIT } from "./scripts.ts";
+import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "./scripts.ts";
 
 /**
  * Broadcast event. Waiters block in Redis, each on a wake list of its own,
@@ -32,6 +32,16 @@ import { EVENT_SET, EVENT_WAIT } from "./scripts.ts";
  * await ready.set();
  * ```
  */
+/** What {@linkcode ManualResetEvent.info} reports. */
+export interface ManualResetEventInfo {
+  /** The event is set now. */
+  isSet: boolean;
+  /** Waiters registered with a live heartbeat. */
+  waiters: number;
+  /** PTTL of its keys in ms (-1 no TTL, -2 absent). */
+  keyTtls: { state: number; listeners: number };
+}
+
 export class ManualResetEvent {
   /** The name shared by every process that uses this event. */
   readonly name: string;
@@ -94,6 +104,24 @@ export class ManualResetEvent {
    */
   async isSet(): Promise<boolean> {
     return await this.#client.send("EXISTS", this.#keys[0]) === 1;
+  }
+
+  /**
+   * Reads the event's state in Redis: set or not, live waiters, key TTLs.
+   *
+   * @example
+   * ```ts
+   * import { connect, ManualResetEvent } from "@redsync/core";
+   * await using redis = await connect();
+   * const { isSet, waiters } = await new ManualResetEvent(redis, "go").info();
+   * ```
+   */
+  async info(): Promise<ManualResetEventInfo> {
+    const [set, waiters, state, listeners] = await EVENT_INFO.run(
+      this.#client,
+      this.#keys,
+    ) as number[];
+    return { isSet: set === 1, waiters, keyTtls: { state, listeners } };
   }
 
   /**

@@ -448,3 +448,23 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `,
   { keys: 1, name: "contendedList" },
 );
+
+/**
+ * Reads a ManualResetEvent's state.
+ *
+ * KEYS: state, listeners. Returns `{isSet, liveListeners, pttlState,
+ * pttlListeners}`.
+ */
+export const EVENT_INFO = new Script(
+  `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return {
+  redis.call('EXISTS', KEYS[1]),
+  redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'),
+  redis.call('PTTL', KEYS[1]),
+  redis.call('PTTL', KEYS[2]),
+}
+`,
+  { keys: 2, name: "eventInfo" },
+);

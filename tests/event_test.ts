@@ -20,7 +20,14 @@ test("manual event: set() lets every waiter through until clear()", async () => 
   assert.equal(await event.isSet(), false);
   const waiters = Array.from({ length: 5 }, () => event.wait());
   await delay(30);
+  const before = await event.info();
+  assert.equal(before.isSet, false);
+  assert.equal(before.waiters, 5);
+  assert.ok(before.keyTtls.listeners > 0);
   assert.equal(await event.set(), 5);
+  const after = await event.info();
+  assert.deepEqual([after.isSet, after.waiters], [true, 0]);
+  assert.ok(after.keyTtls.state > 0);
   await Promise.all(waiters);
   assert.equal(await event.isSet(), true);
   await event.wait(); // passes at once while set
@@ -58,6 +65,9 @@ test("auto event: each set() lets exactly one wait() through; sets queue up", as
   assert.equal(await event.set(), true);
   assert.equal(await event.set(), false, "the fourth exceeds maxPending");
   assert.equal(await event.pending(), 3);
+  const info = await event.info();
+  assert.equal(info.pending, 3);
+  assert.ok(info.ttlMs > 0);
   await event.wait();
   await event.wait();
   await event.wait();
