@@ -13,6 +13,16 @@ import {
 import { toAcquireOptions } from "./lock_options.ts";
 import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "./scripts.ts";
 
+/** What {@linkcode ManualResetEvent.info} reports. */
+export interface ManualResetEventInfo {
+  /** The event is set now. */
+  isSet: boolean;
+  /** Waiters registered with a live heartbeat. */
+  waiters: number;
+  /** PTTL of its keys in ms (-1 no TTL, -2 absent). */
+  keyTtls: { state: number; listeners: number };
+}
+
 /**
  * Broadcast event. Waiters block in Redis, each on a wake list of its own,
  * and `set()` wakes all of them at once: no polling. A crashed waiter's
@@ -32,16 +42,6 @@ import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "./scripts.ts";
  * await ready.set();
  * ```
  */
-/** What {@linkcode ManualResetEvent.info} reports. */
-export interface ManualResetEventInfo {
-  /** The event is set now. */
-  isSet: boolean;
-  /** Waiters registered with a live heartbeat. */
-  waiters: number;
-  /** PTTL of its keys in ms (-1 no TTL, -2 absent). */
-  keyTtls: { state: number; listeners: number };
-}
-
 export class ManualResetEvent {
   /** The name shared by every process that uses this event. */
   readonly name: string;
