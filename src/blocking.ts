@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { deferred } from "./deferred.ts";
 import { Connection } from "./connection.ts";
 import { ConnectionError, RedisReplyError } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -199,7 +200,7 @@ export class BlockingPool {
     if (this.#closed) throw this.#closedError();
     const idle = this.#idle.pop();
     if (idle) return idle;
-    const { promise, resolve, reject } = Promise.withResolvers<Connection>();
+    const { promise, resolve, reject } = deferred<Connection>();
     const waiter: Waiter = { resolve, reject };
     this.#waiters.push(waiter);
     if (this.#all.size + this.#opening < this.#options.maxBlockingConnections) {

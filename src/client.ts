@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { deferred } from "./deferred.ts";
 import { BlockingPool, isBlockingCommand } from "./blocking.ts";
 import { Connection, raceSignal } from "./connection.ts";
 import { ConnectionError } from "./errors.ts";
@@ -212,7 +213,7 @@ export class RedisClient implements AsyncDisposable {
 
   /** Resolves with the main connection once (re)connected, within the command timeout. */
   #whenReady(signal: AbortSignal | undefined): Promise<Connection> {
-    const { promise, resolve, reject } = Promise.withResolvers<Connection>();
+    const { promise, resolve, reject } = deferred<Connection>();
     const waiter: ReadyWaiter = { resolve, reject };
     this.#readyWaiters.add(waiter);
     const timeout = AbortSignal.timeout(this.#options.commandTimeoutMs);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { deferred } from "./deferred.ts";
 import { ConnectionError, RedisReplyError } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Fifo } from "./queue.ts";
@@ -56,7 +57,7 @@ export class Connection {
   #flushScheduled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closedError: ConnectionError | undefined;
-  #closedPromise = Promise.withResolvers<void>();
+  #closedPromise = deferred<void>();
   #onLost: ((error: ConnectionError) => void) | undefined;
   /** Protocol spoken after the handshake. */
   protocol: 2 | 3 = 2;
@@ -206,7 +207,7 @@ export class Connection {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.#writer.add(args); // throws TypeError on a bad argument, writes nothing
-    const { promise, resolve, reject } = Promise.withResolvers<RedisReply>();
+    const { promise, resolve, reject } = deferred<RedisReply>();
     const entry: Pending = {
       resolve,
       reject,
@@ -336,7 +337,7 @@ export async function raceSignal<T>(
   signal: AbortSignal,
 ): Promise<T> {
   signal.throwIfAborted();
-  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const { promise: aborted, reject } = deferred<never>();
   const onAbort = () => reject(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
   try {

@@ -1,7 +1,9 @@
 /**
  * The test entry point, `deno task test`: starts one private redis-server
  * (unless `REDIS_URL` is set), runs the suite with `deno test` and then with
- * `bun test`, stops the server and prints `tests: N passed, M failed`.
+ * `bun test`, then (for the whole suite) the Node.js smoke suite bundled with
+ * esbuild and run with `node --test`; stops the server and prints
+ * `tests: N passed, M failed`.
  *
  * Arguments: paths (instead of `tests/`) and `--filter NAME` (`-t` for Bun)
  * are given to both runners; any other flag is passed to both verbatim.
@@ -23,6 +25,9 @@ import {
 } from "./_server.ts";
 
 const BUN_VERSION = "1.4.5";
+const ESBUILD_VERSION = "0.24.0";
+/** The Node.js stage: bundled with esbuild, run with `node --test`. */
+const NODE_SUITE = "tests/node/smoke.node.ts";
 /** Wall-clock limit of one runtime's whole run. */
 const RUN_LIMIT_MS = 30 * 60_000;
 /** How much of a runner's output is kept to find its summary. */
@@ -57,6 +62,59 @@ function parseArgs(args: string[]): Plan {
   }
   if (plan.paths.length === 0) plan.paths.push("tests/");
   return plan;
+}
+
+/** `node --test` ends with `# pass N` and `# fail M` lines. */
+function nodeCounts(output: string): Counts | undefined {
+  const text = output.replace(ANSI, "");
+  const passed = [...text.matchAll(/^# pass (\d+)\s*$/gm)].at(-1);
+  const failed = [...text.matchAll(/^# fail (\d+)\s*$/gm)].at(-1);
+  if (passed === undefined && failed === undefined) return undefined;
+  return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
+}
+
+/**
+ * Bundles the Node suite for Node 20 with esbuild (from npm) and runs it with
+ * `node --test`; skipped when `node` is missing or only some tests were asked.
+ */
+async function runNode(
+  plan: Plan,
+  env: Record<string, string>,
+): Promise<Counts & { ok: boolean } | undefined> {
+  const node = findExecutable("node");
+  if (!node || plan.filter !== undefined || plan.paths.join() !== "tests/") {
+    return undefined;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "redsync-node-" });
+  try {
+    const bundle = `${dir}/smoke.mjs`;
+    const build = await runOne(
+      "node (bundle)",
+      "npx",
+      [
+        "-y",
+        `esbuild@${ESBUILD_VERSION}`,
+        NODE_SUITE,
+        "--bundle",
+        "--platform=node",
+        "--format=esm",
+        "--target=node20",
+        `--outfile=${bundle}`,
+      ],
+      env,
+      () => ({ passed: 0, failed: 0 }),
+    );
+    if (!build.ok) return { passed: 0, failed: 1, ok: false };
+    return await runOne(
+      "node",
+      node,
+      ["--test", "--test-reporter=tap", bundle],
+      env,
+      nodeCounts,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }
 
 /** Deno's `--filter` is a substring unless written `/regex/`; Bun's `-t` is a regex. */
@@ -256,18 +314,23 @@ async function main(): Promise<number> {
     await runOne("deno", Deno.execPath(), denoArgs, env, denoCounts),
     await runOne("bun", bunCommand, [...bunPrefix, ...bunArgs], env, bunCounts),
   ];
+  const node = await runNode(plan, env);
 
   await server?.stop();
   server = undefined;
 
-  const passed = results.reduce((sum, r) => sum + r.passed, 0);
-  const failed = results.reduce((sum, r) => sum + r.failed, 0);
+  const all = node ? [...results, node] : results;
+  const passed = all.reduce((sum, r) => sum + r.passed, 0);
+  const failed = all.reduce((sum, r) => sum + r.failed, 0);
   console.log(
     `\ndeno: ${results[0].passed} passed, ${results[0].failed} failed; ` +
-      `bun: ${results[1].passed} passed, ${results[1].failed} failed`,
+      `bun: ${results[1].passed} passed, ${results[1].failed} failed; ` +
+      (node
+        ? `node: ${node.passed} passed, ${node.failed} failed`
+        : "node: skipped"),
   );
   console.log(`tests: ${passed} passed, ${failed} failed`);
-  return results.every((r) => r.ok) && failed === 0 && passed > 0 ? 0 : 1;
+  return all.every((r) => r.ok) && failed === 0 && passed > 0 ? 0 : 1;
 }
 
 function onSignal(signal: Deno.Signal): void {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { deferred } from "../deferred.ts";
 import type {
   Connector,
   Transport,
@@ -73,7 +74,7 @@ export const bunConnector: Connector = async (
   });
   let socket: BunSocket;
   if (signal) {
-    const { promise: aborted, reject } = Promise.withResolvers<never>();
+    const { promise: aborted, reject } = deferred<never>();
     const onAbort = () => {
       pending.then((s) => s.terminate?.() ?? s.end(), () => {});
       reject(signal.reason);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { deferred } from "../deferred.ts";
 import type {
   Connector,
   Transport,
@@ -59,7 +60,7 @@ async function raceAbort<T>(
 ): Promise<T> {
   if (!signal) return await promise;
   signal.throwIfAborted();
-  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const { promise: aborted, reject } = deferred<never>();
   const listener = () => {
     onAbort();
     reject(signal.reason);
