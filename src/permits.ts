@@ -161,7 +161,7 @@ export class Permits implements LeaseBackend {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
     let sentAt = performance.now();
-    let state = await this.#tryOnce(id, weight, mode, signal);
+    let state = await this.#tryOnce(id, weight, mode, signal, true);
     for (let attempt = 0;; attempt++) {
       if (state.granted) {
         signal.throwIfAborted(); // granted but no longer wanted: undone by the caller
@@ -255,6 +255,7 @@ export class Permits implements LeaseBackend {
     weight: number,
     mode: "wait" | "try",
     signal: AbortSignal,
+    fresh = false,
   ): Promise<Granted | Waiting> {
     const { options, limit, keepMeta, idleTtlMs } = this.#config;
     const reply = await ACQUIRE.run(this.#config.client, this.#keys.script, [
@@ -267,6 +268,7 @@ export class Permits implements LeaseBackend {
       idleTtlMs,
       this.#keys.grantPrefix,
       keepMeta ? "1" : "0",
+      fresh ? "1" : "0",
     ], { signal }) as number[];
     if (reply[0] === -1) {
       throw new SemaphoreMismatchError(this.name, reply[1], limit);

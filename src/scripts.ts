@@ -54,6 +54,10 @@ end
 local function used()
   local ids = redis.call('ZRANGE', holders, 0, -1)
   if #ids == 0 then return 0 end
+  if #ids == 1 then
+    local value = redis.call('HGET', owners, ids[1])
+    return tonumber(string.match(value or '', ':(%d+)$')) or 1
+  end
   local total = 0
   for from = 1, #ids, 1000 do
     local to = math.min(from + 999, #ids)
@@ -89,18 +93,23 @@ local function forget_waiter(id)
   redis.call('HDEL', wants, id)
 end
 
--- Drops holders whose lease ended and waiters whose heartbeat stopped.
-local function reap(now)
+-- Drops holders whose lease ended.
+local function reap_holders(now)
   local dead = redis.call('ZRANGEBYSCORE', holders, '-inf', now)
   for i = 1, #dead do
     redis.call('ZREM', holders, dead[i])
     redis.call('HDEL', owners, dead[i])
   end
+end
+
+-- Drops waiters whose heartbeat stopped.
+local function reap_waiters(now)
   local gone = redis.call('ZRANGEBYSCORE', waiters, '-inf', now)
   for i = 1, #gone do
     forget_waiter(gone[i])
   end
 end
+
 
 -- Hands free permits to the waiters at the head of the queue, in arrival
 -- order, and wakes each with one token on its own grant list.
@@ -127,6 +136,16 @@ local function serve(limit, now, now_us, grant_prefix)
   end
 end
 
+-- Both; then, if anyone queues, hands out what is free. Returns the queue
+-- length after serving (no queue: nothing else to do, the fast path).
+local function reap_and_serve(limit, now, now_us, grant_prefix)
+  reap_holders(now)
+  if redis.call('ZCARD', queue) == 0 then return 0 end
+  reap_waiters(now)
+  serve(limit, now, now_us, grant_prefix)
+  return redis.call('ZCARD', queue)
+end
+
 -- The permit count: the semaphore's, else the caller's.
 local function limit_of(given)
   local stored = redis.call('HGET', meta, 'permits')
@@ -140,7 +159,8 @@ end
  *
  * KEYS: holders, owners, queue, waiters, wants, meta, fence.
  * ARGV: id, limit, weight, leaseMs, mode ("try" | "wait"), waiterTtlMs,
- * idleTtlMs, grantPrefix, keepMeta ("1" for semaphores).
+ * idleTtlMs, grantPrefix, keepMeta ("1" for semaphores), fresh ("1" on the
+ * first call for this id: it cannot hold or queue yet).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
  * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
@@ -157,6 +177,7 @@ local waiter_ttl = tonumber(ARGV[6])
 local idle_ttl = tonumber(ARGV[7])
 local grant_prefix = ARGV[8]
 local keep_meta = ARGV[9] == '1'
+local fresh = ARGV[10] == '1'
 
 local stored = redis.call('HGET', meta, 'permits')
 if stored and tonumber(stored) ~= limit then
@@ -168,19 +189,21 @@ if keep_meta then
 end
 
 local now, now_us = clock()
-reap(now)
-serve(limit, now, now_us, grant_prefix)
+local queued = reap_and_serve(limit, now, now_us, grant_prefix)
 
-local expiry = redis.call('ZSCORE', holders, id)
-if expiry then
-  -- Granted while waiting: the grant list's token is consumed here.
-  redis.call('DEL', grant_prefix .. id)
-  local token = string.match(redis.call('HGET', owners, id), '^(%d+):')
-  return {1, tonumber(token), tonumber(expiry) - now}
+-- A first call cannot hold or queue already: skip those look-ups.
+if not fresh then
+  local expiry = redis.call('ZSCORE', holders, id)
+  if expiry then
+    -- Granted while waiting: the grant list's token is consumed here.
+    redis.call('DEL', grant_prefix .. id)
+    local token = string.match(redis.call('HGET', owners, id), '^(%d+):')
+    return {1, tonumber(token), tonumber(expiry) - now}
+  end
 end
 
-if not redis.call('ZSCORE', queue, id) then
-  if redis.call('ZCARD', queue) == 0 and used() + weight <= limit then
+if fresh or not redis.call('ZSCORE', queue, id) then
+  if queued == 0 and used() + weight <= limit then
     return {1, grant(id, lease_ms, weight, now, now_us), lease_ms}
   end
   if mode == 'try' then
@@ -218,7 +241,7 @@ return {0, wake, rank, now}
 export const RELEASE = new Script(
   PRELUDE + `
 local id = ARGV[1]
-local limit = limit_of(tonumber(ARGV[2]))
+local given_limit = tonumber(ARGV[2])
 local grant_prefix = ARGV[3]
 local now, now_us = clock()
 
@@ -229,13 +252,14 @@ if expiry then
   redis.call('ZREM', holders, id)
 end
 redis.call('HDEL', owners, id)
-if redis.call('ZREM', queue, id) == 1 then result = 2 end
-redis.call('ZREM', waiters, id)
-redis.call('HDEL', wants, id)
 redis.call('DEL', grant_prefix .. id)
-
-reap(now)
-serve(limit, now, now_us, grant_prefix)
+-- Nobody queues: nothing to hand on (the fast path).
+if redis.call('ZCARD', queue) > 0 then
+  if redis.call('ZREM', queue, id) == 1 then result = 2 end
+  redis.call('ZREM', waiters, id)
+  redis.call('HDEL', wants, id)
+  reap_and_serve(limit_of(given_limit), now, now_us, grant_prefix)
+end
 return result
 `,
   { keys: 7, name: "release" },
@@ -259,8 +283,7 @@ local now, now_us = clock()
 local expiry = redis.call('ZSCORE', holders, id)
 if not expiry then return 0 end
 if tonumber(expiry) <= now then
-  reap(now)
-  serve(limit, now, now_us, grant_prefix)
+  reap_and_serve(limit, now, now_us, grant_prefix)
   return 0
 end
 redis.call('ZADD', holders, 'XX', now + lease_ms, id)
