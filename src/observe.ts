@@ -140,6 +140,14 @@ export interface LockMetrics {
  * ```
  */
 export class LockEventTarget extends EventTarget {
+  /** Event types anyone ever listened to: others are not even built. */
+  readonly #listened = new Set<string>();
+
+  /** @internal Whether an event of `type` may have a listener. */
+  hasListeners(type: string): boolean {
+    return this.#listened.has(type);
+  }
+
   /** Listens to one of the {@linkcode LockEventMap} events. */
   override addEventListener<K extends keyof LockEventMap>(
     type: K,
@@ -160,6 +168,7 @@ export class LockEventTarget extends EventTarget {
       | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
+    this.#listened.add(type);
     super.addEventListener(type, listener as EventListener, options);
   }
 
@@ -198,13 +207,13 @@ const LEVEL: Record<LockEventType, keyof LockLogger> = {
 
 /** @internal Fans one occurrence out to events, the logger and metrics. */
 export class Observer {
-  readonly #target: EventTarget;
+  readonly #target: LockEventTarget;
   readonly #name: string;
   readonly #logger: LockLogger | undefined;
   readonly #metrics: LockMetrics | undefined;
 
   constructor(
-    target: EventTarget,
+    target: LockEventTarget,
     name: string,
     logger: LockLogger | undefined,
     metrics: LockMetrics | undefined,
@@ -217,8 +226,11 @@ export class Observer {
 
   /** Dispatches the event and logs it; listener and logger errors are reported, not thrown. */
   emit(type: LockEventType, init: Omit<LockEventInit, "lockName">): void {
-    const event = new LockEvent(type, { ...init, lockName: this.#name });
-    guard(() => this.#target.dispatchEvent(event));
+    if (this.#target.hasListeners(type)) {
+      this.#target.dispatchEvent(
+        new LockEvent(type, { ...init, lockName: this.#name }),
+      );
+    }
     const log = this.#logger?.[LEVEL[type]];
     if (log) {
       const parts = [`redsync: ${type} '${this.#name}'`];
