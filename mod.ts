@@ -27,6 +27,7 @@ export type { ConnectOptions, ReconnectOptions } from "./src/options.ts";
 export type { RedisArg, RedisReply } from "./src/resp.ts";
 export { RespProtocolError } from "./src/resp.ts";
 export { Script } from "./src/script.ts";
+export type { ScriptRunOptions } from "./src/script.ts";
 export type {
   Connector,
   TlsOptions,

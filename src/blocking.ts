@@ -240,7 +240,12 @@ export class BlockingPool {
       this.#give(connection);
     }, (error) => {
       this.#opening--;
-      this.#waiters.shift()?.reject(error);
+      // Every waiter that no connect in flight will serve fails now, rather
+      // than waiting for a connection nobody is opening any more.
+      const stranded = this.#waiters.length - this.#opening;
+      for (const waiter of this.#waiters.splice(0, Math.max(1, stranded))) {
+        waiter.reject(error);
+      }
     }).finally(() => this.#openings.delete(opening));
     this.#openings.add(opening);
   }

@@ -15,6 +15,25 @@ import {
 } from "./options.ts";
 import type { RedisArg, RedisReply } from "./resp.ts";
 
+/** Commands that switch a connection to push mode (replies out of order). */
+const SUBSCRIBER_COMMANDS = new Set([
+  "SUBSCRIBE",
+  "PSUBSCRIBE",
+  "SSUBSCRIBE",
+  "UNSUBSCRIBE",
+  "PUNSUBSCRIBE",
+  "SUNSUBSCRIBE",
+  "MONITOR",
+]);
+
+/** Cheap test first (the hot path sends EVALSHA, GET, SET...), then the set. */
+function isSubscriberCommand(name: string): boolean {
+  if (name.length < 7 || name.length > 12) return false;
+  const last = name.charCodeAt(name.length - 1) | 0x20; // lower-cased ASCII
+  if (last !== 0x65 && last !== 0x72) return false; // "e" or "r"
+  return SUBSCRIBER_COMMANDS.has(name.toUpperCase());
+}
+
 /** Per-command settings for {@linkcode RedisClient.command}. */
 export interface CommandOptions {
   /**
@@ -160,6 +179,15 @@ export class RedisClient implements AsyncDisposable {
           `Cannot send as the command name must be a non-empty string: current value is ${
             JSON.stringify(args[0])
           }`,
+        ),
+      );
+    }
+    if (isSubscriberCommand(args[0])) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot send ${
+            args[0]
+          } as it turns the connection into a subscriber, which this client does not support: use a separate client for pub/sub`,
         ),
       );
     }

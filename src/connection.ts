@@ -139,8 +139,10 @@ export class Connection {
             { cause: error },
           );
         }
+        // Redis < 6 has no HELLO; an ACL user may not be allowed to run it.
         const old = error instanceof RedisReplyError &&
-          (error.code === "NOPROTO" || /unknown command/i.test(error.message));
+          (error.code === "NOPROTO" || error.code === "NOPERM" ||
+            /unknown command/i.test(error.message));
         if (!old || protocol === 3) throw this.#authFailure(error);
       }
     }
@@ -299,7 +301,7 @@ export class Connection {
   }
 
   /** Marks the connection dead, rejects every pending reply, closes the socket. */
-  #fail(error: ConnectionError): void {
+  #fail(error: ConnectionError, graceful = false): void {
     if (this.#closedError) return;
     this.#closedError = error;
     clearTimeout(this.#timer);
@@ -310,7 +312,11 @@ export class Connection {
       entry.reject(error);
     }
     this.#writer.take();
-    this.#transport?.close();
+    // A broken connection must not deliver commands late (after their
+    // callers were told they failed): drop what is queued. A close asked for
+    // by the client sends it first.
+    if (graceful || !this.#transport?.destroy) this.#transport?.close();
+    else this.#transport.destroy();
     if (!this.#transport) this.#closedPromise.resolve();
     const onLost = this.#onLost;
     this.#onLost = undefined;
@@ -326,7 +332,7 @@ export class Connection {
   ): Promise<void> {
     this.#onLost = undefined;
     this.#flush(); // commands already issued (a lock release) still go out
-    this.#fail(new ConnectionError(reason));
+    this.#fail(new ConnectionError(reason), true);
     return this.#closedPromise.promise;
   }
 }

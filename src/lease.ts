@@ -5,14 +5,22 @@
  *
  * @module
  */
-import { ConnectionError, LockLostError, LockNotHeldError } from "./errors.ts";
+import {
+  ConnectionError,
+  LockLostError,
+  LockNotHeldError,
+  RedisReplyError,
+} from "./errors.ts";
 
 /** What a lease needs from the primitive that issued it. */
 export interface LeaseBackend {
   /** Name of the primitive, for errors. */
   readonly name: string;
-  /** Runs the release script: 1 released, -1/0 was not held any more. */
-  release(id: string): Promise<number>;
+  /**
+   * Runs the release script: 1 released, -1/0 was not held any more.
+   * `atOnce`: in one command written now (for cleanups nobody awaits).
+   */
+  release(id: string, atOnce?: boolean): Promise<number>;
   /** Runs the extend script: the new lease length in ms, 0 when not held. */
   extend(id: string, leaseMs: number): Promise<number>;
   /** Called once when the lease ends (released or lost), after `heldMs`. */
@@ -21,6 +29,25 @@ export interface LeaseBackend {
   renewed(lease: Lease): void;
   /** A renewal attempt failed; it is retried while the lease may live. */
   renewalFailed(lease: Lease, error: unknown): void;
+  /** The client is closed: no command can be sent any more. */
+  readonly closed: boolean;
+}
+
+/**
+ * Errors a retry may cure before the lease ends: the connection dropped, or
+ * the server is loading, busy with a script, or failing over.
+ */
+const TRANSIENT_CODES = new Set([
+  "LOADING",
+  "BUSY",
+  "TRYAGAIN",
+  "MASTERDOWN",
+  "CLUSTERDOWN",
+]);
+
+function isTransient(error: unknown): boolean {
+  return error instanceof ConnectionError ||
+    (error instanceof RedisReplyError && TRANSIENT_CODES.has(error.code));
 }
 
 /** How a lease renews itself. */
@@ -251,7 +278,12 @@ export class Lease implements AsyncDisposable {
         this.#lose("The lease on '%s' could not be renewed in time", error);
         return;
       }
-      if (!(error instanceof ConnectionError)) {
+      if (this.#backend.closed) {
+        // The client was closed: nothing can renew this lease any more.
+        this.#lose("The lease on '%s' ended as its client was closed", error);
+        return;
+      }
+      if (!isTransient(error)) {
         this.#lose("The lease on '%s' could not be renewed", error);
         return;
       }
@@ -286,7 +318,7 @@ export class Lease implements AsyncDisposable {
     this.#controller.abort(error);
     this.#settle(error);
     // Locally given up: make sure the server does not keep it either.
-    if (wasHeld) this.#backend.release(this.id).catch(() => {});
+    if (wasHeld) this.#backend.release(this.id, true).catch(() => {});
   }
 
   #settle(lost: LockLostError | undefined): void {

@@ -95,6 +95,11 @@ export class Permits implements LeaseBackend {
     return this.#leases;
   }
 
+  /** @internal LeaseBackend: the client is closed. */
+  get closed(): boolean {
+    return this.#config.client.closed;
+  }
+
   /** `true` once disposed. */
   get disposed(): boolean {
     return this.#disposed.signal.aborted;
@@ -125,7 +130,7 @@ export class Permits implements LeaseBackend {
     const undo = () => {
       if (undone) return;
       undone = true;
-      this.release(id).catch(() => {});
+      this.release(id, true).catch(() => {});
     };
     signal.addEventListener("abort", undo, { once: true });
     const observer = this.#config.observer;
@@ -297,13 +302,18 @@ export class Permits implements LeaseBackend {
     return lease;
   }
 
-  /** @internal LeaseBackend: gives the permit back (or leaves the queue). */
-  async release(id: string): Promise<number> {
+  /**
+   * @internal LeaseBackend: gives the permit back (or leaves the queue).
+   * `atOnce`: send the whole script (`EVAL`) rather than `EVALSHA` with a
+   * fallback, so that one command, written now, does it all even if the
+   * server lost its script cache and the caller closes the client next.
+   */
+  async release(id: string, atOnce = false): Promise<number> {
     const reply = await RELEASE.run(this.#config.client, this.#keys.script, [
       id,
       this.#config.limit,
       this.#keys.grantPrefix,
-    ]);
+    ], atOnce ? { evalOnly: true } : undefined);
     return reply as number;
   }
 

@@ -10,6 +10,17 @@ import { RedisReplyError } from "./errors.ts";
 import type { RedisArg, RedisReply } from "./resp.ts";
 import { sha1Hex } from "./sha1.ts";
 
+/** Options of {@linkcode Script.run}. */
+export interface ScriptRunOptions extends CommandOptions {
+  /**
+   * Send the source with `EVAL` instead of `EVALSHA`: one command that works
+   * even when the server's script cache was flushed (a cleanup that must go
+   * out in full right now, e.g. before the client closes).
+   * @default {false}
+   */
+  evalOnly?: boolean;
+}
+
 /**
  * A Lua script with a fixed number of keys. Keys and values are always
  * passed as `KEYS`/`ARGV`, never spliced into the source.
@@ -82,11 +93,17 @@ export class Script {
     client: RedisClient,
     keys: readonly RedisArg[],
     args: readonly RedisArg[] = [],
-    options?: CommandOptions,
+    options?: ScriptRunOptions,
   ): Promise<RedisReply> {
     if (keys.length !== this.keys) {
       throw new TypeError(
         `Cannot run script '${this.name}' as it takes ${this.keys} key(s): current number is ${keys.length}`,
+      );
+    }
+    if (options?.evalOnly) {
+      return await client.command(
+        ["EVAL", this.source, keys.length, ...keys, ...args],
+        options,
       );
     }
     try {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { connect } from "../mod.ts";
+import { connect, type Connector } from "../mod.ts";
+import { defaultConnector } from "../src/transport/mod.ts";
 import { sharedRedisUrl } from "./_server.ts";
 import { test } from "./_test.ts";
 
@@ -139,4 +140,29 @@ test("blocking: 2,000 pushes against randomly aborted BLPOPs: nothing lost, noth
     `aborts ${aborts}, pops ${received.length}, served despite abort ${lateData}`,
   );
   await redis.send("DEL", list);
+});
+
+test("blocking: when pool connections cannot be opened, queued blocking commands fail instead of hanging", async () => {
+  let opened = 0;
+  const flaky: Connector = (options, handlers) => {
+    // The main connection opens; every pool connection is refused.
+    if (++opened > 1) return Promise.reject(new Error("simulated: refused"));
+    return defaultConnector()(options, handlers);
+  };
+  await using redis = await connect({
+    url,
+    connector: flaky,
+    maxBlockingConnections: 1,
+  });
+  const results = await Promise.allSettled(
+    Array.from({ length: 3 }, () => redis.send("BLPOP", key("never"), 0)),
+  );
+  for (const result of results) {
+    assert.equal(result.status, "rejected");
+    assert.equal(
+      (result as PromiseRejectedResult).reason.name,
+      "ConnectionError",
+    );
+  }
+  assert.equal(await redis.send("PING"), "PONG");
 });

@@ -198,3 +198,11 @@ test("client: redactUrl hides any password, even one with a raw @ or /", () => {
   ];
   for (const [url, shown] of cases) assert.equal(redactUrl(url), shown);
 });
+
+test("client: pub/sub and MONITOR are refused before sending (they would desync replies)", async () => {
+  await using redis = await connect(url);
+  await assert.rejects(redis.send("SUBSCRIBE", "news"), TypeError);
+  await assert.rejects(redis.send("psubscribe", "n*"), TypeError);
+  await assert.rejects(redis.send("MONITOR"), TypeError);
+  assert.equal(await redis.send("PING"), "PONG");
+});

@@ -478,3 +478,34 @@ test("mutex: runExclusive runs and releases, skips at once when taken, times out
   const after = await mutex.runExclusive(() => "free again", { wait: "skip" });
   assert.deepEqual(after, { ran: true, value: "free again" });
 });
+
+test("mutex: closing the client ends its leases at once (no renewals into a closed client)", async () => {
+  const redis = await connect(url);
+  const name = unique("closed");
+  const lease = await new Mutex(redis, name, { leaseMs: 600 }).acquire();
+  await redis.close();
+  const started = performance.now();
+  await new Promise((r) => lease.signal.addEventListener("abort", r));
+  assert.ok(lease.signal.reason instanceof LockLostError);
+  assert.ok(performance.now() - started < 600, "it waited for the deadline");
+});
+
+test("mutex: an abort right before close() is undone even after the server lost its scripts", async () => {
+  await using server = await startRedis();
+  await using redis = await connect(server.url);
+  const name = unique("flushed");
+  const mutex = new Mutex(redis, name);
+  const holder = await mutex.acquire();
+  const other = await connect(server.url);
+  const controller = new AbortController();
+  const waiting = new Mutex(other, name).acquire(controller.signal);
+  waiting.catch(() => {});
+  await delay(50);
+  await redis.send("SCRIPT", "FLUSH"); // as after a restart or failover
+  controller.abort();
+  await other.close(); // the cleanup must already be complete on the wire
+  await holder.release();
+  const next = await mutex.tryAcquire();
+  assert.ok(next, "a waiter that left was handed the mutex");
+  await next.release();
+});

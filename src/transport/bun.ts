@@ -142,6 +142,15 @@ class BunTransport implements Transport {
     else if (this.#backlog.length === 0) this.#socket.end();
   }
 
+  destroy(): void {
+    this.#backlog = [];
+    if (this.#socket) {
+      if (this.#socket.terminate) this.#socket.terminate();
+      else this.#socket.end();
+    }
+    this.#finish();
+  }
+
   #flushBacklog(): void {
     const socket = this.#socket;
     while (socket && this.#backlog.length > 0 && !this.#closed) {

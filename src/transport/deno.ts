@@ -110,6 +110,12 @@ class DenoTransport implements Transport {
     if (!this.#writing) closeQuietly(this.#conn);
   }
 
+  destroy(): void {
+    this.#closing = true;
+    this.#queue = [];
+    closeQuietly(this.#conn); // a pending write fails, the read ends
+  }
+
   async #writeLoop(): Promise<void> {
     this.#writing = true;
     try {

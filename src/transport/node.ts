@@ -96,4 +96,8 @@ class NodeTransport implements Transport {
     // Send what is queued, then tear down without waiting for the peer.
     this.#socket.end(() => this.#socket.destroy());
   }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
 }

@@ -60,6 +60,12 @@ export interface Transport {
    * release); `onClose` follows. Safe to call twice.
    */
   close(): void;
+  /**
+   * Closes at once, dropping queued bytes (the connection is known to be
+   * broken, or must not deliver late commands); `onClose` follows. Falls back
+   * to `close()` where absent.
+   */
+  destroy?(): void;
 }
 
 /**
