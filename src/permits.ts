@@ -83,6 +83,8 @@ export class Permits implements LeaseBackend {
   readonly #keys: ReturnType<typeof keysOf>;
   readonly #leases = new Set<Lease>();
   readonly #disposed = new AbortController();
+  /** `performance.now()` until which `p:contended` needs no refresh. */
+  #contendedUntil = 0;
 
   constructor(config: PermitsConfig) {
     this.#config = config;
@@ -248,6 +250,11 @@ export class Permits implements LeaseBackend {
    */
   #markContended(serverNow: number): void {
     const { prefix, waiterTtlMs } = this.#config.options;
+    // Once per third of the waiter TTL per primitive and process is enough
+    // to keep the entry alive while anyone here waits.
+    const now = performance.now();
+    if (now < this.#contendedUntil) return;
+    this.#contendedUntil = now + waiterTtlMs / 3;
     CONTENDED.run(this.#config.client, [contendedKey(prefix)], [
       this.name,
       serverNow + waiterTtlMs,
