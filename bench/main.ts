@@ -9,6 +9,12 @@
  * To add a benchmark, append a {@linkcode Section} to `SECTIONS`: it gets the
  * server URL and a logger, and returns its markdown.
  *
+ * Environment: `BENCH_SECTIONS=client,locks` runs only those sections (the
+ * report then holds only them); for the lock section, `BENCH_QUICK=1` makes
+ * a smoke run of a few seconds per measurement, `BENCH_LOCKS_ONLY=<regexp>`
+ * keeps the contenders whose id matches, and `BENCH_LOCKS_JSON=<file>` also
+ * writes the raw figures there.
+ *
  * @module
  */
 import { execFile } from "node:child_process";
@@ -17,6 +23,8 @@ import { arch, cpus, loadavg, platform } from "node:os";
 import process from "node:process";
 import { startRedis } from "../tests/_server.ts";
 import { benchClient, clientMarkdown } from "./client.ts";
+import { handoffChart, locksMarkdown } from "./lock_report.ts";
+import { benchLocks, DEFAULT_LOCK_BENCH, QUICK_LOCK_BENCH } from "./locks.ts";
 
 /** What every section is given. */
 export interface SectionContext {
@@ -37,12 +45,53 @@ const SECTIONS: Section[] = [
     name: "client",
     run: async ({ url, log }) => clientMarkdown(await benchClient(url, log)),
   },
+  {
+    name: "locks",
+    run: async ({ url, log }) => {
+      const quick = process.env.BENCH_QUICK === "1";
+      const only = process.env.BENCH_LOCKS_ONLY;
+      const result = await benchLocks(
+        url,
+        log,
+        quick ? QUICK_LOCK_BENCH : DEFAULT_LOCK_BENCH,
+        only ? new RegExp(only) : undefined,
+      );
+      const json = process.env.BENCH_LOCKS_JSON;
+      if (json) await writeFile(json, JSON.stringify(result));
+      await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+      await writeFile(CHART, handoffChart(result));
+      await formatFile(CHART);
+      log(`wrote ${CHART.pathname}`);
+      return locksMarkdown(result, "handoff.svg");
+    },
+  },
 ];
 
 /** The whole run is aborted (exit code 1) past this. */
-const WATCHDOG_MS = 5 * 60_000;
+const WATCHDOG_MS = 12 * 60_000;
 
 const RESULTS = new URL("./results/latest.md", import.meta.url);
+/** The hand-off chart that `latest.md` and the READMEs show. */
+const CHART = new URL("./results/handoff.svg", import.meta.url);
+
+/**
+ * `BENCH_SECTIONS=locks` (comma-separated names) runs only those sections;
+ * the report then holds only them.
+ */
+function selectedSections(): Section[] {
+  const wanted = process.env.BENCH_SECTIONS?.split(",").map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (!wanted || wanted.length === 0) return SECTIONS;
+  const unknown = wanted.filter((w) => !SECTIONS.some((s) => s.name === w));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_SECTIONS: unknown section(s) ${unknown.join(", ")}; known: ${
+        SECTIONS.map((s) => s.name).join(", ")
+      }`,
+    );
+  }
+  return SECTIONS.filter((s) => wanted.includes(s.name));
+}
 
 function runtimeLine(): string {
   const { deno, v8, typescript } = Deno.version;
@@ -55,10 +104,11 @@ function runtimeLine(): string {
 }
 
 /**
- * Runs `deno fmt` on the report, so that it stays clean for the project's
- * `deno fmt --check` (aligned tables, wrapped prose). Best effort.
+ * Runs `deno fmt` on a generated file (the report, the chart), so that it
+ * stays clean for the project's `deno fmt --check` (aligned tables, wrapped
+ * prose). Best effort.
  */
-function formatMarkdown(file: URL): Promise<void> {
+function formatFile(file: URL): Promise<void> {
   return new Promise((resolve) => {
     execFile(
       Deno.execPath(),
@@ -91,6 +141,7 @@ async function main(): Promise<void> {
   // Does not keep the process alive: it only fires while work is pending.
   Deno.unrefTimer(watchdog);
 
+  const sections = selectedSections();
   const runtime = runtimeLine();
   console.log(`bench: ${runtime}`);
   const external = process.env.REDIS_URL;
@@ -103,7 +154,7 @@ async function main(): Promise<void> {
   );
   const parts: string[] = [];
   try {
-    for (const section of SECTIONS) {
+    for (const section of sections) {
       console.log(`bench: [${section.name}] starting`);
       const markdown = await section.run({
         url,
@@ -127,7 +178,7 @@ async function main(): Promise<void> {
   ].join("\n");
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await writeFile(RESULTS, report);
-  await formatMarkdown(RESULTS);
+  await formatFile(RESULTS);
   console.log(`\n${await readFile(RESULTS, "utf8")}`);
   console.log(`bench: wrote ${RESULTS.pathname}`);
 }

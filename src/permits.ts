@@ -168,7 +168,12 @@ export class Permits implements LeaseBackend {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
     let sentAt = performance.now();
-    let state = await this.#tryOnce(id, weight, mode, signal, true);
+    // Blocking waiters queue for a hand-off. Pollers do not: a permit handed
+    // to a poller would sit idle until its next attempt, so each attempt only
+    // takes a permit that is free with nobody queued.
+    const blocking = options.wait.strategy === "blocking";
+    const scriptMode = mode === "wait" && blocking ? "wait" : "try";
+    let state = await this.#tryOnce(id, weight, scriptMode, signal, true);
     for (let attempt = 0;; attempt++) {
       if (state.granted) {
         signal.throwIfAborted(); // granted but no longer wanted: undone by the caller
@@ -201,7 +206,7 @@ export class Permits implements LeaseBackend {
         );
       }
       sentAt = performance.now();
-      state = await this.#tryOnce(id, weight, "wait", signal);
+      state = await this.#tryOnce(id, weight, scriptMode, signal, !blocking);
     }
   }
 
