@@ -215,7 +215,10 @@ export function oursMutex(
         workers: mutexes.map((mutex) => ({
           acquire: (signal) => mutex.acquire(signal),
         })),
-        queued: () => queueLength(connections.observer, name),
+        // Only blocking waiters queue; pollers are observed like the others.
+        queued: queues(wait)
+          ? () => queueLength(connections.observer, name)
+          : undefined,
         close: async () => {
           await Promise.allSettled(
             mutexes.map((mutex) => mutex[Symbol.asyncDispose]()),
@@ -254,7 +257,10 @@ export function oursSemaphore(
         workers: semaphores.map((semaphore) => ({
           acquire: (signal) => semaphore.acquire(signal),
         })),
-        queued: () => queueLength(connections.observer, name),
+        // Only blocking waiters queue; pollers are observed like the others.
+        queued: queues(wait)
+          ? () => queueLength(connections.observer, name)
+          : undefined,
         close: async () => {
           await Promise.allSettled(
             semaphores.map((semaphore) => semaphore[Symbol.asyncDispose]()),
@@ -263,6 +269,12 @@ export function oursSemaphore(
       };
     },
   };
+}
+
+/** Whether our waiters with this strategy hold a place in the queue ZSET. */
+function queues(wait: LockOptions["wait"]): boolean {
+  return wait === undefined || wait === "blocking" ||
+    (typeof wait === "object" && wait.strategy === "blocking");
 }
 
 async function queueLength(redis: RedisClient, name: string): Promise<number> {

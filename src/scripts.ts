@@ -21,7 +21,15 @@
  */
 import { Script } from "./script.ts";
 
-/** Helpers shared by the scripts (prepended to each; KEYS bound first). */
+/** The server clock in ms, for the small scripts without the prelude. */
+const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/** Helpers shared by the lock scripts (prepended to each; KEYS bound first). */
 const PRELUDE = `
 local holders = KEYS[1]
 local owners = KEYS[2]
@@ -359,7 +367,7 @@ return {now, permits and tonumber(permits) or false, out, waiting,
  * Returns 1 when set, 0 when the caller must wait for its wake list.
  */
 export const EVENT_WAIT = new Script(
-  `
+  NOW_MS + `
 local state = KEYS[1]
 local listeners = KEYS[2]
 local id = ARGV[1]
@@ -368,8 +376,7 @@ if redis.call('EXISTS', state) == 1 then
   redis.call('ZREM', listeners, id)
   return 1
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', listeners, '-inf', now)
 redis.call('ZADD', listeners, now + ttl, id)
 if redis.call('PTTL', listeners) < ttl then
@@ -388,15 +395,14 @@ return 0
  * Returns the number of listeners woken.
  */
 export const EVENT_SET = new Script(
-  `
+  NOW_MS + `
 local state = KEYS[1]
 local listeners = KEYS[2]
 local state_ttl = tonumber(ARGV[1])
 local wake_prefix = ARGV[2]
 local wake_ttl = tonumber(ARGV[3])
 redis.call('SET', state, '1', 'PX', state_ttl)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', listeners, '(' .. now, '+inf')
 for i = 1, #ids do
   local list = wake_prefix .. ids[i]
@@ -441,12 +447,11 @@ return 1
  * KEYS: contended. ARGV: name, untilMs (server clock), ttlMs.
  */
 export const CONTENDED = new Script(
-  `
+  NOW_MS + `
 local contended = KEYS[1]
 local until_ms = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', contended, '-inf', now)
 local current = tonumber(redis.call('ZSCORE', contended, ARGV[1]) or '0')
 if until_ms > current then redis.call('ZADD', contended, until_ms, ARGV[1]) end
@@ -464,9 +469,8 @@ return 1
  * KEYS: contended. Returns the names.
  */
 export const CONTENDED_LIST = new Script(
-  `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  NOW_MS + `
+local now = now_ms()
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `,
   { keys: 1, name: "contendedList" },
@@ -479,9 +483,8 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
  * pttlListeners}`.
  */
 export const EVENT_INFO = new Script(
-  `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  NOW_MS + `
+local now = now_ms()
 return {
   redis.call('EXISTS', KEYS[1]),
   redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'),
