@@ -409,7 +409,8 @@ export async function benchClient(
 
 const REDIS_BENCHMARK_TIMEOUT_MS = 60_000;
 
-function redisBenchmark(args: string[]): Promise<string> {
+/** Runs `redis-benchmark` with `args`; resolves its stdout. */
+export function redisBenchmark(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       "redis-benchmark",
@@ -456,7 +457,7 @@ export function parseBenchmarkCsv(text: string): CsvRow[] {
 }
 
 /** Host, port and password args of `redis-benchmark` for a `redis://` URL. */
-function connectionArgs(url: string): string[] {
+export function connectionArgs(url: string): string[] {
   const parsed = new URL(url);
   if (parsed.protocol !== "redis:") {
     throw new Error(

@@ -18,8 +18,7 @@
  *
  * @module
  */
-import { execFile } from "node:child_process";
-import { parseBenchmarkCsv } from "./client.ts";
+import { connectionArgs, parseBenchmarkCsv, redisBenchmark } from "./client.ts";
 import {
   Connections,
   type Contender,
@@ -352,44 +351,6 @@ export interface FloorRun {
   idleWakeP50Us: number;
 }
 
-function redisBenchmark(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      "redis-benchmark",
-      args,
-      { timeout: 60_000, maxBuffer: 1 << 20 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(String(stderr).trim() || error.message));
-        } else resolve(String(stdout));
-      },
-    );
-  });
-}
-
-/** `-h -p [-a --user] [--dbnum]` for a `redis://` URL; throws for others. */
-function benchmarkArgs(url: string): string[] {
-  const parsed = new URL(url);
-  if (parsed.protocol !== "redis:") {
-    throw new Error(`redis-benchmark needs a redis:// URL`);
-  }
-  const args = [
-    "-h",
-    parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1",
-    "-p",
-    parsed.port || "6379",
-  ];
-  if (parsed.password) {
-    args.push("-a", decodeURIComponent(parsed.password));
-    if (parsed.username) {
-      args.push("--user", decodeURIComponent(parsed.username));
-    }
-  }
-  const db = parsed.pathname.replace(/^\//, "");
-  if (db !== "") args.push("--dbnum", db);
-  return args;
-}
-
 async function measureFloor(run: Run, label: string): Promise<FloorRun> {
   const { options, log } = run;
   let benchmarkP50Us = NaN;
@@ -397,7 +358,7 @@ async function measureFloor(run: Run, label: string): Promise<FloorRun> {
   try {
     const rows = parseBenchmarkCsv(
       await redisBenchmark([
-        ...benchmarkArgs(run.url),
+        ...connectionArgs(run.url),
         "-c",
         "1",
         "-n",

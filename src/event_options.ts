@@ -4,7 +4,7 @@
  * @module
  */
 import { checkName, keyBase } from "./lock_options.ts";
-import { checkInteger } from "./validate.ts";
+import { checkInteger, checkOptionsObject } from "./validate.ts";
 
 /** Options of `ManualResetEvent` and `AutoResetEvent`. */
 export interface EventOptions {
@@ -45,13 +45,7 @@ export function resolveEventOptions(
   options: EventOptions = {},
 ): ResolvedEventOptions {
   checkName(action, name);
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot ${action} as 'options' must be an object: current value is ${
-        String(options)
-      }`,
-    );
-  }
+  checkOptionsObject(action, options);
   const {
     prefix = "redsync",
     ttlMs = 86_400_000,

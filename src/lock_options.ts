@@ -6,7 +6,7 @@
  */
 import type { LockLostError } from "./errors.ts";
 import type { LockLogger, LockMetrics } from "./observe.ts";
-import { checkInteger, checkNumber } from "./validate.ts";
+import { checkInteger, checkNumber, checkOptionsObject } from "./validate.ts";
 
 /** Waiting by polling: retries with exponential backoff and jitter. */
 export interface PollingOptions {
@@ -141,13 +141,7 @@ export function resolveLockOptions(
   action: string,
   options: LockOptions = {},
 ): ResolvedLockOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      `Cannot ${action} as 'options' must be an object: current value is ${
-        String(options)
-      }`,
-    );
-  }
+  checkOptionsObject(action, options);
   const {
     leaseMs = 30_000,
     renew = true,

@@ -21,11 +21,19 @@
  */
 import { Script } from "./script.ts";
 
-/** The server clock in ms, for the small scripts without the prelude. */
-const NOW_MS = `
+/** Helpers every script may use: the server clock in ms, and TTL upkeep. */
+const BASICS = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Makes sure key lives at least ms more (never shortens a TTL).
+local function keep(key, ms)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 or (ttl >= 0 and ttl < ms) then
+    redis.call('PEXPIRE', key, ms)
+  end
 end
 `;
 
@@ -38,7 +46,7 @@ local waiters = KEYS[4]
 local wants = KEYS[5]
 local meta = KEYS[6]
 local fence = KEYS[7]
-
+` + BASICS + `
 local function clock()
   local t = redis.call('TIME')
   local s, us = tonumber(t[1]), tonumber(t[2])
@@ -47,14 +55,6 @@ end
 
 local function fmt(n)
   return string.format('%.0f', n)
-end
-
--- Makes sure key lives at least ms more (never shortens a TTL).
-local function keep(key, ms)
-  local ttl = redis.call('PTTL', key)
-  if ttl == -1 or (ttl >= 0 and ttl < ms) then
-    redis.call('PEXPIRE', key, ms)
-  end
 end
 
 -- Permits in use: the sum of the holders' weights (the holders set is the
@@ -309,7 +309,7 @@ return lease_ms
  * Returns the stored count (the given one when it was not set yet).
  */
 export const INIT = new Script(
-  `
+  BASICS + `
 local meta = KEYS[1]
 local permits = tonumber(ARGV[1])
 local idle_ttl = tonumber(ARGV[2])
@@ -318,10 +318,7 @@ if not stored then
   redis.call('HSET', meta, 'permits', permits)
   stored = permits
 end
-local ttl = redis.call('PTTL', meta)
-if ttl == -1 or (ttl >= 0 and ttl < idle_ttl) then
-  redis.call('PEXPIRE', meta, idle_ttl)
-end
+keep(meta, idle_ttl)
 return tonumber(stored)
 `,
   { keys: 1, name: "init" },
@@ -367,7 +364,7 @@ return {now, permits and tonumber(permits) or false, out, waiting,
  * Returns 1 when set, 0 when the caller must wait for its wake list.
  */
 export const EVENT_WAIT = new Script(
-  NOW_MS + `
+  BASICS + `
 local state = KEYS[1]
 local listeners = KEYS[2]
 local id = ARGV[1]
@@ -379,9 +376,7 @@ end
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', listeners, '-inf', now)
 redis.call('ZADD', listeners, now + ttl, id)
-if redis.call('PTTL', listeners) < ttl then
-  redis.call('PEXPIRE', listeners, ttl)
-end
+keep(listeners, ttl)
 return 0
 `,
   { keys: 2, name: "eventWait" },
@@ -395,7 +390,7 @@ return 0
  * Returns the number of listeners woken.
  */
 export const EVENT_SET = new Script(
-  NOW_MS + `
+  BASICS + `
 local state = KEYS[1]
 local listeners = KEYS[2]
 local state_ttl = tonumber(ARGV[1])
@@ -447,7 +442,7 @@ return 1
  * KEYS: contended. ARGV: name, untilMs (server clock), ttlMs.
  */
 export const CONTENDED = new Script(
-  NOW_MS + `
+  BASICS + `
 local contended = KEYS[1]
 local until_ms = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
@@ -455,9 +450,7 @@ local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', contended, '-inf', now)
 local current = tonumber(redis.call('ZSCORE', contended, ARGV[1]) or '0')
 if until_ms > current then redis.call('ZADD', contended, until_ms, ARGV[1]) end
-if redis.call('PTTL', contended) < ttl then
-  redis.call('PEXPIRE', contended, ttl)
-end
+keep(contended, ttl)
 return 1
 `,
   { keys: 1, name: "contended" },
@@ -469,7 +462,7 @@ return 1
  * KEYS: contended. Returns the names.
  */
 export const CONTENDED_LIST = new Script(
-  NOW_MS + `
+  BASICS + `
 local now = now_ms()
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `,
@@ -483,7 +476,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
  * pttlListeners}`.
  */
 export const EVENT_INFO = new Script(
-  NOW_MS + `
+  BASICS + `
 local now = now_ms()
 return {
   redis.call('EXISTS', KEYS[1]),

@@ -46,3 +46,14 @@ export function checkNumber(
   }
   return value;
 }
+
+/** Throws a TypeError unless `options` is an object. */
+export function checkOptionsObject(action: string, options: unknown): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot ${action} as 'options' must be an object: current value is ${
+        String(options)
+      }`,
+    );
+  }
+}
