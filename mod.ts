@@ -15,19 +15,19 @@
  *
  * @module
  */
-export { connect, RedisClient } from "./src/client.ts";
-export type { CommandOptions } from "./src/client.ts";
+export { connect, RedisClient } from "./src/client/client.ts";
+export type { CommandOptions } from "./src/client/client.ts";
 export {
   ConnectionError,
   RedisReplyError,
   RedsyncError,
 } from "./src/errors.ts";
-export { redactUrl } from "./src/options.ts";
-export type { ConnectOptions, ReconnectOptions } from "./src/options.ts";
-export type { RedisArg, RedisReply } from "./src/resp.ts";
-export { RespProtocolError } from "./src/resp.ts";
-export { Script } from "./src/script.ts";
-export type { ScriptRunOptions } from "./src/script.ts";
+export { redactUrl } from "./src/client/options.ts";
+export type { ConnectOptions, ReconnectOptions } from "./src/client/options.ts";
+export type { RedisArg, RedisReply } from "./src/resp/codec.ts";
+export { RespProtocolError } from "./src/resp/codec.ts";
+export { Script } from "./src/client/script.ts";
+export type { ScriptRunOptions } from "./src/client/script.ts";
 export type {
   Connector,
   TlsOptions,
@@ -42,22 +42,22 @@ export {
   LockTimeoutError,
   SemaphoreMismatchError,
 } from "./src/errors.ts";
-export { Lease } from "./src/lease.ts";
+export { Lease } from "./src/locks/lease.ts";
 export type {
   AcquireOptions,
   BlockingOptions,
   LockOptions,
   PollingOptions,
   WaitStrategy,
-} from "./src/lock_options.ts";
-export { Mutex } from "./src/mutex.ts";
-export { MAX_PERMITS, Semaphore } from "./src/semaphore.ts";
+} from "./src/locks/options.ts";
+export { Mutex } from "./src/locks/mutex.ts";
+export { MAX_PERMITS, Semaphore } from "./src/locks/semaphore.ts";
 export type {
   SemaphoreAcquireOptions,
   SemaphoreAttachOptions,
   SemaphoreCreateOptions,
   SemaphoreOptions,
-} from "./src/semaphore.ts";
+} from "./src/locks/semaphore.ts";
 export {
   contended,
   forceRelease,
@@ -65,11 +65,15 @@ export {
   listPrimitives,
 } from "./src/inspect.ts";
 export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
-export { AutoResetEvent } from "./src/auto_reset_event.ts";
-export type { EventOptions } from "./src/event_options.ts";
-export { ManualResetEvent } from "./src/manual_reset_event.ts";
-export type { ManualResetEventInfo } from "./src/manual_reset_event.ts";
-export type { Exclusive, RunOptions, RunResult } from "./src/run.ts";
+export { AutoResetEvent } from "./src/events/auto_reset_event.ts";
+export type { EventOptions } from "./src/events/options.ts";
+export { ManualResetEvent } from "./src/events/manual_reset_event.ts";
+export type { ManualResetEventInfo } from "./src/events/manual_reset_event.ts";
+export type {
+  Exclusive,
+  RunOptions,
+  RunResult,
+} from "./src/locks/run_exclusive.ts";
 export { LockEvent, LockEventTarget } from "./src/observe.ts";
 export type {
   LockEventInit,

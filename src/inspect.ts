@@ -6,10 +6,9 @@
  *
  * @module
  */
-import type { RedisClient } from "./client.ts";
-import { contendedKey, keysOf, SCRIPT_KEYS } from "./permits.ts";
-import { CONTENDED_LIST, INFO, RELEASE } from "./scripts.ts";
-import { checkName } from "./lock_options.ts";
+import type { RedisClient } from "./client/client.ts";
+import { checkName, contendedKey, keysOf, SCRIPT_KEYS } from "./locks/keys.ts";
+import { CONTENDED_LIST, INFO, RELEASE } from "./locks/scripts.ts";
 
 /** One live lease, as Redis sees it. */
 export interface HolderInfo {

@@ -7,7 +7,7 @@ import {
   type RedisReply,
   RespDecoder,
   RespProtocolError,
-} from "../src/resp.ts";
+} from "../src/resp/codec.ts";
 import { RedisReplyError } from "../src/errors.ts";
 
 const te = new TextEncoder();

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { deferred } from "../deferred.ts";
+import { deferred } from "../_internal/deferred.ts";
 import type {
   Connector,
   Transport,

@@ -6,7 +6,7 @@
  *
  * @example Encode a command and decode its reply
  * ```ts
- * import { encodeCommand, RespDecoder } from "./resp.ts";
+ * import { encodeCommand, RespDecoder } from "./codec.ts";
  * const bytes = encodeCommand(["SET", "lock", "token", "PX", 30000, "NX"]);
  * const decoder = new RespDecoder({ onReply: (reply) => console.log(reply) });
  * decoder.push(new TextEncoder().encode("+OK\r\n")); // logs "OK"
@@ -16,7 +16,7 @@
  * @module
  */
 
-import { RedisReplyError, RedsyncError } from "./errors.ts";
+import { RedisReplyError, RedsyncError } from "../errors.ts";
 
 /**
  * One argument of a command: strings are sent as UTF-8, numbers and bigints
@@ -24,7 +24,7 @@ import { RedisReplyError, RedsyncError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import type { RedisArg } from "./resp.ts";
+ * import type { RedisArg } from "./codec.ts";
  * const args: RedisArg[] = ["SET", "k", new Uint8Array([1, 2]), "PX", 1000];
  * ```
  */
@@ -37,7 +37,7 @@ export type RedisArg = string | number | bigint | Uint8Array;
  *
  * @example
  * ```ts
- * import type { RedisReply } from "./resp.ts";
+ * import type { RedisReply } from "./codec.ts";
  * function isOk(reply: RedisReply): boolean {
  *   return reply === "OK";
  * }
@@ -62,7 +62,7 @@ export type RedisReply =
  *
  * @example
  * ```ts
- * import { RespDecoder, RespProtocolError } from "./resp.ts";
+ * import { RespDecoder, RespProtocolError } from "./codec.ts";
  * const decoder = new RespDecoder({ onReply() {} });
  * try {
  *   decoder.push(new TextEncoder().encode("?\r\n"));
@@ -110,7 +110,7 @@ function digitCount(n: number): number {
  *
  * @example Coalesce a pipeline
  * ```ts
- * import { CommandWriter } from "./resp.ts";
+ * import { CommandWriter } from "./codec.ts";
  * const writer = new CommandWriter();
  * writer.add(["SET", "a", "1"]);
  * writer.add(["GET", "a"]);
@@ -128,7 +128,7 @@ export class CommandWriter {
    *
    * @example
    * ```ts
-   * import { CommandWriter } from "./resp.ts";
+   * import { CommandWriter } from "./codec.ts";
    * const writer = new CommandWriter();
    * writer.add(["PEXPIRE", "lock", 30000n]);
    * ```
@@ -170,7 +170,7 @@ export class CommandWriter {
    *
    * @example
    * ```ts
-   * import { CommandWriter } from "./resp.ts";
+   * import { CommandWriter } from "./codec.ts";
    * const writer = new CommandWriter();
    * writer.add(["PING"]);
    * console.log(writer.size); // 14
@@ -186,7 +186,7 @@ export class CommandWriter {
    *
    * @example
    * ```ts
-   * import { CommandWriter } from "./resp.ts";
+   * import { CommandWriter } from "./codec.ts";
    * const writer = new CommandWriter();
    * writer.add(["PING"]);
    * const bytes = writer.take();
@@ -311,7 +311,7 @@ const sharedWriter = new CommandWriter();
  *
  * @example
  * ```ts
- * import { encodeCommand } from "./resp.ts";
+ * import { encodeCommand } from "./codec.ts";
  * const bytes = encodeCommand(["GET", "k"]);
  * console.log(new TextDecoder().decode(bytes)); // "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
  * ```
@@ -330,7 +330,7 @@ export function encodeCommand(args: readonly RedisArg[]): Uint8Array {
  *
  * @example
  * ```ts
- * import type { DecoderHandlers } from "./resp.ts";
+ * import type { DecoderHandlers } from "./codec.ts";
  * const handlers: DecoderHandlers = {
  *   onReply: (reply) => console.log("reply", reply),
  *   onPush: (push) => console.log("push", push),
@@ -478,7 +478,7 @@ function parseDouble(b: Uint8Array, start: number, end: number): number {
  *
  * @example
  * ```ts
- * import { RespDecoder } from "./resp.ts";
+ * import { RespDecoder } from "./codec.ts";
  * const replies: unknown[] = [];
  * const decoder = new RespDecoder({ onReply: (reply) => replies.push(reply) });
  * const bytes = new TextEncoder().encode("*2\r\n$3\r\nfoo\r\n:42\r\n");
@@ -508,7 +508,7 @@ export class RespDecoder {
    *
    * @example
    * ```ts
-   * import { RespDecoder } from "./resp.ts";
+   * import { RespDecoder } from "./codec.ts";
    * const decoder = new RespDecoder({
    *   onReply: (reply) => console.log(reply),
    *   bytesForNext: () => true, // every reply's strings as Uint8Array
@@ -527,7 +527,7 @@ export class RespDecoder {
    *
    * @example
    * ```ts
-   * import { RespDecoder } from "./resp.ts";
+   * import { RespDecoder } from "./codec.ts";
    * const decoder = new RespDecoder({ onReply: (reply) => console.log(reply) });
    * decoder.push(new TextEncoder().encode(":1\r\n:2\r\n")); // logs 1, then 2
    * ```
@@ -582,7 +582,7 @@ export class RespDecoder {
    *
    * @example
    * ```ts
-   * import { RespDecoder } from "./resp.ts";
+   * import { RespDecoder } from "./codec.ts";
    * const decoder = new RespDecoder({ onReply() {} });
    * decoder.push(new TextEncoder().encode("$5\r\nhel"));
    * decoder.reset(); // e.g. after the connection dropped

@@ -10,7 +10,7 @@ import {
   LockLostError,
   LockNotHeldError,
   RedisReplyError,
-} from "./errors.ts";
+} from "../errors.ts";
 
 /** What a lease needs from the primitive that issued it. */
 export interface LeaseBackend {

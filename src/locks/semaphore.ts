@@ -4,29 +4,29 @@
  *
  * @module
  */
-import type { RedisClient } from "./client.ts";
-import { RedsyncError, SemaphoreMismatchError } from "./errors.ts";
-import type { LockInfo } from "./inspect.ts";
+import type { RedisClient } from "../client/client.ts";
+import { RedsyncError, SemaphoreMismatchError } from "../errors.ts";
+import type { LockInfo } from "../inspect.ts";
 import type { Lease } from "./lease.ts";
 import {
   type Exclusive,
   runExclusive,
   type RunOptions,
   type RunResult,
-} from "./run.ts";
+} from "./run_exclusive.ts";
 import {
   type AcquireOptions,
-  checkName,
   type LockOptions,
   type ResolvedLockOptions,
   resolveLockOptions,
   toAcquireOptions,
-} from "./lock_options.ts";
-import { LockEventTarget, Observer } from "./observe.ts";
-import { keysOf, Permits } from "./permits.ts";
+} from "./options.ts";
+import { LockEventTarget, Observer } from "../observe.ts";
+import { Permits } from "./engine.ts";
+import { checkName, keysOf } from "./keys.ts";
 import { INIT } from "./scripts.ts";
-import { delay } from "./delay.ts";
-import { checkInteger } from "./validate.ts";
+import { delay } from "../_internal/async.ts";
+import { checkInteger } from "../_internal/validate.ts";
 
 /** Most permits a semaphore may have. */
 export const MAX_PERMITS = 100_000;

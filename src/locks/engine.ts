@@ -5,18 +5,19 @@
  *
  * @module
  */
-import type { RedisClient } from "./client.ts";
+import type { RedisClient } from "../client/client.ts";
 import {
   DisposedError,
   type LockLostError,
   SemaphoreMismatchError,
-} from "./errors.ts";
-import { inspect, type LockInfo } from "./inspect.ts";
+} from "../errors.ts";
+import { inspect, type LockInfo } from "../inspect.ts";
 import { Lease, type LeaseBackend } from "./lease.ts";
-import { keyBase, type ResolvedLockOptions } from "./lock_options.ts";
+import type { ResolvedLockOptions } from "./options.ts";
+import { contendedKey, keysOf, type LockKeys } from "./keys.ts";
 import { ACQUIRE, CONTENDED, EXTEND, RELEASE } from "./scripts.ts";
-import { delay } from "./delay.ts";
-import { guard, type Observer } from "./observe.ts";
+import { delay } from "../_internal/async.ts";
+import { guard, type Observer } from "../observe.ts";
 
 /** What an engine is built from. */
 export interface PermitsConfig {
@@ -31,29 +32,6 @@ export interface PermitsConfig {
   options: ResolvedLockOptions;
   /** Where events, logs and metrics go. */
   observer: Observer;
-}
-
-/** Suffixes of the seven keys every lock script takes, in KEYS order. */
-export const SCRIPT_KEYS = [
-  "holders",
-  "owners",
-  "queue",
-  "waiters",
-  "wants",
-  "meta",
-  "fence",
-] as const;
-
-/** The Redis keys of one primitive; they all share the hash tag `{name}`. */
-export function keysOf(prefix: string, name: string): {
-  script: string[];
-  meta: string;
-  grantPrefix: string;
-  base: string;
-} {
-  const base = keyBase(prefix, name);
-  const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
-  return { script, meta: script[5], grantPrefix: `${base}:grant:`, base };
 }
 
 interface Granted {
@@ -80,7 +58,7 @@ interface Grant {
 export class Permits implements LeaseBackend {
   readonly name: string;
   readonly #config: PermitsConfig;
-  readonly #keys: ReturnType<typeof keysOf>;
+  readonly #keys: LockKeys;
   readonly #leases = new Set<Lease>();
   readonly #disposed = new AbortController();
   /** `performance.now()` until which `p:contended` needs no refresh. */
@@ -389,9 +367,4 @@ export class Permits implements LeaseBackend {
 function parseGrant(value: string): Grant {
   const [token, leaseEnd] = value.split(":");
   return { token: Number(token), leaseEnd: Number(leaseEnd) };
-}
-
-/** The ZSET listing contended primitives under `prefix`. */
-export function contendedKey(prefix: string): string {
-  return `${prefix}${prefix ? ":" : ""}contended`;
 }

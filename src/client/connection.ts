@@ -5,18 +5,18 @@
  *
  * @module
  */
-import { deferred } from "./deferred.ts";
-import { ConnectionError, RedisReplyError } from "./errors.ts";
+import { deferred } from "../_internal/deferred.ts";
+import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { Fifo } from "./queue.ts";
+import { Fifo } from "../_internal/fifo.ts";
 import {
   CommandWriter,
   type RedisArg,
   type RedisReply,
   RespDecoder,
-} from "./resp.ts";
-import { defaultConnector } from "./transport/mod.ts";
-import type { Transport } from "./transport/types.ts";
+} from "../resp/codec.ts";
+import { defaultConnector } from "../transport/mod.ts";
+import type { Transport } from "../transport/types.ts";
 
 interface Pending {
   resolve(reply: RedisReply): void;

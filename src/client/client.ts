@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { deferred } from "./deferred.ts";
+import { deferred } from "../_internal/deferred.ts";
 import { BlockingPool, isBlockingCommand } from "./blocking.ts";
 import { Connection, raceSignal } from "./connection.ts";
-import { ConnectionError } from "./errors.ts";
+import { ConnectionError } from "../errors.ts";
 import {
   type ConnectOptions,
   type ResolvedOptions,
   resolveOptions,
 } from "./options.ts";
-import type { RedisArg, RedisReply } from "./resp.ts";
+import type { RedisArg, RedisReply } from "../resp/codec.ts";
 
 /** Commands that switch a connection to push mode (replies out of order). */
 const SUBSCRIBER_COMMANDS = new Set([

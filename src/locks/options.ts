@@ -4,9 +4,14 @@
  *
  * @module
  */
-import type { LockLostError } from "./errors.ts";
-import type { LockLogger, LockMetrics } from "./observe.ts";
-import { checkInteger, checkNumber, checkOptionsObject } from "./validate.ts";
+import type { LockLostError } from "../errors.ts";
+import type { LockLogger, LockMetrics } from "../observe.ts";
+import {
+  checkInteger,
+  checkNumber,
+  checkOptionsObject,
+} from "../_internal/validate.ts";
+import { MAX_NAME_LENGTH } from "./keys.ts";
 
 /** Waiting by polling: retries with exponential backoff and jitter. */
 export interface PollingOptions {
@@ -107,34 +112,7 @@ export interface ResolvedLockOptions {
   metrics: LockMetrics | undefined;
 }
 
-/**
- * The part every key of one primitive starts with: `prefix:{name}`. The
- * braces make `name` the Redis Cluster hash tag, so all keys of a primitive
- * share one slot.
- */
-export function keyBase(prefix: string, name: string): string {
-  return `${prefix}${prefix ? ":" : ""}{${name}}`;
-}
-
-/** Longest accepted name, in UTF-16 code units. */
-export const MAX_NAME_LENGTH = 1024;
-
 const MAX_MS = 2 ** 31 - 1;
-
-/** Throws TypeError/RangeError for a bad primitive name. */
-export function checkName(action: string, name: unknown): string {
-  if (typeof name !== "string") {
-    throw new TypeError(
-      `Cannot ${action} as 'name' must be a string: current type is ${typeof name}`,
-    );
-  }
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new RangeError(
-      `Cannot ${action} as 'name' must have 1..${MAX_NAME_LENGTH} characters: current length is ${name.length}`,
-    );
-  }
-  return name;
-}
 
 /** Validates `options` and applies the defaults. */
 export function resolveLockOptions(

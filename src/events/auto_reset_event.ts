@@ -4,14 +4,14 @@
  *
  * @module
  */
-import type { RedisClient } from "./client.ts";
+import type { RedisClient } from "../client/client.ts";
 import {
   type EventOptions,
   type ResolvedEventOptions,
   resolveEventOptions,
-} from "./event_options.ts";
-import { toAcquireOptions } from "./lock_options.ts";
-import { SIGNAL_PUSH } from "./scripts.ts";
+} from "./options.ts";
+import { toAcquireOptions } from "../locks/options.ts";
+import { SIGNAL_PUSH } from "../locks/scripts.ts";
 
 /**
  * One-to-one event. Each `set()` queues one signal and wakes one waiter

@@ -13,11 +13,11 @@
  *
  * @module
  */
-import { deferred } from "./deferred.ts";
+import { deferred } from "../_internal/deferred.ts";
 import { Connection } from "./connection.ts";
-import { ConnectionError, RedisReplyError } from "./errors.ts";
+import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type { RedisArg, RedisReply } from "./resp.ts";
+import type { RedisArg, RedisReply } from "../resp/codec.ts";
 
 const BLOCKING_COMMANDS = new Set([
   "BLPOP",

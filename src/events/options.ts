@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { checkName, keyBase } from "./lock_options.ts";
-import { checkInteger, checkOptionsObject } from "./validate.ts";
+import { checkName, keyBase } from "../locks/keys.ts";
+import { checkInteger, checkOptionsObject } from "../_internal/validate.ts";
 
 /** Options of `ManualResetEvent` and `AutoResetEvent`. */
 export interface EventOptions {

@@ -4,14 +4,14 @@
  *
  * @module
  */
-import type { RedisClient } from "./client.ts";
+import type { RedisClient } from "../client/client.ts";
 import {
   type EventOptions,
   type ResolvedEventOptions,
   resolveEventOptions,
-} from "./event_options.ts";
-import { toAcquireOptions } from "./lock_options.ts";
-import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "./scripts.ts";
+} from "./options.ts";
+import { toAcquireOptions } from "../locks/options.ts";
+import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "../locks/scripts.ts";
 
 /** What {@linkcode ManualResetEvent.info} reports. */
 export interface ManualResetEventInfo {

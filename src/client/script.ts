@@ -6,8 +6,8 @@
  * @module
  */
 import type { CommandOptions, RedisClient } from "./client.ts";
-import { RedisReplyError } from "./errors.ts";
-import type { RedisArg, RedisReply } from "./resp.ts";
+import { RedisReplyError } from "../errors.ts";
+import type { RedisArg, RedisReply } from "../resp/codec.ts";
 import { sha1Hex } from "./sha1.ts";
 
 /** Options of {@linkcode Script.run}. */

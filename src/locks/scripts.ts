@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Script } from "./script.ts";
+import { Script } from "../client/script.ts";
 
 /** Helpers every script may use: the server clock in ms, and TTL upkeep. */
 const BASICS = `

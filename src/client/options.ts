@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Connector, TlsOptions } from "./transport/types.ts";
-import { checkInteger } from "./validate.ts";
+import type { Connector, TlsOptions } from "../transport/types.ts";
+import { checkInteger } from "../_internal/validate.ts";
 
 /** Reconnection after a dropped connection: exponential backoff with jitter. */
 export interface ReconnectOptions {

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { LockTimeoutError } from "./errors.ts";
+import { LockTimeoutError } from "../errors.ts";
 import type { Lease } from "./lease.ts";
-import { checkInteger } from "./validate.ts";
+import { checkInteger } from "../_internal/validate.ts";
 
 /** How `runExclusive` waits for the lock. */
 export interface RunOptions {

@@ -4,24 +4,24 @@
  *
  * @module
  */
-import type { RedisClient } from "./client.ts";
-import type { LockInfo } from "./inspect.ts";
+import type { RedisClient } from "../client/client.ts";
+import type { LockInfo } from "../inspect.ts";
 import type { Lease } from "./lease.ts";
 import {
   type Exclusive,
   runExclusive,
   type RunOptions,
   type RunResult,
-} from "./run.ts";
+} from "./run_exclusive.ts";
 import {
   type AcquireOptions,
-  checkName,
   type LockOptions,
   resolveLockOptions,
   toAcquireOptions,
-} from "./lock_options.ts";
-import { LockEventTarget, Observer } from "./observe.ts";
-import { Permits } from "./permits.ts";
+} from "./options.ts";
+import { LockEventTarget, Observer } from "../observe.ts";
+import { Permits } from "./engine.ts";
+import { checkName } from "./keys.ts";
 
 /**
  * Only one holder at a time. A holder that dies frees the mutex when its
