@@ -24,8 +24,8 @@ export {
 } from "./src/errors.ts";
 export { redactUrl } from "./src/client/options.ts";
 export type { ConnectOptions, ReconnectOptions } from "./src/client/options.ts";
-export type { RedisArg, RedisReply } from "./src/resp/codec.ts";
-export { RespProtocolError } from "./src/resp/codec.ts";
+export type { RedisArg, RedisReply } from "./src/resp/types.ts";
+export { RespProtocolError } from "./src/errors.ts";
 export { Script } from "./src/client/script.ts";
 export type { ScriptRunOptions } from "./src/client/script.ts";
 export type {
@@ -58,12 +58,8 @@ export type {
   SemaphoreCreateOptions,
   SemaphoreOptions,
 } from "./src/locks/semaphore.ts";
-export {
-  contended,
-  forceRelease,
-  inspect,
-  listPrimitives,
-} from "./src/inspect.ts";
+export { forceRelease, inspect, listPrimitives } from "./src/inspect.ts";
+export { contended } from "./src/locks/stats.ts";
 export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
 export { AutoResetEvent } from "./src/events/auto_reset_event.ts";
 export type { EventOptions } from "./src/events/options.ts";
@@ -75,6 +71,7 @@ export type {
   RunResult,
 } from "./src/locks/run_exclusive.ts";
 export { LockEvent, LockEventTarget } from "./src/observe.ts";
+export { LockPrimitive } from "./src/locks/primitive.ts";
 export type {
   LockEventInit,
   LockEventMap,

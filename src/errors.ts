@@ -82,6 +82,31 @@ export class ConnectionError extends RedsyncError {
 }
 
 /**
+ * The bytes received from the server do not follow RESP: unknown type byte,
+ * bad length, missing line ending, unparsable number. The connection that
+ * produced them cannot be trusted any more.
+ *
+ * @example
+ * ```ts
+ * import { RespProtocolError } from "./errors.ts";
+ * import { RespDecoder } from "./resp/decoder.ts";
+ * const decoder = new RespDecoder({ onReply() {} });
+ * try {
+ *   decoder.push(new TextEncoder().encode("?\r\n"));
+ * } catch (error) {
+ *   if (error instanceof RespProtocolError) decoder.reset();
+ * }
+ * ```
+ */
+export class RespProtocolError extends RedsyncError {
+  /** Builds the error from a description of what was wrong. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RespProtocolError";
+  }
+}
+
+/**
  * A lease ended before its holder released it: its time ran out (renewal
  * failed or was off) or it was removed. The work it protected may have run
  * beside another holder's: `lease.signal` aborts with this error the moment

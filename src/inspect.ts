@@ -7,8 +7,8 @@
  * @module
  */
 import type { RedisClient } from "./client/client.ts";
-import { checkName, contendedKey, keysOf, SCRIPT_KEYS } from "./locks/keys.ts";
-import { CONTENDED_LIST, INFO, RELEASE } from "./locks/scripts.ts";
+import { checkName, keysOf, SCRIPT_KEYS } from "./locks/keys.ts";
+import { INFO, RELEASE } from "./locks/scripts.ts";
 
 /** One live lease, as Redis sees it. */
 export interface HolderInfo {
@@ -61,14 +61,7 @@ export async function inspect(
 ): Promise<LockInfo> {
   checkName("inspect", name);
   const { prefix = "redsync" } = options;
-  const reply = await INFO.run(client, keysOf(prefix, name).script) as [
-    number,
-    number | null | false,
-    (string | number)[],
-    number,
-    number,
-    number[],
-  ];
+  const reply = await INFO.run(client, keysOf(prefix, name).script);
   const [serverTime, permits, flat, waiters, queued, ttls] = reply;
   const holders: HolderInfo[] = [];
   for (let i = 0; i < flat.length; i += 4) {
@@ -149,29 +142,6 @@ export async function listPrimitives(
   }
   return [...found].map(([name, keys]) => ({ name, keys: [...keys].sort() }))
     .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-}
-
-/**
- * Waiting statistics: the primitives under `prefix` that have a live waiter
- * now. Entries expire with their waiters' heartbeats, so a killed waiter
- * drops out by itself within `waiterTtlMs`. Use {@linkcode inspect} for the
- * number of waiters of each.
- *
- * @example
- * ```ts
- * import { connect, contended, inspect } from "@redsync/core";
- * await using redis = await connect();
- * for (const name of await contended(redis)) {
- *   console.log(name, (await inspect(redis, name)).waiters, "waiting");
- * }
- * ```
- */
-export async function contended(
-  client: RedisClient,
-  options: { prefix?: string } = {},
-): Promise<string[]> {
-  const { prefix = "redsync" } = options;
-  return await CONTENDED_LIST.run(client, [contendedKey(prefix)]) as string[];
 }
 
 /**

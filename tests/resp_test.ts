@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import {
-  CommandWriter,
-  type DecoderHandlers,
-  encodeCommand,
-  type RedisReply,
-  RespDecoder,
-  RespProtocolError,
-} from "../src/resp/codec.ts";
-import { RedisReplyError } from "../src/errors.ts";
+import { CommandWriter, encodeCommand } from "../src/resp/encoder.ts";
+import { RespDecoder } from "../src/resp/decoder.ts";
+import type { DecoderHandlers, RedisReply } from "../src/resp/types.ts";
+import { RedisReplyError, RespProtocolError } from "../src/errors.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -13,39 +13,11 @@
  *
  * @module
  */
-import { deferred } from "../_internal/deferred.ts";
+import { backoff, deferred, pause } from "../_internal/async.ts";
 import { Connection } from "./connection.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type { RedisArg, RedisReply } from "../resp/codec.ts";
-
-const BLOCKING_COMMANDS = new Set([
-  "BLPOP",
-  "BRPOP",
-  "BLMOVE",
-  "BRPOPLPUSH",
-  "BLMPOP",
-  "BZPOPMIN",
-  "BZPOPMAX",
-  "BZMPOP",
-  "WAIT",
-  "WAITAOF",
-]);
-
-/**
- * Tells whether a command blocks the connection it runs on: the commands
- * above, and `XREAD`/`XREADGROUP` with a `BLOCK` argument.
- */
-export function isBlockingCommand(args: readonly RedisArg[]): boolean {
-  const name = args[0];
-  if (typeof name !== "string" || name.length < 4) return false;
-  const first = name.charCodeAt(0) | 0x20; // lower-cased ASCII
-  if (first !== 0x62 && first !== 0x77 && first !== 0x78) return false; // b w x
-  const upper = name.toUpperCase();
-  if (BLOCKING_COMMANDS.has(upper)) return true;
-  if (upper !== "XREAD" && upper !== "XREADGROUP") return false;
-  return args.some((a) => typeof a === "string" && a.toUpperCase() === "BLOCK");
-}
+import type { RedisArg, RedisReply } from "../resp/types.ts";
 
 /** Sends `CLIENT UNBLOCK <id> ERROR` on a non-blocking connection. */
 export type Unblocker = (id: number) => Promise<RedisReply>;
@@ -179,7 +151,8 @@ export class BlockingPool {
       return;
     }
     const start = performance.now();
-    for (let attempt = 0; !settled; attempt++) {
+    const delays = backoff({ minMs: 1, maxMs: 50 });
+    while (!settled) {
       let unblocked: RedisReply;
       try {
         unblocked = await this.#unblock(id);
@@ -192,7 +165,7 @@ export class BlockingPool {
         connection.close();
         return;
       }
-      await sleepUnless(Math.min(2 ** attempt, 50), done);
+      await pause(delays.next().value!, undefined, done);
     }
   }
 
@@ -288,16 +261,4 @@ export class BlockingPool {
     this.#idle.length = 0;
     await Promise.all([...all.map((c) => c.close()), ...this.#openings]);
   }
-}
-
-/** Waits `ms`, or less if `done` settles first; leaves no timer behind. */
-async function sleepUnless(ms: number, done: Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    done,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
 }

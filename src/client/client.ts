@@ -4,35 +4,17 @@
  *
  * @module
  */
-import { deferred } from "../_internal/deferred.ts";
-import { BlockingPool, isBlockingCommand } from "./blocking.ts";
-import { Connection, raceSignal } from "./connection.ts";
+import { abortable, backoff, deferred, pause } from "../_internal/async.ts";
+import { BlockingPool } from "./blocking.ts";
+import { isBlockingCommand, isSubscriberCommand } from "./commands.ts";
+import { Connection } from "./connection.ts";
 import { ConnectionError } from "../errors.ts";
 import {
   type ConnectOptions,
   type ResolvedOptions,
   resolveOptions,
 } from "./options.ts";
-import type { RedisArg, RedisReply } from "../resp/codec.ts";
-
-/** Commands that switch a connection to push mode (replies out of order). */
-const SUBSCRIBER_COMMANDS = new Set([
-  "SUBSCRIBE",
-  "PSUBSCRIBE",
-  "SSUBSCRIBE",
-  "UNSUBSCRIBE",
-  "PUNSUBSCRIBE",
-  "SUNSUBSCRIBE",
-  "MONITOR",
-]);
-
-/** Cheap test first (the hot path sends EVALSHA, GET, SET...), then the set. */
-function isSubscriberCommand(name: string): boolean {
-  if (name.length < 7 || name.length > 12) return false;
-  const last = name.charCodeAt(name.length - 1) | 0x20; // lower-cased ASCII
-  if (last !== 0x65 && last !== 0x72) return false; // "e" or "r"
-  return SUBSCRIBER_COMMANDS.has(name.toUpperCase());
-}
+import type { RedisArg, RedisReply } from "../resp/types.ts";
 
 /** Per-command settings for {@linkcode RedisClient.command}. */
 export interface CommandOptions {
@@ -60,6 +42,9 @@ interface ReadyWaiter {
   resolve(connection: Connection): void;
   reject(error: unknown): void;
 }
+
+/** Set by `RedisClient`'s static block: its constructor stays private. */
+let open: (options: ResolvedOptions) => Promise<RedisClient>;
 
 /**
  * A connection to one Redis server. Create it with {@linkcode connect}.
@@ -96,11 +81,12 @@ export class RedisClient implements AsyncDisposable {
     );
   }
 
-  /** @internal Use {@linkcode connect}. */
-  static async open(options: ResolvedOptions): Promise<RedisClient> {
-    const client = new RedisClient(options);
-    client.#main = await client.#openMain();
-    return client;
+  static {
+    open = async (options) => {
+      const client = new RedisClient(options);
+      client.#main = await client.#openMain();
+      return client;
+    };
   }
 
   /** The server's address without credentials, e.g. `redis://127.0.0.1:6379`. */
@@ -246,7 +232,7 @@ export class RedisClient implements AsyncDisposable {
     this.#readyWaiters.add(waiter);
     const timeout = AbortSignal.timeout(this.#options.commandTimeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    return raceSignal(promise, combined).catch((error) => {
+    return abortable(promise, combined).catch((error) => {
       this.#readyWaiters.delete(waiter);
       if (signal?.aborted || !timeout.aborted) throw error;
       throw new ConnectionError(
@@ -284,13 +270,13 @@ export class RedisClient implements AsyncDisposable {
     const abort = new AbortController();
     this.#reconnectAbort = abort;
     try {
-      for (let attempt = 0; !this.#closed; attempt++) {
-        const cap = Math.min(
-          reconnect.maxDelayMs,
-          reconnect.minDelayMs * 2 ** Math.min(attempt, 20),
-        );
-        const delay = cap / 2 + Math.random() * cap / 2;
-        if (!(await sleep(delay, abort.signal))) return;
+      const delays = backoff({
+        minMs: reconnect.minDelayMs,
+        maxMs: reconnect.maxDelayMs,
+        jitter: 0.5,
+      });
+      for (const delay of delays) {
+        if (this.#closed || !(await pause(delay, abort.signal))) return;
         try {
           const connection = await this.#openMain(abort.signal);
           if (this.#closed) {
@@ -393,21 +379,5 @@ export function connect(
   } catch (error) {
     return Promise.reject(error);
   }
-  return RedisClient.open(options);
-}
-
-/** Waits `ms`; resolves `false` early when `signal` aborts. Leaves no timer. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  return open(options);
 }

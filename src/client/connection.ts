@@ -5,16 +5,13 @@
  *
  * @module
  */
-import { deferred } from "../_internal/deferred.ts";
+import { abortable, deferred } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { Fifo } from "../_internal/fifo.ts";
-import {
-  CommandWriter,
-  type RedisArg,
-  type RedisReply,
-  RespDecoder,
-} from "../resp/codec.ts";
+import { CommandWriter } from "../resp/encoder.ts";
+import { RespDecoder } from "../resp/decoder.ts";
+import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { defaultConnector } from "../transport/mod.ts";
 import type { Transport } from "../transport/types.ts";
 
@@ -99,7 +96,7 @@ export class Connection {
       });
       const handshake = connection.#handshake(openOptions);
       handshake.catch(() => {}); // settles after the close when the race is lost
-      await raceSignal(handshake, combined);
+      await abortable(handshake, combined);
     } catch (error) {
       await connection.close();
       if (signal?.aborted) throw signal.reason;
@@ -334,22 +331,6 @@ export class Connection {
     this.#flush(); // commands already issued (a lock release) still go out
     this.#fail(new ConnectionError(reason), true);
     return this.#closedPromise.promise;
-  }
-}
-
-/** Settles like `promise`, or rejects with `signal.reason` when it aborts first. */
-export async function raceSignal<T>(
-  promise: Promise<T>,
-  signal: AbortSignal,
-): Promise<T> {
-  signal.throwIfAborted();
-  const { promise: aborted, reject } = deferred<never>();
-  const onAbort = () => reject(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import type { CommandOptions, RedisClient } from "./client.ts";
 import { RedisReplyError } from "../errors.ts";
-import type { RedisArg, RedisReply } from "../resp/codec.ts";
+import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { sha1Hex } from "./sha1.ts";
 
 /** Options of {@linkcode Script.run}. */
@@ -23,12 +23,14 @@ export interface ScriptRunOptions extends CommandOptions {
 
 /**
  * A Lua script with a fixed number of keys. Keys and values are always
- * passed as `KEYS`/`ARGV`, never spliced into the source.
+ * passed as `KEYS`/`ARGV`, never spliced into the source. The type
+ * parameters describe its `ARGV` and its reply, so callers need no casts
+ * (they are a promise about the Lua source, checked by its tests).
  *
  * @example
  * ```ts
  * import { connect, Script } from "@redsync/core";
- * const incrBy = new Script(
+ * const incrBy = new Script<[step: number], number>(
  *   `local key = KEYS[1]
  *    local step = tonumber(ARGV[1])
  *    return redis.call("INCRBY", key, step)`,
@@ -38,7 +40,10 @@ export interface ScriptRunOptions extends CommandOptions {
  * console.log(await incrBy.run(redis, ["counter"], [5])); // 5, then 10, ...
  * ```
  */
-export class Script {
+export class Script<
+  Args extends readonly RedisArg[] = readonly RedisArg[],
+  Result = RedisReply,
+> {
   /** The Lua source. */
   readonly source: string;
   /** How many of the arguments of {@linkcode Script.run} are keys. */
@@ -92,8 +97,17 @@ export class Script {
   async run(
     client: RedisClient,
     keys: readonly RedisArg[],
-    args: readonly RedisArg[] = [],
+    args?: Args,
     options?: ScriptRunOptions,
+  ): Promise<Result> {
+    return await this.#run(client, keys, args ?? [], options) as Result;
+  }
+
+  async #run(
+    client: RedisClient,
+    keys: readonly RedisArg[],
+    args: readonly RedisArg[],
+    options: ScriptRunOptions | undefined,
   ): Promise<RedisReply> {
     if (keys.length !== this.keys) {
       throw new TypeError(

@@ -11,7 +11,7 @@ import {
   resolveEventOptions,
 } from "./options.ts";
 import { toAcquireOptions } from "../locks/options.ts";
-import { SIGNAL_PUSH } from "../locks/scripts.ts";
+import { SIGNAL_PUSH } from "./scripts.ts";
 
 /**
  * One-to-one event. Each `set()` queues one signal and wakes one waiter

@@ -11,7 +11,7 @@ import {
   resolveEventOptions,
 } from "./options.ts";
 import { toAcquireOptions } from "../locks/options.ts";
-import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "../locks/scripts.ts";
+import { EVENT_INFO, EVENT_SET, EVENT_WAIT } from "./scripts.ts";
 
 /** What {@linkcode ManualResetEvent.info} reports. */
 export interface ManualResetEventInfo {
@@ -75,7 +75,7 @@ export class ManualResetEvent {
       ttlMs,
       `${base}:wake:`,
       waiterTtlMs,
-    ]) as number;
+    ]);
   }
 
   /**
@@ -120,7 +120,7 @@ export class ManualResetEvent {
     const [set, waiters, state, listeners] = await EVENT_INFO.run(
       this.#client,
       this.#keys,
-    ) as number[];
+    );
     return { isSet: set === 1, waiters, keyTtls: { state, listeners } };
   }
 

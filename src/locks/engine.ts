@@ -12,15 +12,17 @@ import {
   SemaphoreMismatchError,
 } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
-import { Lease, type LeaseBackend } from "./lease.ts";
+import { createLease, type Lease, type LeaseBackend } from "./lease.ts";
 import type { ResolvedLockOptions } from "./options.ts";
-import { contendedKey, keysOf, type LockKeys } from "./keys.ts";
-import { ACQUIRE, CONTENDED, EXTEND, RELEASE } from "./scripts.ts";
-import { delay } from "../_internal/async.ts";
+import { keysOf, type LockKeys } from "./keys.ts";
+import { ContendedMarker } from "./stats.ts";
+import { waitForGrant } from "./wait.ts";
+import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
+import { backoff, delay } from "../_internal/async.ts";
 import { guard, type Observer } from "../observe.ts";
 
 /** What an engine is built from. */
-export interface PermitsConfig {
+export interface EngineConfig {
   client: RedisClient;
   name: string;
   /** Permit count (1 for a mutex). */
@@ -47,27 +49,25 @@ interface Waiting {
   serverNow: number;
 }
 
-/** A grant popped from a waiter's list. */
-interface Grant {
-  token: number;
-  /** Lease end by the server's clock (ms). */
-  leaseEnd: number;
-}
-
 /** Acquire, release and extend for one primitive. */
-export class Permits implements LeaseBackend {
+export class LockEngine implements LeaseBackend {
   readonly name: string;
-  readonly #config: PermitsConfig;
+  readonly #config: EngineConfig;
   readonly #keys: LockKeys;
   readonly #leases = new Set<Lease>();
   readonly #disposed = new AbortController();
-  /** `performance.now()` until which `p:contended` needs no refresh. */
-  #contendedUntil = 0;
+  readonly #contended: ContendedMarker;
 
-  constructor(config: PermitsConfig) {
+  constructor(config: EngineConfig) {
     this.#config = config;
     this.name = config.name;
     this.#keys = keysOf(config.options.prefix, config.name);
+    this.#contended = new ContendedMarker(
+      config.client,
+      config.options.prefix,
+      config.name,
+      config.options.waiterTtlMs,
+    );
   }
 
   /** Leases of this primitive still held in this process. */
@@ -151,6 +151,13 @@ export class Permits implements LeaseBackend {
     // takes a permit that is free with nobody queued.
     const blocking = options.wait.strategy === "blocking";
     const scriptMode = mode === "wait" && blocking ? "wait" : "try";
+    const { wait } = options;
+    const pauses = wait.strategy === "blocking" ? undefined : backoff({
+      minMs: wait.intervalMs,
+      maxMs: wait.maxIntervalMs,
+      factor: wait.factor,
+      jitter: wait.jitter,
+    });
     let state = await this.#tryOnce(id, weight, scriptMode, signal, true);
     for (let attempt = 0;; attempt++) {
       if (state.granted) {
@@ -159,12 +166,18 @@ export class Permits implements LeaseBackend {
       }
       if (mode === "try") return undefined;
       if (attempt === 0) this.#config.observer.emit("waiting", {});
-      this.#markContended(state.serverNow);
+      this.#contended.mark(state.serverNow);
       const wakeMs = state.wakeMs >= 0
         ? Math.min(heartbeatMs, state.wakeMs + 1)
         : heartbeatMs;
-      if (options.wait.strategy === "blocking") {
-        const popped = await this.#blockForGrant(id, wakeMs, signal);
+      if (!pauses) {
+        const key = this.#keys.grantPrefix + id;
+        const popped = await waitForGrant(
+          this.#config.client,
+          key,
+          wakeMs,
+          signal,
+        );
         if (popped !== null) {
           signal.throwIfAborted();
           // The server's clock read `serverNow` no earlier than `sentAt` here,
@@ -173,76 +186,11 @@ export class Permits implements LeaseBackend {
           return this.#lease(id, popped.token, weight, leftMs, sentAt);
         }
       } else {
-        const { intervalMs, maxIntervalMs, factor, jitter } = options.wait;
-        const backoff = Math.min(
-          maxIntervalMs,
-          intervalMs * factor ** Math.min(attempt, 64),
-        );
-        await delay(
-          Math.min(heartbeatMs, backoff * (1 - jitter * Math.random())),
-          signal,
-        );
+        await delay(Math.min(heartbeatMs, pauses.next().value!), signal);
       }
       sentAt = performance.now();
       state = await this.#tryOnce(id, weight, scriptMode, signal, !blocking);
     }
-  }
-
-  /**
-   * Blocks on this waiter's grant list for up to `wakeMs`; resolves the
-   * granted token, or `null` when it is time to check again. Redis serves
-   * blocking timeouts only at its `hz` tick (100 ms by default), so a wake
-   * for a lease that ends (crash recovery) is timed here instead, and the
-   * BLPOP unblocked, which costs one `CLIENT UNBLOCK` and keeps the slack
-   * to a few milliseconds.
-   */
-  async #blockForGrant(
-    id: string,
-    wakeMs: number,
-    signal: AbortSignal,
-  ): Promise<Grant | null> {
-    const key = this.#keys.grantPrefix + id;
-    const client = this.#config.client;
-    if (wakeMs >= 1_000) {
-      const popped = await client.command(
-        ["BLPOP", key, (wakeMs / 1000).toFixed(3)],
-        { signal },
-      ) as string[] | null;
-      return popped && parseGrant(popped[1]);
-    }
-    const wake = new AbortController();
-    const timer = setTimeout(() => wake.abort(), wakeMs);
-    try {
-      const popped = await client.command(["BLPOP", key, 1], {
-        signal: AbortSignal.any([signal, wake.signal]),
-      }) as string[] | null;
-      return popped && parseGrant(popped[1]);
-    } catch (error) {
-      if (signal.aborted || !wake.signal.aborted) throw error;
-      return null;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /**
-   * Waiting statistics: the primitive is listed in `p:contended` (a ZSET of
-   * names by the server time their last waiter's heartbeat lapses), so the
-   * entry disappears by itself when waiters are killed. Not awaited: it is
-   * not on the path to the lock.
-   */
-  #markContended(serverNow: number): void {
-    const { prefix, waiterTtlMs } = this.#config.options;
-    // Once per third of the waiter TTL per primitive and process is enough
-    // to keep the entry alive while anyone here waits.
-    const now = performance.now();
-    if (now < this.#contendedUntil) return;
-    this.#contendedUntil = now + waiterTtlMs / 3;
-    CONTENDED.run(this.#config.client, [contendedKey(prefix)], [
-      this.name,
-      serverNow + waiterTtlMs,
-      waiterTtlMs,
-    ]).catch(() => {});
   }
 
   async #tryOnce(
@@ -264,7 +212,7 @@ export class Permits implements LeaseBackend {
       this.#keys.grantPrefix,
       keepMeta ? "1" : "0",
       fresh ? "1" : "0",
-    ], { signal }) as number[];
+    ], { signal });
     if (reply[0] === -1) {
       throw new SemaphoreMismatchError(this.name, reply[1], limit);
     }
@@ -282,7 +230,7 @@ export class Permits implements LeaseBackend {
     sentAt: number,
   ): Lease {
     const { leaseMs, renew } = this.#config.options;
-    const lease = new Lease(this, id, token, weight, {
+    const lease = createLease(this, id, token, weight, {
       leaseMs,
       renew,
       leftMs,
@@ -298,24 +246,22 @@ export class Permits implements LeaseBackend {
    * fallback, so that one command, written now, does it all even if the
    * server lost its script cache and the caller closes the client next.
    */
-  async release(id: string, atOnce = false): Promise<number> {
-    const reply = await RELEASE.run(this.#config.client, this.#keys.script, [
+  release(id: string, atOnce = false): Promise<number> {
+    return RELEASE.run(this.#config.client, this.#keys.script, [
       id,
       this.#config.limit,
       this.#keys.grantPrefix,
     ], atOnce ? { evalOnly: true } : undefined);
-    return reply as number;
   }
 
   /** @internal LeaseBackend: extends a live lease. */
-  async extend(id: string, leaseMs: number): Promise<number> {
-    const reply = await EXTEND.run(this.#config.client, this.#keys.script, [
+  extend(id: string, leaseMs: number): Promise<number> {
+    return EXTEND.run(this.#config.client, this.#keys.script, [
       id,
       leaseMs,
       this.#config.limit,
       this.#keys.grantPrefix,
     ]);
-    return reply as number;
   }
 
   /** @internal LeaseBackend: the lease ended. */
@@ -362,9 +308,4 @@ export class Permits implements LeaseBackend {
     this.#disposed.abort(this.#disposedError());
     await Promise.allSettled([...this.#leases].map((l) => l.release()));
   }
-}
-
-function parseGrant(value: string): Grant {
-  const [token, leaseEnd] = value.split(":");
-  return { token: Number(token), leaseEnd: Number(leaseEnd) };
 }

@@ -64,6 +64,26 @@ export interface LeaseTiming {
 
 type State = "held" | "releasing" | "released" | "lost";
 
+/** Set by `Lease`'s static block: its constructor stays private. */
+let construct: (
+  backend: LeaseBackend,
+  id: string,
+  token: number,
+  permits: number,
+  timing: LeaseTiming,
+) => Lease;
+
+/** Starts a lease (the engine's factory; users get leases from `acquire()`). */
+export function createLease(
+  backend: LeaseBackend,
+  id: string,
+  token: number,
+  permits: number,
+  timing: LeaseTiming,
+): Lease {
+  return construct(backend, id, token, permits, timing);
+}
+
 /**
  * A permit of a `Mutex` or `Semaphore`, held until released or lost. Use it
  * with `await using` so it is released at the end of the scope, even on
@@ -116,8 +136,11 @@ export class Lease implements AsyncDisposable {
   #releasing: Promise<void> | undefined;
   readonly #acquiredAt = performance.now();
 
-  /** @internal Leases come from `acquire()`. */
-  constructor(
+  static {
+    construct = (...args) => new Lease(...args);
+  }
+
+  private constructor(
     backend: LeaseBackend,
     id: string,
     token: number,

@@ -1,5 +1,5 @@
 /**
- * Every Lua script of the lock primitives, in one place. `ARCHITECTURE.md`
+ * The Lua scripts of the lock primitives (mutex and semaphore). `ARCHITECTURE.md`
  * explains the keys and the reasoning; in short, for a primitive `name`
  * under prefix `p`, all keys share the hash tag `{name}`:
  *
@@ -20,22 +20,7 @@
  * @module
  */
 import { Script } from "../client/script.ts";
-
-/** Helpers every script may use: the server clock in ms, and TTL upkeep. */
-const BASICS = `
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
--- Makes sure key lives at least ms more (never shortens a TTL).
-local function keep(key, ms)
-  local ttl = redis.call('PTTL', key)
-  if ttl == -1 or (ttl >= 0 and ttl < ms) then
-    redis.call('PEXPIRE', key, ms)
-  end
-end
-`;
+import { LUA_BASICS } from "../_internal/lua.ts";
 
 /** Helpers shared by the lock scripts (prepended to each; KEYS bound first). */
 const PRELUDE = `
@@ -46,13 +31,7 @@ local waiters = KEYS[4]
 local wants = KEYS[5]
 local meta = KEYS[6]
 local fence = KEYS[7]
-` + BASICS + `
-local function clock()
-  local t = redis.call('TIME')
-  local s, us = tonumber(t[1]), tonumber(t[2])
-  return s * 1000 + math.floor(us / 1000), s * 1000000 + us
-end
-
+` + LUA_BASICS + `
 local function fmt(n)
   return string.format('%.0f', n)
 end
@@ -174,7 +153,23 @@ end
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
  * differs. A grant pushed to a waiter's list reads `token:leaseEndMs`.
  */
-export const ACQUIRE = new Script(
+export const ACQUIRE: Script<
+  [
+    id: string,
+    limit: number,
+    weight: number,
+    leaseMs: number,
+    mode: "try" | "wait",
+    waiterTtlMs: number,
+    idleTtlMs: number,
+    grantPrefix: string,
+    keepMeta: "1" | "0",
+    fresh: "1" | "0",
+  ],
+  | [granted: 1, token: number, leaseLeftMs: number]
+  | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
+  | [mismatch: -1, permits: number]
+> = new Script(
   PRELUDE + `
 local id = ARGV[1]
 local limit = tonumber(ARGV[2])
@@ -246,7 +241,10 @@ return {0, wake, rank, now}
  * Returns 1 (was held), -1 (was held but its lease had ended), 2 (was only
  * queued), 0 (neither: released before, or lost and reaped).
  */
-export const RELEASE = new Script(
+export const RELEASE: Script<
+  [id: string, limit: number, grantPrefix: string],
+  1 | -1 | 2 | 0
+> = new Script(
   PRELUDE + `
 local id = ARGV[1]
 local given_limit = tonumber(ARGV[2])
@@ -280,7 +278,10 @@ return result
  * KEYS: as {@linkcode ACQUIRE}. ARGV: id, leaseMs, limit, grantPrefix.
  * Returns the new lease length in ms, or 0 when the lease is not held.
  */
-export const EXTEND = new Script(
+export const EXTEND: Script<
+  [id: string, leaseMs: number, limit: number, grantPrefix: string],
+  number
+> = new Script(
   PRELUDE + `
 local id = ARGV[1]
 local lease_ms = tonumber(ARGV[2])
@@ -308,8 +309,9 @@ return lease_ms
  * KEYS: meta. ARGV: permits, idleTtlMs.
  * Returns the stored count (the given one when it was not set yet).
  */
-export const INIT = new Script(
-  BASICS + `
+export const INIT: Script<[permits: number, idleTtlMs: number], number> =
+  new Script(
+    LUA_BASICS + `
 local meta = KEYS[1]
 local permits = tonumber(ARGV[1])
 local idle_ttl = tonumber(ARGV[2])
@@ -321,8 +323,8 @@ end
 keep(meta, idle_ttl)
 return tonumber(stored)
 `,
-  { keys: 1, name: "init" },
-);
+    { keys: 1, name: "init" },
+  );
 
 /**
  * Reads a primitive's state without changing it.
@@ -333,7 +335,17 @@ return tonumber(stored)
  * waiters counts queue entries with a live heartbeat, and ttls holds the
  * PTTL of each of the seven keys.
  */
-export const INFO = new Script(
+/** What {@linkcode INFO} answers. */
+export type InfoReply = [
+  serverTime: number,
+  permits: number | null | false,
+  holders: (string | number)[],
+  waiters: number,
+  queued: number,
+  ttls: number[],
+];
+
+export const INFO: Script<[], InfoReply> = new Script(
   PRELUDE + `
 local now = clock()
 local permits = redis.call('HGET', meta, 'permits')
@@ -354,136 +366,4 @@ return {now, permits and tonumber(permits) or false, out, waiting,
   redis.call('ZCARD', queue), ttls}
 `,
   { keys: 7, name: "info" },
-);
-
-/**
- * ManualResetEvent.wait: passes at once when the event is set, else
- * registers (or refreshes) the caller as a listener.
- *
- * KEYS: state, listeners. ARGV: id, listenerTtlMs.
- * Returns 1 when set, 0 when the caller must wait for its wake list.
- */
-export const EVENT_WAIT = new Script(
-  BASICS + `
-local state = KEYS[1]
-local listeners = KEYS[2]
-local id = ARGV[1]
-local ttl = tonumber(ARGV[2])
-if redis.call('EXISTS', state) == 1 then
-  redis.call('ZREM', listeners, id)
-  return 1
-end
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', listeners, '-inf', now)
-redis.call('ZADD', listeners, now + ttl, id)
-keep(listeners, ttl)
-return 0
-`,
-  { keys: 2, name: "eventWait" },
-);
-
-/**
- * ManualResetEvent.set: sets the state and wakes every live listener, each
- * on its own list (one entry, with a TTL).
- *
- * KEYS: state, listeners. ARGV: stateTtlMs, wakePrefix, wakeTtlMs.
- * Returns the number of listeners woken.
- */
-export const EVENT_SET = new Script(
-  BASICS + `
-local state = KEYS[1]
-local listeners = KEYS[2]
-local state_ttl = tonumber(ARGV[1])
-local wake_prefix = ARGV[2]
-local wake_ttl = tonumber(ARGV[3])
-redis.call('SET', state, '1', 'PX', state_ttl)
-local now = now_ms()
-local ids = redis.call('ZRANGEBYSCORE', listeners, '(' .. now, '+inf')
-for i = 1, #ids do
-  local list = wake_prefix .. ids[i]
-  redis.call('DEL', list)
-  redis.call('RPUSH', list, '1')
-  redis.call('PEXPIRE', list, wake_ttl)
-end
-redis.call('DEL', listeners)
-return #ids
-`,
-  { keys: 2, name: "eventSet" },
-);
-
-/**
- * AutoResetEvent.set: queues one signal unless `max` are pending; `front`
- * puts it back at the head (a wait that was aborted after it popped one).
- *
- * KEYS: signals. ARGV: max, ttlMs, front ("1" | "0").
- * Returns 1 when queued, 0 when the queue was full.
- */
-export const SIGNAL_PUSH = new Script(
-  `
-local signals = KEYS[1]
-local max = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-if ARGV[3] ~= '1' and redis.call('LLEN', signals) >= max then return 0 end
-if ARGV[3] == '1' then
-  redis.call('LPUSH', signals, '1')
-else
-  redis.call('RPUSH', signals, '1')
-end
-redis.call('PEXPIRE', signals, ttl)
-return 1
-`,
-  { keys: 1, name: "signalPush" },
-);
-
-/**
- * Waiting statistics: marks a primitive as contended until a deadline (its
- * waiter's heartbeat), dropping lapsed entries.
- *
- * KEYS: contended. ARGV: name, untilMs (server clock), ttlMs.
- */
-export const CONTENDED = new Script(
-  BASICS + `
-local contended = KEYS[1]
-local until_ms = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', contended, '-inf', now)
-local current = tonumber(redis.call('ZSCORE', contended, ARGV[1]) or '0')
-if until_ms > current then redis.call('ZADD', contended, until_ms, ARGV[1]) end
-keep(contended, ttl)
-return 1
-`,
-  { keys: 1, name: "contended" },
-);
-
-/**
- * Lists the primitives with a live waiter.
- *
- * KEYS: contended. Returns the names.
- */
-export const CONTENDED_LIST = new Script(
-  BASICS + `
-local now = now_ms()
-return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
-`,
-  { keys: 1, name: "contendedList" },
-);
-
-/**
- * Reads a ManualResetEvent's state.
- *
- * KEYS: state, listeners. Returns `{isSet, liveListeners, pttlState,
- * pttlListeners}`.
- */
-export const EVENT_INFO = new Script(
-  BASICS + `
-local now = now_ms()
-return {
-  redis.call('EXISTS', KEYS[1]),
-  redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf'),
-  redis.call('PTTL', KEYS[1]),
-  redis.call('PTTL', KEYS[2]),
-}
-`,
-  { keys: 2, name: "eventInfo" },
 );

@@ -6,14 +6,10 @@
  */
 import type { RedisClient } from "../client/client.ts";
 import { RedsyncError, SemaphoreMismatchError } from "../errors.ts";
-import type { LockInfo } from "../inspect.ts";
+import { backoff, delay } from "../_internal/async.ts";
+import { checkInteger } from "../_internal/validate.ts";
 import type { Lease } from "./lease.ts";
-import {
-  type Exclusive,
-  runExclusive,
-  type RunOptions,
-  type RunResult,
-} from "./run_exclusive.ts";
+import { checkName, keysOf } from "./keys.ts";
 import {
   type AcquireOptions,
   type LockOptions,
@@ -21,12 +17,9 @@ import {
   resolveLockOptions,
   toAcquireOptions,
 } from "./options.ts";
-import { LockEventTarget, Observer } from "../observe.ts";
-import { Permits } from "./engine.ts";
-import { checkName, keysOf } from "./keys.ts";
+import { engineOf, LockPrimitive, setUpEngine } from "./primitive.ts";
+import type { RunOptions } from "./run_exclusive.ts";
 import { INIT } from "./scripts.ts";
-import { delay } from "../_internal/async.ts";
-import { checkInteger } from "../_internal/validate.ts";
 
 /** Most permits a semaphore may have. */
 export const MAX_PERMITS = 100_000;
@@ -92,12 +85,10 @@ export interface SemaphoreAcquireOptions extends AcquireOptions {
  * // at most 5 of these run at once, across every process
  * ```
  */
-export class Semaphore extends LockEventTarget implements AsyncDisposable {
-  /** The name shared by every process that uses this semaphore. */
-  readonly name: string;
+export class Semaphore
+  extends LockPrimitive<RunOptions & { permits?: number }> {
   /** The number of permits. */
   readonly permits: number;
-  readonly #permits: Permits;
 
   private constructor(
     client: RedisClient,
@@ -106,17 +97,14 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     options: ResolvedLockOptions,
     idleTtlMs: number,
   ) {
-    super();
-    this.name = name;
+    super(name);
     this.permits = permits;
-    this.#permits = new Permits({
+    setUpEngine(this, {
       client,
-      name,
       limit: permits,
       keepMeta: true,
       idleTtlMs,
       options,
-      observer: new Observer(this, name, options.logger, options.metrics),
     });
   }
 
@@ -160,7 +148,7 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     const resolved = resolveLockOptions(action, options);
     const meta = keysOf(resolved.prefix, name).meta;
     const stored = init === "script"
-      ? await INIT.run(client, [meta], [permits, idleTtlMs]) as number
+      ? await INIT.run(client, [meta], [permits, idleTtlMs])
       : await initWithTransaction(client, meta, permits, idleTtlMs);
     if (stored !== permits) {
       throw new SemaphoreMismatchError(name, stored, permits);
@@ -193,7 +181,7 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     checkInteger(action, "idleTtlMs", idleTtlMs, 1_000, 2 ** 31 - 1);
     const resolved = resolveLockOptions(action, options);
     const meta = keysOf(resolved.prefix, name).meta;
-    for (let attempt = 0;; attempt++) {
+    for (const pauseMs of backoff({ minMs: 50, maxMs: 1_000 })) {
       abort?.throwIfAborted();
       const stored = await client.command(["HGET", meta, "permits"], {
         signal: abort,
@@ -207,8 +195,9 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
         }
         return new Semaphore(client, name, permits, resolved, idleTtlMs);
       }
-      await delay(Math.min(1_000, 50 * 2 ** Math.min(attempt, 5)), abort);
+      await delay(pauseMs, abort);
     }
+    throw new RangeError("unreachable: backoff() never ends");
   }
 
   /**
@@ -224,7 +213,7 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
    * await using two = await pool.acquire({ permits: 2, signal: AbortSignal.timeout(30_000) });
    * ```
    */
-  acquire(
+  override acquire(
     signal?: AbortSignal | SemaphoreAcquireOptions,
   ): Promise<Lease> {
     let weight: number;
@@ -234,7 +223,7 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#permits.acquire(weight, "wait", abort) as Promise<Lease>;
+    return engineOf(this).acquire(weight, "wait", abort) as Promise<Lease>;
   }
 
   /**
@@ -250,7 +239,7 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
    * if (!permit) console.log("busy: try later");
    * ```
    */
-  tryAcquire(
+  override tryAcquire(
     options?: Omit<SemaphoreAcquireOptions, "signal">,
   ): Promise<Lease | undefined> {
     let weight: number;
@@ -259,7 +248,7 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#permits.acquire(weight, "try", undefined);
+    return engineOf(this).acquire(weight, "try", undefined);
   }
 
   #acquireArgs(
@@ -272,68 +261,6 @@ export class Semaphore extends LockEventTarget implements AsyncDisposable {
     );
     checkInteger(action, "permits", permits, 1, this.permits);
     return { weight: permits, abort: signal };
-  }
-
-  /**
-   * Acquires permits, runs `fn` with a signal that aborts if the lease is
-   * lost, and always releases. `wait`: `"forever"` (default), a number of
-   * ms (then `LockTimeoutError`), or `"skip"` (`{ ran: false }` at once when
-   * no permit is free).
-   *
-   * @example
-   * ```ts
-   * import { connect, Semaphore } from "@redsync/core";
-   * await using redis = await connect();
-   * const api = await Semaphore.create(redis, "partner-api", { permits: 5 });
-   * const { ran } = await api.runExclusive(async (signal) => {
-   *   await fetch("https://example.com/api", { signal });
-   * }, { wait: 10_000 });
-   * ```
-   */
-  runExclusive<T>(
-    fn: Exclusive<T>,
-    options?: RunOptions & { permits?: number },
-  ): Promise<RunResult<T>> {
-    const permits = options?.permits;
-    return runExclusive(
-      this.name,
-      (signal) => this.acquire({ signal, permits }),
-      () => this.tryAcquire({ permits }),
-      fn,
-      options,
-    );
-  }
-
-  /**
-   * Reads this semaphore's state in Redis now: holders with their remaining
-   * lease and token, live waiters, key TTLs (see {@linkcode LockInfo}).
-   *
-   * @example
-   * ```ts
-   * import { connect, Semaphore } from "@redsync/core";
-   * await using redis = await connect();
-   * const lock = await Semaphore.create(redis, "pool", { permits: 3 });
-   * const info = await lock.info();
-   * console.log(info.holders.map((h) => `${h.token}: ${h.remainingMs} ms left`));
-   * ```
-   */
-  info(): Promise<LockInfo> {
-    return this.#permits.info();
-  }
-
-  /**
-   * Releases the leases this object handed out and still holds, and makes
-   * pending `acquire()`s reject with `DisposedError`; later calls reject too.
-   *
-   * @example
-   * ```ts
-   * import { connect, Semaphore } from "@redsync/core";
-   * await using redis = await connect();
-   * await using pool = await Semaphore.create(redis, "jobs", { permits: 3 });
-   * ```
-   */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#permits.dispose();
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { deferred } from "../_internal/deferred.ts";
+import { abortable } from "../_internal/async.ts";
 import type {
   Connector,
   Transport,
@@ -72,22 +72,10 @@ export const bunConnector: Connector = async (
     },
     socket: transport.socketHandler,
   });
-  let socket: BunSocket;
-  if (signal) {
-    const { promise: aborted, reject } = deferred<never>();
-    const onAbort = () => {
-      pending.then((s) => s.terminate?.() ?? s.end(), () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      socket = await Promise.race([pending, aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-  } else {
-    socket = await pending;
-  }
+  // A connect that lands after the abort is closed at once.
+  const socket = await abortable(pending, signal, () => {
+    pending.then((s) => s.terminate?.() ?? s.end(), () => {});
+  });
   socket.setNoDelay?.(true);
   socket.setKeepAlive?.(true, 30_000);
   transport.attach(socket);

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { deferred } from "../_internal/deferred.ts";
+import { abortable } from "../_internal/async.ts";
 import type {
   Connector,
   Transport,
@@ -40,38 +40,17 @@ export const denoConnector: Connector = async (
     ? Deno.connectTls({ hostname, port, caCerts, cert: tls.cert, key: tls.key })
     : Deno.connectTls({ hostname, port, caCerts });
   // Deno.connectTls takes no signal: race it, and close a late connection.
-  const conn = await raceAbort(pending, signal, () => {
+  const conn = await abortable(pending, signal, () => {
     pending.then(closeQuietly, () => {});
   });
   try {
-    await raceAbort(conn.handshake(), signal, () => {});
+    await abortable(conn.handshake(), signal, () => {});
   } catch (error) {
     closeQuietly(conn);
     throw error;
   }
   return new DenoTransport(conn, handlers);
 };
-
-/** Settles like `promise`, or rejects with `signal.reason` (calling `onAbort`) first. */
-async function raceAbort<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  onAbort: () => void,
-): Promise<T> {
-  if (!signal) return await promise;
-  signal.throwIfAborted();
-  const { promise: aborted, reject } = deferred<never>();
-  const listener = () => {
-    onAbort();
-    reject(signal.reason);
-  };
-  signal.addEventListener("abort", listener, { once: true });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    signal.removeEventListener("abort", listener);
-  }
-}
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
