@@ -176,7 +176,7 @@ export async function forceRelease(
     const result = await RELEASE.run(client, keys.script, [
       holder,
       info.permits ?? 1,
-      keys.grantPrefix,
+      keys.wakePrefix,
     ]);
     if (result === 1) freed.push(holder);
   }

@@ -261,6 +261,20 @@ export class Observer {
   }
 
   /** Logs a renewal failure that may still recover. */
+  /** A wait met a transient error (Redis unreachable...) and retries. */
+  waitRetry(error: unknown): void {
+    const warn = this.#logger?.warn;
+    if (warn) {
+      guard(() =>
+        warn.call(
+          this.#logger,
+          `redsync: waiting for '${this.#name}' met an error, retrying`,
+          error,
+        )
+      );
+    }
+  }
+
   renewalFailed(error: unknown): void {
     this.metric("renewalFailure", error);
     const warn = this.#logger?.warn;

@@ -1,7 +1,8 @@
 /**
  * Lua helpers that every script of the library starts with: the one server
- * clock (`clock()`, from `TIME`, never a client's clock) and TTL upkeep that
- * only ever lengthens a key's life (`keep()`).
+ * clock (`clock()`, from `TIME`, never a client's clock), TTL upkeep that
+ * only ever lengthens a key's life (`keep()`), and `wake()`, which hands a
+ * message to a waiter through its client's wake hub.
  *
  * @module
  */
@@ -21,5 +22,16 @@ local function keep(key, ms)
   if ttl == -1 or (ttl >= 0 and ttl < ms) then
     redis.call('PEXPIRE', key, ms)
   end
+end
+
+-- Wakes waiter id ('<hubId>.<n>') with message: appends 'id|message' to
+-- its client's wake list for this primitive, wake_prefix .. hubId, which
+-- that client's wake hub BLMPOPs. Same hash slot as the primitive.
+local function wake(wake_prefix, id, message, ttl)
+  local hub = string.match(id, '^(.-)%.')
+  if not hub then return end
+  local list = wake_prefix .. hub
+  redis.call('RPUSH', list, id .. '|' .. message)
+  keep(list, ttl)
 end
 `;

@@ -16,6 +16,7 @@
 import { backoff, deferred, pause } from "../_internal/async.ts";
 import { Connection } from "./connection.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
+import { blockingDeadlineMs } from "./commands.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 
@@ -100,11 +101,14 @@ export class BlockingPool {
   ): Promise<RedisReply> {
     // Aborted while waiting for a connection: nothing was sent.
     if (signal?.aborted) throw signal.reason;
-    const reply = connection.request(args, { bytes, noTimeout: true });
+    const reply = connection.request(args, {
+      bytes,
+      timeoutMs: blockingDeadlineMs(args, this.#options.commandTimeoutMs),
+    });
     if (!signal) return await reply;
     let unblocking: Promise<void> | undefined;
     const onAbort = () => {
-      unblocking = this.#cancel(connection, reply);
+      unblocking = unblockUntilSettled(connection, reply, this.#unblock);
     };
     signal.addEventListener("abort", onAbort, { once: true });
     try {
@@ -121,51 +125,6 @@ export class BlockingPool {
     } finally {
       signal.removeEventListener("abort", onAbort);
       await unblocking;
-    }
-  }
-
-  /**
-   * Unblocks `connection` until `reply` settles. `CLIENT UNBLOCK` answers 0
-   * while the command is still on its way to the server (not blocked yet)
-   * or already served, so it is retried with a short backoff; only when that
-   * fails for `UNBLOCK_RETRY_MS`, or the server cannot be reached, is the
-   * socket closed.
-   */
-  async #cancel(
-    connection: Connection,
-    reply: Promise<RedisReply>,
-  ): Promise<void> {
-    let settled = false;
-    const done = reply.then(
-      () => {
-        settled = true;
-      },
-      () => {
-        settled = true;
-      },
-    );
-    const id = connection.id;
-    if (id === undefined) {
-      // No CLIENT ID (ACL without +client): closing is the only way out.
-      connection.close();
-      return;
-    }
-    const start = performance.now();
-    const delays = backoff({ minMs: 1, maxMs: 50 });
-    while (!settled) {
-      let unblocked: RedisReply;
-      try {
-        unblocked = await this.#unblock(id);
-      } catch {
-        connection.close();
-        return;
-      }
-      if (unblocked === 1 || settled) return;
-      if (performance.now() - start > UNBLOCK_RETRY_MS) {
-        connection.close();
-        return;
-      }
-      await pause(delays.next().value!, undefined, done);
     }
   }
 
@@ -260,5 +219,51 @@ export class BlockingPool {
     this.#all.clear();
     this.#idle.length = 0;
     await Promise.all([...all.map((c) => c.close()), ...this.#openings]);
+  }
+}
+
+/**
+ * Unblocks `connection` until `reply` settles. `CLIENT UNBLOCK` answers 0
+ * while the command is still on its way to the server (not blocked yet)
+ * or already served, so it is retried with a short backoff; only when that
+ * fails for `UNBLOCK_RETRY_MS`, or the server cannot be reached, is the
+ * socket closed.
+ */
+export async function unblockUntilSettled(
+  connection: Connection,
+  reply: Promise<RedisReply>,
+  unblock: Unblocker,
+): Promise<void> {
+  let settled = false;
+  const done = reply.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  const id = connection.id;
+  if (id === undefined) {
+    // No CLIENT ID (ACL without +client): closing is the only way out.
+    connection.close();
+    return;
+  }
+  const start = performance.now();
+  const delays = backoff({ minMs: 1, maxMs: 50 });
+  while (!settled) {
+    let unblocked: RedisReply;
+    try {
+      unblocked = await unblock(id);
+    } catch {
+      connection.close();
+      return;
+    }
+    if (unblocked === 1 || settled) return;
+    if (performance.now() - start > UNBLOCK_RETRY_MS) {
+      connection.close();
+      return;
+    }
+    await pause(delays.next().value!, undefined, done);
   }
 }

@@ -4,10 +4,15 @@
  *
  * @module
  */
-import { abortable, backoff, deferred, pause } from "../_internal/async.ts";
-import { BlockingPool } from "./blocking.ts";
-import { isBlockingCommand, isSubscriberCommand } from "./commands.ts";
-import { Connection } from "./connection.ts";
+import { BlockingPool, unblockUntilSettled } from "./blocking.ts";
+import {
+  blockingDeadlineMs,
+  isBlockingCommand,
+  isSubscriberCommand,
+  isWaitCommand,
+} from "./commands.ts";
+import { MainLink } from "./main_link.ts";
+import { WakeHub } from "./wake_hub.ts";
 import { ConnectionError } from "../errors.ts";
 import {
   type ConnectOptions,
@@ -38,13 +43,23 @@ export interface CommandOptions {
   blocking?: boolean;
 }
 
-interface ReadyWaiter {
-  resolve(connection: Connection): void;
-  reject(error: unknown): void;
-}
-
 /** Set by `RedisClient`'s static block: its constructor stays private. */
 let open: (options: ResolvedOptions) => Promise<RedisClient>;
+
+/** What the primitives use of a client beyond its public methods. */
+export interface ClientInternals {
+  /** The client's wake-up hub (created on first use). */
+  hub(): WakeHub;
+  /** Calls `listener` after each reconnect of the main connection. */
+  onReconnect(listener: () => void): () => void;
+}
+
+let internals: (client: RedisClient) => ClientInternals;
+
+/** @internal The parts of `client` the primitives use (not public API). */
+export function internalsOf(client: RedisClient): ClientInternals {
+  return internals(client);
+}
 
 /**
  * A connection to one Redis server. Create it with {@linkcode connect}.
@@ -66,12 +81,9 @@ let open: (options: ResolvedOptions) => Promise<RedisClient>;
 export class RedisClient implements AsyncDisposable {
   readonly #options: ResolvedOptions;
   readonly #pool: BlockingPool;
-  #main: Connection | undefined;
+  readonly #link: MainLink;
   #closed = false;
-  #reconnecting: Promise<void> | undefined;
-  #reconnectAbort: AbortController | undefined;
-  #lastError: ConnectionError | undefined;
-  readonly #readyWaiters = new Set<ReadyWaiter>();
+  #hub: WakeHub | undefined;
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -79,14 +91,30 @@ export class RedisClient implements AsyncDisposable {
       options,
       (id) => this.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
     );
+    // Without reconnects, a lost main connection ends the client.
+    this.#link = new MainLink(options, () => {
+      this.#closed = true;
+      this.#pool.close();
+      this.#hub?.close();
+    });
   }
 
   static {
     open = async (options) => {
       const client = new RedisClient(options);
-      client.#main = await client.#openMain();
+      await client.#link.open();
       return client;
     };
+    internals = (client) => ({
+      hub: () => {
+        if (client.#closed) throw client.#closedError();
+        return client.#hub ??= new WakeHub(
+          client.#options,
+          (id) => client.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
+        );
+      },
+      onReconnect: (listener) => client.#link.onReconnect(listener),
+    });
   }
 
   /** The server's address without credentials, e.g. `redis://127.0.0.1:6379`. */
@@ -96,7 +124,7 @@ export class RedisClient implements AsyncDisposable {
 
   /** Protocol version of the main connection: 3 where the server has it. */
   get protocol(): 2 | 3 {
-    return this.#main?.protocol ?? 2;
+    return this.#link.connection?.protocol ?? 2;
   }
 
   /** `true` once {@linkcode RedisClient.close} was called. */
@@ -179,21 +207,75 @@ export class RedisClient implements AsyncDisposable {
     }
     const bytes = options?.bytes ?? false;
     const signal = options?.signal;
-    if (options?.blocking ?? isBlockingCommand(args)) {
+    // WAIT/WAITAOF count the writes of the connection they run on: ours.
+    const wait = isWaitCommand(args);
+    if (!wait && (options?.blocking ?? isBlockingCommand(args))) {
       return this.#pool.run(args, bytes, signal);
     }
+    if (wait) return this.#waitOnMain(args, signal);
     // The routing seam: a cluster or sentinel topology picks the connection here.
-    const main = this.#main;
-    if (main && !main.closedError) {
+    const main = this.#link.connection;
+    if (main) {
       try {
         return main.request(args, { bytes, signal });
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return this.#whenReady(signal).then((connection) =>
+    return this.#link.whenReady(signal).then((connection) =>
       connection.request(args, { bytes, signal })
     );
+  }
+
+  /**
+   * `WAIT`/`WAITAOF` on the main connection, whose writes they count. It
+   * blocks that connection (every command behind it waits) until the
+   * replicas answer or its timeout passes, plus a grace; an abort unblocks
+   * it with `CLIENT UNBLOCK` sent from a pool connection.
+   */
+  async #waitOnMain(
+    args: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+  ): Promise<RedisReply> {
+    signal?.throwIfAborted();
+    const connection = await this.#link.whenReady(signal);
+    // Its id, to unblock it on abort: asked in the same write as the WAIT.
+    const known = signal && connection.id === undefined
+      ? connection.request(["CLIENT", "ID"]).then((id) => {
+        if (typeof id === "number") connection.id = id;
+      }, () => {})
+      : undefined;
+    const reply = connection.request(args, {
+      timeoutMs: blockingDeadlineMs(args, this.#options.commandTimeoutMs),
+    });
+    if (!signal) return await reply;
+    let unblocking: Promise<void> | undefined;
+    const onAbort = () => {
+      unblocking = Promise.resolve(known).then(() =>
+        unblockUntilSettled(
+          connection,
+          reply,
+          (id) =>
+            this.#pool.run(
+              ["CLIENT", "UNBLOCK", id, "ERROR"],
+              false,
+              undefined,
+            ),
+        )
+      );
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const value = await reply;
+      if (signal.aborted) throw signal.reason; // nothing to hand back
+      return value;
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      await unblocking;
+    }
   }
 
   /**
@@ -225,85 +307,6 @@ export class RedisClient implements AsyncDisposable {
     );
   }
 
-  /** Resolves with the main connection once (re)connected, within the command timeout. */
-  #whenReady(signal: AbortSignal | undefined): Promise<Connection> {
-    const { promise, resolve, reject } = deferred<Connection>();
-    const waiter: ReadyWaiter = { resolve, reject };
-    this.#readyWaiters.add(waiter);
-    const timeout = AbortSignal.timeout(this.#options.commandTimeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    return abortable(promise, combined).catch((error) => {
-      this.#readyWaiters.delete(waiter);
-      if (signal?.aborted || !timeout.aborted) throw error;
-      throw new ConnectionError(
-        `Not connected to ${this.#options.display} within ${this.#options.commandTimeoutMs} ms${
-          this.#lastError ? `: ${this.#lastError.message}` : ""
-        }`,
-        { cause: this.#lastError },
-      );
-    }).finally(() => this.#readyWaiters.delete(waiter));
-  }
-
-  #openMain(signal?: AbortSignal): Promise<Connection> {
-    return Connection.open(this.#options, {
-      onLost: (error) => this.#onMainLost(error),
-    }, signal);
-  }
-
-  #onMainLost(error: ConnectionError): void {
-    this.#main = undefined;
-    this.#lastError = error;
-    if (this.#closed) return;
-    if (this.#options.reconnect === false) {
-      this.#closed = true;
-      this.#rejectWaiters(error);
-      this.#pool.close();
-      return;
-    }
-    this.#reconnecting ??= this.#reconnectLoop();
-  }
-
-  /** Exponential backoff with full-range ("equal") jitter until connected or closed. */
-  async #reconnectLoop(): Promise<void> {
-    const reconnect = this.#options.reconnect;
-    if (reconnect === false) return;
-    const abort = new AbortController();
-    this.#reconnectAbort = abort;
-    try {
-      const delays = backoff({
-        minMs: reconnect.minDelayMs,
-        maxMs: reconnect.maxDelayMs,
-        jitter: 0.5,
-      });
-      for (const delay of delays) {
-        if (this.#closed || !(await pause(delay, abort.signal))) return;
-        try {
-          const connection = await this.#openMain(abort.signal);
-          if (this.#closed) {
-            await connection.close();
-            return;
-          }
-          this.#main = connection;
-          this.#lastError = undefined;
-          for (const waiter of this.#readyWaiters) waiter.resolve(connection);
-          this.#readyWaiters.clear();
-          return;
-        } catch (error) {
-          if (abort.signal.aborted) return;
-          if (error instanceof ConnectionError) this.#lastError = error;
-        }
-      }
-    } finally {
-      this.#reconnecting = undefined;
-      this.#reconnectAbort = undefined;
-    }
-  }
-
-  #rejectWaiters(error: unknown): void {
-    for (const waiter of this.#readyWaiters) waiter.reject(error);
-    this.#readyWaiters.clear();
-  }
-
   #closedError(): ConnectionError {
     return new ConnectionError(`Client for ${this.#options.display} is closed`);
   }
@@ -320,19 +323,11 @@ export class RedisClient implements AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closed && !this.#main && !this.#reconnecting) {
-      await this.#pool.close();
-      return;
-    }
     this.#closed = true;
-    this.#reconnectAbort?.abort();
-    this.#rejectWaiters(this.#closedError());
-    const main = this.#main;
-    this.#main = undefined;
     await Promise.all([
-      main?.close(`Client for ${this.#options.display} closed`),
+      this.#link.close(),
       this.#pool.close(),
-      this.#reconnecting,
+      this.#hub?.close(),
     ]);
   }
 

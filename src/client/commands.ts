@@ -7,32 +7,77 @@
  */
 import type { RedisArg } from "../resp/types.ts";
 
-const BLOCKING_COMMANDS = new Set([
-  "BLPOP",
-  "BRPOP",
-  "BLMOVE",
-  "BRPOPLPUSH",
-  "BLMPOP",
-  "BZPOPMIN",
-  "BZPOPMAX",
-  "BZMPOP",
-  "WAIT",
-  "WAITAOF",
+/**
+ * Commands that block the connection they run on, with where their server
+ * timeout is: the index of the argument (-1: the last one) and its unit.
+ */
+const BLOCKING_COMMANDS = new Map<string, [index: number, unit: number]>([
+  ["BLPOP", [-1, 1000]],
+  ["BRPOP", [-1, 1000]],
+  ["BLMOVE", [-1, 1000]],
+  ["BRPOPLPUSH", [-1, 1000]],
+  ["BLMPOP", [1, 1000]],
+  ["BZPOPMIN", [-1, 1000]],
+  ["BZPOPMAX", [-1, 1000]],
+  ["BZMPOP", [1, 1000]],
+  ["WAIT", [2, 1]],
+  ["WAITAOF", [3, 1]],
 ]);
+
+function upperName(args: readonly RedisArg[]): string | undefined {
+  const name = args[0];
+  if (typeof name !== "string" || name.length < 4) return undefined;
+  const first = name.charCodeAt(0) | 0x20; // lower-cased ASCII
+  if (first !== 0x62 && first !== 0x77 && first !== 0x78) return undefined; // b w x
+  return name.toUpperCase();
+}
 
 /**
  * Tells whether a command blocks the connection it runs on: the commands
- * above, and `XREAD`/`XREADGROUP` with a `BLOCK` argument.
+ * above but `WAIT`/`WAITAOF`, and `XREAD`/`XREADGROUP` with a `BLOCK`
+ * argument. These run on the blocking pool.
  */
 export function isBlockingCommand(args: readonly RedisArg[]): boolean {
-  const name = args[0];
-  if (typeof name !== "string" || name.length < 4) return false;
-  const first = name.charCodeAt(0) | 0x20; // lower-cased ASCII
-  if (first !== 0x62 && first !== 0x77 && first !== 0x78) return false; // b w x
-  const upper = name.toUpperCase();
-  if (BLOCKING_COMMANDS.has(upper)) return true;
+  const upper = upperName(args);
+  if (upper === undefined) return false;
+  if (BLOCKING_COMMANDS.has(upper)) return upper[0] !== "W";
   if (upper !== "XREAD" && upper !== "XREADGROUP") return false;
   return args.some((a) => typeof a === "string" && a.toUpperCase() === "BLOCK");
+}
+
+/**
+ * `WAIT` and `WAITAOF` count the writes of the connection they run on, so
+ * they must run on the caller's (the shared main) connection: from another
+ * one they would answer at once and say nothing about the caller's writes.
+ */
+export function isWaitCommand(args: readonly RedisArg[]): boolean {
+  const upper = upperName(args);
+  return upper === "WAIT" || upper === "WAITAOF";
+}
+
+/**
+ * The client-side deadline of a blocking command, in ms: its server
+ * timeout plus `graceMs`, after which its connection is declared dead (a
+ * half-open socket). `Infinity` when it blocks without a timeout (0).
+ */
+export function blockingDeadlineMs(
+  args: readonly RedisArg[],
+  graceMs: number,
+): number {
+  const upper = upperName(args) ?? "";
+  let timeoutMs: number;
+  const spec = BLOCKING_COMMANDS.get(upper);
+  if (spec) {
+    const [index, unit] = spec;
+    timeoutMs = Number(args.at(index)) * unit;
+  } else {
+    const at = args.findIndex((a) =>
+      typeof a === "string" && a.toUpperCase() === "BLOCK"
+    );
+    timeoutMs = at === -1 ? 0 : Number(args[at + 1]);
+  }
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) return graceMs; // Redis refuses it
+  return timeoutMs === 0 ? Infinity : timeoutMs + graceMs;
 }
 
 /** Commands that switch a connection to push mode (replies out of order). */

@@ -22,6 +22,8 @@ interface Pending {
   bytes: boolean;
   /** `performance.now()` after which the connection is declared dead. */
   deadline: number;
+  /** The timeout that set `deadline`, for the message. */
+  timeoutMs: number;
   /** Settled early (aborted): its reply is read and dropped. */
   settled: boolean;
 }
@@ -30,8 +32,11 @@ interface Pending {
 export interface RequestOptions {
   /** Bulk strings as `Uint8Array`. */
   bytes?: boolean;
-  /** Exempt from the command timeout (blocking commands). */
-  noTimeout?: boolean;
+  /**
+   * Ms after which a missing reply declares the connection dead
+   * (`Infinity`: never). Defaults to `commandTimeoutMs`.
+   */
+  timeoutMs?: number;
   /** Rejects the request early with `signal.reason`; its reply is dropped. */
   signal?: AbortSignal;
 }
@@ -207,13 +212,13 @@ export class Connection {
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.#writer.add(args); // throws TypeError on a bad argument, writes nothing
     const { promise, resolve, reject } = deferred<RedisReply>();
+    const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs;
     const entry: Pending = {
       resolve,
       reject,
       bytes: options?.bytes ?? false,
-      deadline: options?.noTimeout
-        ? Infinity
-        : performance.now() + this.#options.commandTimeoutMs,
+      deadline: performance.now() + timeoutMs,
+      timeoutMs,
       settled: false,
     };
     this.#pending.push(entry);
@@ -222,7 +227,7 @@ export class Connection {
       queueMicrotask(this.#flush);
     }
     if (this.#timer === undefined && entry.deadline !== Infinity) {
-      this.#armTimer(this.#options.commandTimeoutMs);
+      this.#armTimer(entry.deadline - performance.now());
     }
     if (!signal) return promise;
     const onAbort = () => {
@@ -256,7 +261,9 @@ export class Connection {
     }
     this.#fail(
       new ConnectionError(
-        `Command to ${this.#options.display} got no reply within ${this.#options.commandTimeoutMs} ms; the connection was reset`,
+        `Command to ${this.#options.display} got no reply within ${
+          Math.round(head.timeoutMs)
+        } ms; the connection was reset`,
       ),
     );
   };

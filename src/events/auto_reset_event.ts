@@ -4,27 +4,33 @@
  *
  * @module
  */
-import type { RedisClient } from "../client/client.ts";
+import { internalsOf, type RedisClient } from "../client/client.ts";
+import { retryTransient } from "../_internal/transient.ts";
 import {
   type EventOptions,
   type ResolvedEventOptions,
   resolveEventOptions,
 } from "./options.ts";
 import { toAcquireOptions } from "../locks/options.ts";
-import { SIGNAL_PUSH } from "./scripts.ts";
+import { SIGNAL_SET, SIGNAL_TAKE, SIGNAL_UNDO } from "./scripts.ts";
 
 /**
- * One-to-one event. Each `set()` queues one signal and wakes one waiter
- * (`BLPOP`, no polling); signals set while nobody waits are kept, in order,
- * up to `maxPending` and for `ttlMs` after the last `set()`. Unlike .NET's,
- * sets do not coalesce: three sets release three waits.
+ * One-to-one event. Each `set()` hands one signal to the first waiter in
+ * line (FIFO by server time), woken through its client's wake hub: no
+ * polling, and no connection per waiter. Signals set while nobody waits
+ * are kept, in order, up to `maxPending` and for `ttlMs` after the last
+ * `set()`. Unlike .NET's, sets do not coalesce: three sets release three
+ * waits.
  *
- * A wait aborted after its signal was already popped puts the signal back at
- * the head, so a signal is consumed exactly by a wait that resolves. A
- * process killed right after taking a signal consumes it (as with any queue
- * without acknowledgements).
+ * A signal is consumed exactly by a wait that resolves: an aborted wait
+ * gives back a signal handed to it (to the next waiter, or to the head of
+ * the list). A waiter that dies after being handed a signal, before it
+ * claimed it, gives it back after `waiterTtlMs`; one killed after claiming
+ * it consumes it (as with any queue without acknowledgements).
  *
- * Key: `p:{name}:signals` (LIST, TTL `ttlMs`).
+ * Keys: `p:{name}:signals` (LIST, TTL `ttlMs`), `p:{name}:takers` and
+ * `p:{name}:heartbeats` (the waiters in line, ZSETs), `p:{name}:granted`
+ * (signals handed to a waiter, to claim), `p:{name}:wake:<hub>` (wakes).
  *
  * @example
  * ```ts
@@ -41,13 +47,24 @@ export class AutoResetEvent {
   readonly #client: RedisClient;
   readonly #options: ResolvedEventOptions;
   readonly #key: string;
+  /** signals, takers, heartbeats, granted. */
+  readonly #keys: string[];
+  readonly #wakePrefix: string;
 
   /** Describes the event; nothing is sent until a method is called. */
   constructor(client: RedisClient, name: string, options?: EventOptions) {
     this.#options = resolveEventOptions("create an event", name, options);
     this.name = name;
     this.#client = client;
-    this.#key = `${this.#options.base}:signals`;
+    const { base } = this.#options;
+    this.#key = `${base}:signals`;
+    this.#keys = [
+      this.#key,
+      `${base}:takers`,
+      `${base}:heartbeats`,
+      `${base}:granted`,
+    ];
+    this.#wakePrefix = `${base}:wake:`;
   }
 
   /**
@@ -62,11 +79,12 @@ export class AutoResetEvent {
    * ```
    */
   async set(): Promise<boolean> {
-    const { maxPending, ttlMs } = this.#options;
-    return await SIGNAL_PUSH.run(this.#client, [this.#key], [
-      maxPending,
+    const { maxPending, ttlMs, waiterTtlMs } = this.#options;
+    return await SIGNAL_SET.run(this.#client, this.#keys, [
       ttlMs,
-      "0",
+      this.#wakePrefix,
+      waiterTtlMs,
+      maxPending,
     ]) === 1;
   }
 
@@ -144,15 +162,64 @@ export class AutoResetEvent {
   async wait(signal?: AbortSignal | { signal?: AbortSignal }): Promise<void> {
     const { signal: abort } = toAcquireOptions("wait", signal);
     abort?.throwIfAborted();
-    await this.#client.command(["BLPOP", this.#key, 0], { signal: abort });
-    if (abort?.aborted) {
-      // Served just as the abort came: give the signal back, at the head.
-      await SIGNAL_PUSH.run(this.#client, [this.#key], [
-        this.#options.maxPending,
-        this.#options.ttlMs,
-        "1",
-      ]);
-      throw abort.reason;
+    const client = this.#client;
+    const { waiterTtlMs, maxPending } = this.#options;
+    const ticket = internalsOf(client).hub().ticket(this.#wakePrefix);
+    const id = ticket.id;
+    const heartbeatMs = Math.max(10, waiterTtlMs / 3);
+    // An abort leaves the line, and gives back a grant made meanwhile: one
+    // script written at the moment of the abort, after this wait's own.
+    let undone = false;
+    const undo = (had: boolean) => {
+      if (undone) return;
+      undone = true;
+      SIGNAL_UNDO.run(client, this.#keys, [
+        id,
+        had ? "1" : "0",
+        this.#wakePrefix,
+        waiterTtlMs,
+      ], { evalOnly: true }).catch(() => {});
+    };
+    const onAbort = () => undo(false);
+    abort?.addEventListener("abort", onAbort, { once: true });
+    const never = new AbortController().signal;
+    try {
+      for (;;) {
+        const taken = await retryTransient(
+          () =>
+            SIGNAL_TAKE.run(client, this.#keys, [
+              id,
+              this.#wakePrefix,
+              waiterTtlMs,
+              maxPending,
+            ]),
+          { signal: abort, closed: () => client.closed },
+        );
+        if (taken === 1) {
+          // Taken, but the abort came first: the undo above ran before the
+          // take was known, so give the signal back now.
+          if (abort?.aborted) {
+            undone = false;
+            undo(true);
+            throw abort.reason;
+          }
+          return;
+        }
+        ticket.listen();
+        // A wake message means a grant to claim: the next SIGNAL_TAKE
+        // consumes it. TIMEOUT refreshes the heartbeat; REARM re-checks.
+        await ticket.next(heartbeatMs, abort ?? never);
+      }
+    } catch (error) {
+      if (abort?.aborted) {
+        undo(false);
+        throw abort.reason;
+      }
+      undo(false);
+      throw error;
+    } finally {
+      abort?.removeEventListener("abort", onAbort);
+      ticket.close();
     }
   }
 }

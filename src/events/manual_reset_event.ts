@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { RedisClient } from "../client/client.ts";
+import { internalsOf, type RedisClient } from "../client/client.ts";
+import { retryTransient } from "../_internal/transient.ts";
 import {
   type EventOptions,
   type ResolvedEventOptions,
@@ -55,7 +56,7 @@ export class ManualResetEvent {
     this.name = name;
     this.#client = client;
     const { base } = this.#options;
-    this.#keys = [`${base}:state`, `${base}:listeners`];
+    this.#keys = [`${base}:state`, `${base}:listeners`, `${base}:woken`];
   }
 
   /**
@@ -119,7 +120,7 @@ export class ManualResetEvent {
   async info(): Promise<ManualResetEventInfo> {
     const [set, waiters, state, listeners] = await EVENT_INFO.run(
       this.#client,
-      this.#keys,
+      this.#keys.slice(0, 2),
     );
     return { isSet: set === 1, waiters, keyTtls: { state, listeners } };
   }
@@ -138,33 +139,40 @@ export class ManualResetEvent {
   async wait(signal?: AbortSignal | { signal?: AbortSignal }): Promise<void> {
     const { signal: abort } = toAcquireOptions("wait", signal);
     abort?.throwIfAborted();
-    const id = crypto.randomUUID();
+    const client = this.#client;
     const { base, waiterTtlMs } = this.#options;
-    const wake = `${base}:wake:${id}`;
-    const heartbeat = (Math.max(10, waiterTtlMs / 3) / 1000).toFixed(3);
+    const ticket = internalsOf(client).hub().ticket(`${base}:wake:`);
+    const id = ticket.id;
+    const heartbeatMs = Math.max(10, waiterTtlMs / 3);
+    const [, listeners, woken] = this.#keys;
     // An abort unregisters at once (ordered after the registration).
     const forget = () => {
-      this.#client.send("ZREM", this.#keys[1], id).catch(() => {});
-      this.#client.send("DEL", wake).catch(() => {});
+      client.send("ZREM", listeners, id).catch(() => {});
+      client.send("SREM", woken, id).catch(() => {});
     };
     abort?.addEventListener("abort", forget, { once: true });
+    const never = new AbortController().signal;
     try {
       for (;;) {
-        const set = await EVENT_WAIT.run(
-          this.#client,
-          this.#keys,
-          [id, waiterTtlMs],
-          { signal: abort },
+        const set = await retryTransient(
+          () =>
+            EVENT_WAIT.run(client, this.#keys, [id, waiterTtlMs], {
+              signal: abort,
+            }),
+          { signal: abort, closed: () => client.closed },
         );
         if (set === 1) return;
-        const woken = await this.#client.command(
-          ["BLPOP", wake, heartbeat],
-          { signal: abort },
-        );
-        if (woken !== null) return; // a set() happened while we waited
+        ticket.listen();
+        const message = await ticket.next(heartbeatMs, abort ?? never);
+        if (typeof message === "string") {
+          client.send("SREM", woken, id).catch(() => {});
+          return; // a set() happened while we waited
+        }
+        // TIMEOUT: refresh the registration; REARM: re-check.
       }
     } finally {
       abort?.removeEventListener("abort", forget);
+      ticket.close();
     }
   }
 }

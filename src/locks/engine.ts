@@ -5,7 +5,9 @@
  *
  * @module
  */
-import type { RedisClient } from "../client/client.ts";
+import { internalsOf, type RedisClient } from "../client/client.ts";
+import type { WakeTicket } from "../client/wake_hub.ts";
+import { retryTransient } from "../_internal/transient.ts";
 import {
   DisposedError,
   type LockLostError,
@@ -16,7 +18,7 @@ import { createLease, type Lease, type LeaseBackend } from "./lease.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import { keysOf, type LockKeys } from "./keys.ts";
 import { ContendedMarker } from "./stats.ts";
-import { waitForGrant } from "./wait.ts";
+import { grantMarginMs, parseGrant } from "./wait.ts";
 import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
 import { backoff, delay } from "../_internal/async.ts";
 import { guard, type Observer } from "../observe.ts";
@@ -36,10 +38,14 @@ export interface EngineConfig {
   observer: Observer;
 }
 
-interface Granted {
+/** Permits granted: the lease starts from `sentAt` + `leftMs`. */
+interface Grant {
   granted: true;
   token: number;
+  /** Lease time left by the server's clock, from when it answered. */
   leftMs: number;
+  /** `performance.now()` when the request that answered was sent. */
+  sentAt: number;
 }
 interface Waiting {
   granted: false;
@@ -47,6 +53,8 @@ interface Waiting {
   wakeMs: number;
   /** The server's clock (ms) when it answered. */
   serverNow: number;
+  /** `performance.now()` when the request was sent (before `serverNow`). */
+  sentAt: number;
 }
 
 /** Acquire, release and extend for one primitive. */
@@ -89,7 +97,8 @@ export class LockEngine implements LeaseBackend {
    * Takes `weight` permits, waiting (mode "wait") or not ("try"). Resolves
    * `undefined` only in "try" mode when none is free. On abort or error, no
    * permit is kept and no queue entry is left: the cancel is sent before the
-   * promise rejects.
+   * promise rejects. Waits survive outages: transient errors (a dropped
+   * connection, `LOADING`, ...) are retried until `userSignal` aborts.
    */
   async acquire(
     weight: number,
@@ -101,7 +110,12 @@ export class LockEngine implements LeaseBackend {
     const signal = userSignal
       ? AbortSignal.any([userSignal, this.#disposed.signal])
       : this.#disposed.signal;
-    const id = crypto.randomUUID();
+    const { client, options } = this.#config;
+    // Blocking waiters are woken through the client's hub: their id names it.
+    const ticket = mode === "wait" && options.wait.strategy === "blocking"
+      ? internalsOf(client).hub().ticket(this.#keys.wakePrefix)
+      : undefined;
+    const id = ticket?.id ?? crypto.randomUUID();
     // Undo whatever reached Redis (a queue entry, a grant in flight) with one
     // RELEASE written at the moment of the abort: it follows every earlier
     // command of this acquire on the same connection, and it is out before
@@ -116,12 +130,20 @@ export class LockEngine implements LeaseBackend {
     const observer = this.#config.observer;
     const started = performance.now();
     try {
-      const lease = await this.#acquireLoop(id, weight, mode, signal);
+      const grant = await this.#acquireLoop(id, weight, mode, signal, ticket);
+      // From here to the lease nothing awaits, so no abort can slip in
+      // between: either it came before (undone; we throw) or it comes after
+      // (the lease is the caller's, and the listener is gone).
+      signal.throwIfAborted();
+      signal.removeEventListener("abort", undo);
       const waitMs = performance.now() - started;
-      if (lease) {
-        observer.metric("wait", waitMs, "acquired");
-        observer.emit("acquired", { token: lease.token, waitMs });
-      } else observer.metric("wait", waitMs, "unavailable");
+      if (!grant) {
+        observer.metric("wait", waitMs, "unavailable");
+        return undefined;
+      }
+      const lease = this.#lease(id, grant, weight);
+      observer.metric("wait", waitMs, "acquired");
+      observer.emit("acquired", { token: lease.token, waitMs });
       return lease;
     } catch (error) {
       undo();
@@ -134,6 +156,7 @@ export class LockEngine implements LeaseBackend {
       throw error;
     } finally {
       signal.removeEventListener("abort", undo);
+      ticket?.close();
     }
   }
 
@@ -142,15 +165,14 @@ export class LockEngine implements LeaseBackend {
     weight: number,
     mode: "wait" | "try",
     signal: AbortSignal,
-  ): Promise<Lease | undefined> {
+    ticket: WakeTicket | undefined,
+  ): Promise<Grant | undefined> {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
-    let sentAt = performance.now();
     // Blocking waiters queue for a hand-off. Pollers do not: a permit handed
     // to a poller would sit idle until its next attempt, so each attempt only
     // takes a permit that is free with nobody queued.
-    const blocking = options.wait.strategy === "blocking";
-    const scriptMode = mode === "wait" && blocking ? "wait" : "try";
+    const scriptMode = ticket ? "wait" : "try";
     const { wait } = options;
     const pauses = wait.strategy === "blocking" ? undefined : backoff({
       minMs: wait.intervalMs,
@@ -158,39 +180,84 @@ export class LockEngine implements LeaseBackend {
       factor: wait.factor,
       jitter: wait.jitter,
     });
-    let state = await this.#tryOnce(id, weight, scriptMode, signal, true);
-    for (let attempt = 0;; attempt++) {
-      if (state.granted) {
-        signal.throwIfAborted(); // granted but no longer wanted: undone by the caller
-        return this.#lease(id, state.token, weight, state.leftMs, sentAt);
-      }
+    let state = await this.#attempt(id, weight, scriptMode, signal, true);
+    for (let round = 0;; round++) {
+      if (state.granted) return state;
       if (mode === "try") return undefined;
-      if (attempt === 0) this.#config.observer.emit("waiting", {});
+      if (round === 0) this.#config.observer.emit("waiting", {});
       this.#contended.mark(state.serverNow);
+      // Wake to refresh the heartbeat, or, next in line, when a lease ends.
       const wakeMs = state.wakeMs >= 0
         ? Math.min(heartbeatMs, state.wakeMs + 1)
         : heartbeatMs;
-      if (!pauses) {
-        const key = this.#keys.grantPrefix + id;
-        const popped = await waitForGrant(
-          this.#config.client,
-          key,
-          wakeMs,
-          signal,
-        );
-        if (popped !== null) {
-          signal.throwIfAborted();
-          // The server's clock read `serverNow` no earlier than `sentAt` here,
+      if (ticket) {
+        ticket.listen();
+        const message = await ticket.next(wakeMs, signal);
+        if (typeof message === "string") {
+          // The server's clock read `serverNow` no earlier than `sentAt`,
           // so its lease end maps to a local deadline that is never late.
-          const leftMs = popped.leaseEnd - state.serverNow;
-          return this.#lease(id, popped.token, weight, leftMs, sentAt);
+          const { token, leaseEnd } = parseGrant(message);
+          const grant = {
+            granted: true as const,
+            token,
+            leftMs: leaseEnd - state.serverNow,
+            sentAt: state.sentAt,
+          };
+          const margin = grantMarginMs(options.leaseMs);
+          if (grant.leftMs >= margin) return grant;
+          // Popped too late to be of use: renew it first (never revives an
+          // ended lease), else wait on.
+          const renewed = await this.#renewGrant(id, grant, signal);
+          if (renewed) return renewed;
         }
+        // TIMEOUT (heartbeat, a lease ends) or REARM (the hub's connection
+        // dropped): ACQUIRE re-checks, and consumes a grant made meanwhile.
       } else {
-        await delay(Math.min(heartbeatMs, pauses.next().value!), signal);
+        await delay(Math.min(heartbeatMs, pauses!.next().value!), signal);
       }
-      sentAt = performance.now();
-      state = await this.#tryOnce(id, weight, scriptMode, signal, !blocking);
+      state = await this.#attempt(id, weight, scriptMode, signal, false);
     }
+  }
+
+  /** Extends a grant that arrived with too little left; `undefined`: ended. */
+  async #renewGrant(
+    id: string,
+    grant: Grant,
+    signal: AbortSignal,
+  ): Promise<Grant | undefined> {
+    const sentAt = performance.now();
+    const leftMs = await this.#retrying(
+      signal,
+      () => this.extend(id, this.#config.options.leaseMs),
+    );
+    return leftMs > 0 ? { ...grant, leftMs, sentAt } : undefined;
+  }
+
+  /** `ACQUIRE`, retried on transient errors until `signal` aborts. */
+  #attempt(
+    id: string,
+    weight: number,
+    mode: "wait" | "try",
+    signal: AbortSignal,
+    fresh: boolean,
+  ): Promise<Grant | Waiting> {
+    // Only the very first send may skip the look-ups: a retry may follow
+    // an ACQUIRE that ran although its reply was lost.
+    let first = fresh;
+    return this.#retrying(signal, () => {
+      const once = this.#tryOnce(id, weight, mode, signal, first);
+      first = false;
+      return once;
+    });
+  }
+
+  /** Runs `fn` until it succeeds, retrying transient errors with backoff. */
+  #retrying<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    return retryTransient(fn, {
+      signal,
+      closed: () => this.#config.client.closed,
+      onRetry: (error) => this.#config.observer.waitRetry(error),
+    });
   }
 
   async #tryOnce(
@@ -198,9 +265,10 @@ export class LockEngine implements LeaseBackend {
     weight: number,
     mode: "wait" | "try",
     signal: AbortSignal,
-    fresh = false,
-  ): Promise<Granted | Waiting> {
+    fresh: boolean,
+  ): Promise<Grant | Waiting> {
     const { options, limit, keepMeta, idleTtlMs } = this.#config;
+    const sentAt = performance.now();
     const reply = await ACQUIRE.run(this.#config.client, this.#keys.script, [
       id,
       limit,
@@ -209,7 +277,7 @@ export class LockEngine implements LeaseBackend {
       mode,
       options.waiterTtlMs,
       idleTtlMs,
-      this.#keys.grantPrefix,
+      this.#keys.wakePrefix,
       keepMeta ? "1" : "0",
       fresh ? "1" : "0",
     ], { signal });
@@ -217,19 +285,19 @@ export class LockEngine implements LeaseBackend {
       throw new SemaphoreMismatchError(this.name, reply[1], limit);
     }
     if (reply[0] === 1) {
-      return { granted: true, token: reply[1], leftMs: reply[2] };
+      return { granted: true, token: reply[1], leftMs: reply[2], sentAt };
     }
-    return { granted: false, wakeMs: reply[1], serverNow: reply[3] };
+    return {
+      granted: false,
+      wakeMs: reply[1],
+      serverNow: reply[3],
+      sentAt,
+    };
   }
 
-  #lease(
-    id: string,
-    token: number,
-    weight: number,
-    leftMs: number,
-    sentAt: number,
-  ): Lease {
+  #lease(id: string, grant: Grant, weight: number): Lease {
     const { leaseMs, renew } = this.#config.options;
+    const { token, leftMs, sentAt } = grant;
     const lease = createLease(this, id, token, weight, {
       leaseMs,
       renew,
@@ -250,7 +318,7 @@ export class LockEngine implements LeaseBackend {
     return RELEASE.run(this.#config.client, this.#keys.script, [
       id,
       this.#config.limit,
-      this.#keys.grantPrefix,
+      this.#keys.wakePrefix,
     ], atOnce ? { evalOnly: true } : undefined);
   }
 
@@ -260,7 +328,7 @@ export class LockEngine implements LeaseBackend {
       id,
       leaseMs,
       this.#config.limit,
-      this.#keys.grantPrefix,
+      this.#keys.wakePrefix,
     ]);
   }
 

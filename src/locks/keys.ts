@@ -45,14 +45,8 @@ export const SCRIPT_KEYS = [
   "fence",
 ] as const;
 
-/** Suffixes of the per-waiter keys (`grant:<id>`, `wake:<id>`). */
-export const WAITER_KEY_KINDS = ["grant", "wake"] as const;
-
 /** Every key suffix a lock (mutex or semaphore) may have. */
-export const LOCK_KEY_SUFFIXES: ReadonlySet<string> = new Set([
-  ...SCRIPT_KEYS,
-  "grant",
-]);
+export const LOCK_KEY_SUFFIXES: ReadonlySet<string> = new Set(SCRIPT_KEYS);
 
 /** The Redis keys of one lock primitive. */
 export interface LockKeys {
@@ -60,8 +54,8 @@ export interface LockKeys {
   script: string[];
   /** The semaphore's definition (`meta`). */
   meta: string;
-  /** Prefix of a waiter's grant list: `grantPrefix + id`. */
-  grantPrefix: string;
+  /** Prefix of the wake lists: `wakePrefix + hubId` (see `WakeHub`). */
+  wakePrefix: string;
   /** `prefix:{name}`. */
   base: string;
 }
@@ -70,7 +64,7 @@ export interface LockKeys {
 export function keysOf(prefix: string, name: string): LockKeys {
   const base = keyBase(prefix, name);
   const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
-  return { script, meta: script[5], grantPrefix: `${base}:grant:`, base };
+  return { script, meta: script[5], wakePrefix: `${base}:wake:`, base };
 }
 
 /** The ZSET listing contended primitives under `prefix`. */

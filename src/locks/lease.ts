@@ -5,12 +5,8 @@
  *
  * @module
  */
-import {
-  ConnectionError,
-  LockLostError,
-  LockNotHeldError,
-  RedisReplyError,
-} from "../errors.ts";
+import { LockLostError, LockNotHeldError } from "../errors.ts";
+import { isTransientError } from "../_internal/transient.ts";
 
 /** What a lease needs from the primitive that issued it. */
 export interface LeaseBackend {
@@ -31,23 +27,6 @@ export interface LeaseBackend {
   renewalFailed(lease: Lease, error: unknown): void;
   /** The client is closed: no command can be sent any more. */
   readonly closed: boolean;
-}
-
-/**
- * Errors a retry may cure before the lease ends: the connection dropped, or
- * the server is loading, busy with a script, or failing over.
- */
-const TRANSIENT_CODES = new Set([
-  "LOADING",
-  "BUSY",
-  "TRYAGAIN",
-  "MASTERDOWN",
-  "CLUSTERDOWN",
-]);
-
-function isTransient(error: unknown): boolean {
-  return error instanceof ConnectionError ||
-    (error instanceof RedisReplyError && TRANSIENT_CODES.has(error.code));
 }
 
 /** How a lease renews itself. */
@@ -306,7 +285,7 @@ export class Lease implements AsyncDisposable {
         this.#lose("The lease on '%s' ended as its client was closed", error);
         return;
       }
-      if (!isTransient(error)) {
+      if (!isTransientError(error)) {
         this.#lose("The lease on '%s' could not be renewed", error);
         return;
       }

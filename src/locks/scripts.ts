@@ -12,7 +12,7 @@
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"                      |
  * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
  * | `p:{name}:fence`     | STRING | last fencing token (kept: no TTL)                  |
- * | `p:{name}:grant:<id>`| LIST   | "token:leaseEnd" pushed when a waiter is granted |
+ * | `p:{name}:wake:<hub>` | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
  *
  * Scripts read the server clock (`TIME`), never a client's. Names reach the
  * scripts only as KEYS and ARGV.
@@ -99,8 +99,8 @@ end
 
 
 -- Hands free permits to the waiters at the head of the queue, in arrival
--- order, and wakes each with one token on its own grant list.
-local function serve(limit, now, now_us, grant_prefix)
+-- order, and wakes each through its client's wake hub ('id|token:leaseEnd').
+local function serve(limit, now, now_us, wake_prefix)
   local free = limit - used()
   while free > 0 do
     local head = redis.call('ZRANGE', queue, 0, 0)[1]
@@ -114,10 +114,7 @@ local function serve(limit, now, now_us, grant_prefix)
       if weight > free then break end
       local token = grant(head, lease_ms, weight, now, now_us)
       forget_waiter(head)
-      local list = grant_prefix .. head
-      redis.call('DEL', list)
-      redis.call('RPUSH', list, fmt(token) .. ':' .. fmt(now + lease_ms))
-      redis.call('PEXPIRE', list, lease_ms)
+      wake(wake_prefix, head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)
       free = free - weight
     end
   end
@@ -125,11 +122,11 @@ end
 
 -- Both; then, if anyone queues, hands out what is free. Returns the queue
 -- length after serving (no queue: nothing else to do, the fast path).
-local function reap_and_serve(limit, now, now_us, grant_prefix)
+local function reap_and_serve(limit, now, now_us, wake_prefix)
   reap_holders(now)
   if redis.call('ZCARD', queue) == 0 then return 0 end
   reap_waiters(now)
-  serve(limit, now, now_us, grant_prefix)
+  serve(limit, now, now_us, wake_prefix)
   return redis.call('ZCARD', queue)
 end
 
@@ -146,12 +143,13 @@ end
  *
  * KEYS: holders, owners, queue, waiters, wants, meta, fence.
  * ARGV: id, limit, weight, leaseMs, mode ("try" | "wait"), waiterTtlMs,
- * idleTtlMs, grantPrefix, keepMeta ("1" for semaphores), fresh ("1" on the
+ * idleTtlMs, wakePrefix, keepMeta ("1" for semaphores), fresh ("1" on the
  * first call for this id: it cannot hold or queue yet).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
  * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
- * differs. A grant pushed to a waiter's list reads `token:leaseEndMs`.
+ * differs. A grant wakes the waiter with `id|token:leaseEndMs` on the wake
+ * list of its client's hub.
  */
 export const ACQUIRE: Script<
   [
@@ -162,7 +160,7 @@ export const ACQUIRE: Script<
     mode: "try" | "wait",
     waiterTtlMs: number,
     idleTtlMs: number,
-    grantPrefix: string,
+    wakePrefix: string,
     keepMeta: "1" | "0",
     fresh: "1" | "0",
   ],
@@ -178,7 +176,7 @@ local lease_ms = tonumber(ARGV[4])
 local mode = ARGV[5]
 local waiter_ttl = tonumber(ARGV[6])
 local idle_ttl = tonumber(ARGV[7])
-local grant_prefix = ARGV[8]
+local wake_prefix = ARGV[8]
 local keep_meta = ARGV[9] == '1'
 local fresh = ARGV[10] == '1'
 
@@ -192,14 +190,14 @@ if keep_meta then
 end
 
 local now, now_us = clock()
-local queued = reap_and_serve(limit, now, now_us, grant_prefix)
+local queued = reap_and_serve(limit, now, now_us, wake_prefix)
 
 -- A first call cannot hold or queue already: skip those look-ups.
 if not fresh then
   local expiry = redis.call('ZSCORE', holders, id)
   if expiry then
-    -- Granted while waiting: the grant list's token is consumed here.
-    redis.call('DEL', grant_prefix .. id)
+    -- Granted while waiting (its wake message, if not read yet, is dropped
+    -- by its hub once this acquire is done).
     local token = string.match(redis.call('HGET', owners, id), '^(%d+):')
     return {1, tonumber(token), tonumber(expiry) - now}
   end
@@ -237,18 +235,18 @@ return {0, wake, rank, now}
  * Gives a permit back, or leaves the queue (an aborted acquire), and hands
  * free permits to the next waiters.
  *
- * KEYS: as {@linkcode ACQUIRE}. ARGV: id, limit, grantPrefix.
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: id, limit, wakePrefix.
  * Returns 1 (was held), -1 (was held but its lease had ended), 2 (was only
  * queued), 0 (neither: released before, or lost and reaped).
  */
 export const RELEASE: Script<
-  [id: string, limit: number, grantPrefix: string],
+  [id: string, limit: number, wakePrefix: string],
   1 | -1 | 2 | 0
 > = new Script(
   PRELUDE + `
 local id = ARGV[1]
 local given_limit = tonumber(ARGV[2])
-local grant_prefix = ARGV[3]
+local wake_prefix = ARGV[3]
 local now, now_us = clock()
 
 local result = 0
@@ -258,13 +256,12 @@ if expiry then
   redis.call('ZREM', holders, id)
 end
 redis.call('HDEL', owners, id)
-redis.call('DEL', grant_prefix .. id)
 -- Nobody queues: nothing to hand on (the fast path).
 if redis.call('ZCARD', queue) > 0 then
   if redis.call('ZREM', queue, id) == 1 then result = 2 end
   redis.call('ZREM', waiters, id)
   redis.call('HDEL', wants, id)
-  reap_and_serve(limit_of(given_limit), now, now_us, grant_prefix)
+  reap_and_serve(limit_of(given_limit), now, now_us, wake_prefix)
 end
 return result
 `,
@@ -275,24 +272,24 @@ return result
  * Extends a live lease to `leaseMs` from now. A lease that already ended is
  * never revived: it is removed and its permit handed on.
  *
- * KEYS: as {@linkcode ACQUIRE}. ARGV: id, leaseMs, limit, grantPrefix.
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: id, leaseMs, limit, wakePrefix.
  * Returns the new lease length in ms, or 0 when the lease is not held.
  */
 export const EXTEND: Script<
-  [id: string, leaseMs: number, limit: number, grantPrefix: string],
+  [id: string, leaseMs: number, limit: number, wakePrefix: string],
   number
 > = new Script(
   PRELUDE + `
 local id = ARGV[1]
 local lease_ms = tonumber(ARGV[2])
 local limit = limit_of(tonumber(ARGV[3]))
-local grant_prefix = ARGV[4]
+local wake_prefix = ARGV[4]
 local now, now_us = clock()
 
 local expiry = redis.call('ZSCORE', holders, id)
 if not expiry then return 0 end
 if tonumber(expiry) <= now then
-  reap_and_serve(limit, now, now_us, grant_prefix)
+  reap_and_serve(limit, now, now_us, wake_prefix)
   return 0
 end
 redis.call('ZADD', holders, 'XX', now + lease_ms, id)

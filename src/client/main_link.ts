@@ -1,0 +1,165 @@
+/**
+ * The client's main connection and nothing else: it keeps one pipelined
+ * connection open, re-opens it with exponential backoff and jitter when it
+ * drops, lets commands wait for the reconnect up to `commandTimeoutMs`, and
+ * tells listeners when it is back. Commands in flight when it drops fail:
+ * they are never re-sent (a re-sent `INCR` or lock script could run twice).
+ *
+ * @module
+ */
+import { abortable, backoff, deferred, pause } from "../_internal/async.ts";
+import { ConnectionError } from "../errors.ts";
+import { Connection } from "./connection.ts";
+import type { ResolvedOptions } from "./options.ts";
+
+interface ReadyWaiter {
+  resolve(connection: Connection): void;
+  reject(error: unknown): void;
+}
+
+/** The reconnecting main connection of one client. */
+export class MainLink {
+  readonly #options: ResolvedOptions;
+  /** Called once when the link gives up for good (`reconnect: false`). */
+  readonly #onGiveUp: (error: ConnectionError) => void;
+  #connection: Connection | undefined;
+  #closed = false;
+  #reconnecting: Promise<void> | undefined;
+  #reconnectAbort: AbortController | undefined;
+  #lastError: ConnectionError | undefined;
+  readonly #readyWaiters = new Set<ReadyWaiter>();
+  readonly #onReconnect = new Set<() => void>();
+
+  constructor(
+    options: ResolvedOptions,
+    onGiveUp: (error: ConnectionError) => void,
+  ) {
+    this.#options = options;
+    this.#onGiveUp = onGiveUp;
+  }
+
+  /** Opens the first connection (rejects as `connect()` does). */
+  async open(): Promise<void> {
+    this.#connection = await this.#openConnection();
+  }
+
+  /** The open connection, or `undefined` while reconnecting. */
+  get connection(): Connection | undefined {
+    const connection = this.#connection;
+    return connection && !connection.closedError ? connection : undefined;
+  }
+
+  /** Calls `listener` after each reconnect; returns the unsubscribe. */
+  onReconnect(listener: () => void): () => void {
+    this.#onReconnect.add(listener);
+    return () => this.#onReconnect.delete(listener);
+  }
+
+  /** The connection once (re)connected, within the command timeout. */
+  whenReady(signal: AbortSignal | undefined): Promise<Connection> {
+    const open = this.connection;
+    if (open) return Promise.resolve(open);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const { promise, resolve, reject } = deferred<Connection>();
+    const waiter: ReadyWaiter = { resolve, reject };
+    this.#readyWaiters.add(waiter);
+    const timeout = AbortSignal.timeout(this.#options.commandTimeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    return abortable(promise, combined).catch((error) => {
+      if (signal?.aborted || !timeout.aborted) throw error;
+      throw new ConnectionError(
+        `Not connected to ${this.#options.display} within ${this.#options.commandTimeoutMs} ms${
+          this.#lastError ? `: ${this.#lastError.message}` : ""
+        }`,
+        { cause: this.#lastError },
+      );
+    }).finally(() => this.#readyWaiters.delete(waiter));
+  }
+
+  #openConnection(signal?: AbortSignal): Promise<Connection> {
+    return Connection.open(this.#options, {
+      onLost: (error) => this.#onLost(error),
+    }, signal);
+  }
+
+  #onLost(error: ConnectionError): void {
+    this.#connection = undefined;
+    this.#lastError = error;
+    if (this.#closed) return;
+    if (this.#options.reconnect === false) {
+      this.#closed = true;
+      this.#rejectWaiters(error);
+      this.#onGiveUp(error);
+      return;
+    }
+    this.#reconnecting ??= this.#reconnectLoop();
+  }
+
+  /** Exponential backoff with "equal" jitter until connected or closed. */
+  async #reconnectLoop(): Promise<void> {
+    const reconnect = this.#options.reconnect;
+    if (reconnect === false) return;
+    const abort = new AbortController();
+    this.#reconnectAbort = abort;
+    try {
+      const delays = backoff({
+        minMs: reconnect.minDelayMs,
+        maxMs: reconnect.maxDelayMs,
+        jitter: 0.5,
+      });
+      for (const delay of delays) {
+        if (this.#closed || !(await pause(delay, abort.signal))) return;
+        try {
+          const connection = await this.#openConnection(abort.signal);
+          if (this.#closed) {
+            await connection.close();
+            return;
+          }
+          this.#connection = connection;
+          this.#lastError = undefined;
+          for (const waiter of this.#readyWaiters) waiter.resolve(connection);
+          this.#readyWaiters.clear();
+          for (const listener of this.#onReconnect) guard(listener);
+          return;
+        } catch (error) {
+          if (abort.signal.aborted) return;
+          if (error instanceof ConnectionError) this.#lastError = error;
+        }
+      }
+    } finally {
+      this.#reconnecting = undefined;
+      this.#reconnectAbort = undefined;
+    }
+  }
+
+  #rejectWaiters(error: unknown): void {
+    for (const waiter of this.#readyWaiters) waiter.reject(error);
+    this.#readyWaiters.clear();
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError(`Client for ${this.#options.display} is closed`);
+  }
+
+  /** Closes the connection; waiters reject with `ConnectionError`. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#reconnectAbort?.abort();
+    this.#rejectWaiters(this.#closedError());
+    const connection = this.#connection;
+    this.#connection = undefined;
+    await Promise.all([
+      connection?.close(`Client for ${this.#options.display} closed`),
+      this.#reconnecting,
+    ]);
+  }
+}
+
+/** Runs `fn`, reporting what it throws instead of throwing it. */
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    reportError(error);
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * Wake-ups multiplexed per client: every waiter of every primitive on one
+ * client (lock acquires, event waits) is woken through ONE blocking
+ * connection, so the connections a client opens do not grow with its
+ * waiters, and an idle event wait never holds a connection a lock hand-off
+ * needs.
+ *
+ * A waiter gets a {@linkcode WakeTicket} whose id is `<hubId>.<n>`. A
+ * script that wakes it (a grant, an event set) appends `<id>|<message>` to
+ * the list `<primitive base>:wake:<hubId>` (in the primitive's hash slot),
+ * deriving the list from the id. The hub `BLMPOP`s every list its waiters
+ * listen on (`BLPOP` on servers before 7.0) and hands each message to its
+ * ticket. Redis stays the truth: a message lost with a dropped connection
+ * is recovered by the waiter's own re-check, which the hub triggers by
+ * answering {@linkcode REARM} to every ticket when its connection is lost.
+ *
+ * @module
+ */
+import { backoff, deferred, pause } from "../_internal/async.ts";
+import { ConnectionError, RedisReplyError } from "../errors.ts";
+import type { RedisReply } from "../resp/types.ts";
+import { type Unblocker, unblockUntilSettled } from "./blocking.ts";
+import { Connection } from "./connection.ts";
+import type { ResolvedOptions } from "./options.ts";
+
+/** {@linkcode WakeTicket.next}: the wait ended without a message. */
+export const TIMEOUT: unique symbol = Symbol("timeout");
+/** {@linkcode WakeTicket.next}: messages may have been lost: check Redis. */
+export const REARM: unique symbol = Symbol("rearm");
+
+/** What {@linkcode WakeTicket.next} resolves. */
+export type WakeResult = string | typeof TIMEOUT | typeof REARM;
+
+/** Server timeout of the hub's `BLMPOP`, in seconds. */
+export const HUB_BLOCK_S = 2;
+/** Messages taken per `BLMPOP`. */
+const HUB_BATCH = 1_000;
+/** A list nobody here listens to any more is dropped from the set after this long. */
+const LINGER_MS = 10_000;
+
+/** One waiter's mailbox on the hub. */
+export interface WakeTicket {
+  /** The waiter's id: `<hubId>.<n>`, unique across processes. */
+  readonly id: string;
+  /**
+   * Starts listening on the ticket's wake list (the first `listen()` of a
+   * list adds it to the hub's `BLMPOP`). Until then messages for this
+   * ticket wait in Redis, and any that arrive anyway are kept.
+   */
+  listen(): void;
+  /**
+   * The next message for this ticket; `TIMEOUT` after `ms`; `REARM` when
+   * the hub's connection was lost since the last call (a message may have
+   * been lost with it). Rejects with `signal.reason`, or with
+   * `ConnectionError` once the client is closed.
+   */
+  next(ms: number, signal: AbortSignal): Promise<WakeResult>;
+  /** Done: later messages for this id are dropped. */
+  close(): void;
+}
+
+interface TicketState {
+  key: string;
+  listening: boolean;
+  mailbox: string[];
+  /** The hub epoch this ticket last saw. */
+  epoch: number;
+  /** Settles the pending `next()`, if any. */
+  deliver: ((result: WakeResult | Error) => void) | undefined;
+}
+
+interface ListState {
+  listeners: number;
+  /** `performance.now()` when the last listener left. */
+  idleSince: number;
+}
+
+/** The per-client wake-up multiplexer. */
+export class WakeHub {
+  /** Random per hub (per client): the part of waiter ids that names it. */
+  readonly id: string;
+  readonly #options: ResolvedOptions;
+  readonly #unblock: Unblocker;
+  readonly #tickets = new Map<string, TicketState>();
+  readonly #lists = new Map<string, ListState>();
+  #counter = 0;
+  #connection: Connection | undefined;
+  /** Bumped whenever the connection is lost: tickets re-check Redis. */
+  #epoch = 0;
+  #loop: Promise<void> | undefined;
+  /** The `BLMPOP` in flight and the lists it covers. */
+  #current: { reply: Promise<RedisReply>; lists: Set<string> } | undefined;
+  #unblocking: Promise<void> | undefined;
+  #useBlpop = false;
+  #closed = false;
+  readonly #stop = new AbortController();
+  #lastError: unknown;
+
+  constructor(options: ResolvedOptions, unblock: Unblocker) {
+    this.#options = options;
+    this.#unblock = unblock;
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    this.id = Array.from(bytes, (b) => b.toString(36).padStart(2, "0"))
+      .join("");
+  }
+
+  /** Connections the hub has open now (0 or 1). */
+  get connections(): number {
+    return this.#connection && !this.#connection.closedError ? 1 : 0;
+  }
+
+  /** A new ticket whose messages arrive on the list `wakePrefix + hubId`. */
+  ticket(wakePrefix: string): WakeTicket {
+    const id = `${this.id}.${(this.#counter++).toString(36)}`;
+    const state: TicketState = {
+      key: wakePrefix + this.id,
+      listening: false,
+      mailbox: [],
+      epoch: this.#epoch,
+      deliver: undefined,
+    };
+    this.#tickets.set(id, state);
+    return {
+      id,
+      listen: () => this.#listen(state),
+      next: (ms, signal) => this.#next(state, ms, signal),
+      close: () => this.#closeTicket(id, state),
+    };
+  }
+
+  #listen(state: TicketState): void {
+    if (state.listening || this.#closed) return;
+    state.listening = true;
+    const list = this.#lists.get(state.key);
+    if (list) {
+      list.listeners++;
+    } else {
+      this.#lists.set(state.key, { listeners: 1, idleSince: 0 });
+    }
+    this.#ensureLoop();
+    const current = this.#current;
+    if (current && !current.lists.has(state.key)) this.#interrupt();
+  }
+
+  #next(
+    state: TicketState,
+    ms: number,
+    signal: AbortSignal,
+  ): Promise<WakeResult> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const queued = state.mailbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (state.epoch !== this.#epoch) {
+      state.epoch = this.#epoch;
+      return Promise.resolve(REARM);
+    }
+    const { promise, resolve, reject } = deferred<WakeResult>();
+    const finish = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      state.deliver = undefined;
+    };
+    const onAbort = () => {
+      finish();
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      resolve(TIMEOUT);
+    }, Math.max(0, ms));
+    signal.addEventListener("abort", onAbort, { once: true });
+    state.deliver = (result) => {
+      finish();
+      if (result instanceof Error) return reject(result);
+      if (result === REARM) state.epoch = this.#epoch;
+      resolve(result);
+    };
+    return promise;
+  }
+
+  #closeTicket(id: string, state: TicketState): void {
+    if (this.#tickets.get(id) !== state) return;
+    this.#tickets.delete(id);
+    if (!state.listening) return;
+    state.listening = false;
+    const list = this.#lists.get(state.key);
+    if (list && --list.listeners === 0) list.idleSince = performance.now();
+  }
+
+  #ensureLoop(): void {
+    if (this.#loop || this.#closed) return;
+    this.#loop = this.#run().finally(() => this.#loop = undefined);
+  }
+
+  /** The BLMPOP loop: runs while any list is listened to (or lingers). */
+  async #run(): Promise<void> {
+    const newDelays = () => backoff({ minMs: 50, maxMs: 2_000, jitter: 0.5 });
+    let delays = newDelays();
+    while (!this.#closed) {
+      this.#prune();
+      if (this.#lists.size === 0) return;
+      const connection = await this.#connect(delays);
+      if (!connection) continue;
+      const lists = new Set(this.#lists.keys());
+      const keys = [...lists];
+      const args = this.#useBlpop ? ["BLPOP", ...keys, HUB_BLOCK_S] : [
+        "BLMPOP",
+        HUB_BLOCK_S,
+        keys.length,
+        ...keys,
+        "LEFT",
+        "COUNT",
+        HUB_BATCH,
+      ];
+      const reply = connection.request(args, {
+        timeoutMs: HUB_BLOCK_S * 1000 + this.#options.commandTimeoutMs,
+      });
+      this.#current = { reply, lists };
+      let value: RedisReply;
+      try {
+        value = await reply;
+      } catch (error) {
+        if (error instanceof RedisReplyError) {
+          if (error.code === "UNBLOCKED") continue; // the set of lists changed
+          if (!this.#useBlpop && /unknown command/i.test(error.message)) {
+            this.#useBlpop = true; // Redis before 7.0
+            continue;
+          }
+          // e.g. WRONGTYPE on a list someone overwrote, or NOPERM: report
+          // it, and go on after a pause rather than spin.
+          reportError(error);
+          await pause(1_000, this.#stop.signal);
+          continue;
+        }
+        // The connection is gone; its onLost handler re-arms the tickets.
+        this.#lastError = error;
+        continue;
+      } finally {
+        this.#current = undefined;
+        await this.#unblocking;
+      }
+      delays = newDelays();
+      if (value !== null) this.#dispatch(value);
+    }
+  }
+
+  /** The hub's connection, opened when needed; `undefined` after a failure. */
+  async #connect(delays: Generator<number>): Promise<Connection | undefined> {
+    const open = this.#connection;
+    if (open && !open.closedError) return open;
+    try {
+      const connection = await Connection.open(this.#options, {
+        wantId: true,
+        onLost: () => this.#onLost(connection),
+      }, this.#stop.signal);
+      if (this.#closed) {
+        await connection.close();
+        return undefined;
+      }
+      this.#connection = connection;
+      return connection;
+    } catch (error) {
+      this.#lastError = error;
+      await pause(delays.next().value!, this.#stop.signal);
+      return undefined;
+    }
+  }
+
+  #onLost(connection: Connection): void {
+    if (this.#connection === connection) this.#connection = undefined;
+    this.#rearm();
+  }
+
+  /** Every ticket re-checks Redis: a popped message may have been lost. */
+  #rearm(): void {
+    this.#epoch++;
+    for (const state of this.#tickets.values()) state.deliver?.(REARM);
+  }
+
+  #dispatch(value: RedisReply): void {
+    // BLMPOP: [key, [element, ...]]; BLPOP: [key, element].
+    const pair = value as [string, string[] | string];
+    const elements = Array.isArray(pair[1]) ? pair[1] : [pair[1]];
+    for (const element of elements) {
+      const bar = element.indexOf("|");
+      const id = bar === -1 ? element : element.slice(0, bar);
+      const state = this.#tickets.get(id);
+      if (!state) continue; // a waiter that left: Redis was told already
+      const message = bar === -1 ? "" : element.slice(bar + 1);
+      if (state.deliver) state.deliver(message);
+      else state.mailbox.push(message);
+    }
+  }
+
+  /** Drops lists nobody here listened to for `LINGER_MS`. */
+  #prune(): void {
+    const now = performance.now();
+    for (const [key, list] of this.#lists) {
+      if (list.listeners === 0 && now - list.idleSince >= LINGER_MS) {
+        this.#lists.delete(key);
+      }
+    }
+  }
+
+  /** Ends the `BLMPOP` in flight so the next one covers the new lists. */
+  #interrupt(): void {
+    const current = this.#current;
+    const connection = this.#connection;
+    if (!current || !connection || this.#unblocking) return;
+    this.#unblocking = unblockUntilSettled(
+      connection,
+      current.reply,
+      this.#unblock,
+    ).finally(() => this.#unblocking = undefined);
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError(
+      `Client for ${this.#options.display} is closed`,
+      { cause: this.#lastError },
+    );
+  }
+
+  /** Closes the hub's connection; waits reject with `ConnectionError`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop.abort();
+    const error = this.#closedError();
+    for (const state of this.#tickets.values()) state.deliver?.(error);
+    this.#tickets.clear();
+    const connection = this.#connection;
+    this.#connection = undefined;
+    await Promise.all([connection?.close(), this.#loop]);
+  }
+}
