@@ -1,0 +1,408 @@
+/**
+ * The production shape: ONE client shared by many waiters, and faults while
+ * they wait (connections killed, Redis restarted, half-open sockets).
+ */
+import assert from "node:assert/strict";
+import {
+  AutoResetEvent,
+  connect,
+  type Connector,
+  type Lease,
+  ManualResetEvent,
+  Mutex,
+  type RedisClient,
+  Semaphore,
+} from "../mod.ts";
+import { sharedRedisUrl, startRedis } from "./_server.ts";
+import { startProxy } from "./_proxy.ts";
+import { test } from "./_test.ts";
+import { defaultConnector } from "../src/transport/mod.ts";
+
+const url = sharedRedisUrl();
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Connections the server has open under `clientName` (`CLIENT LIST`). */
+async function connectionsNamed(
+  admin: RedisClient,
+  clientName: string,
+): Promise<number> {
+  const list = String(await admin.send("CLIENT", "LIST"));
+  return list.split("\n").filter((line) =>
+    line.includes(` name=${clientName} `)
+  )
+    .length;
+}
+
+/** Polls `check` every 10 ms until it holds, failing after `ms`. */
+async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await delay(10);
+  }
+}
+
+test(
+  "shared client: 2,000 waiters on one mutex are served in FIFO order, one at a time, over 2 connections",
+  async () => {
+    const clientName = `fifo-${crypto.randomUUID().slice(0, 8)}`;
+    await using admin = await connect(url);
+    await using redis = await connect({ url, clientName });
+    const mutex = new Mutex(redis, unique("fifo"));
+    const first = await mutex.acquire();
+    const n = 2_000;
+    const order: number[] = [];
+    const tokens: number[] = [];
+    let holding = 0;
+    let most = 0;
+    const waiters = Array.from(
+      { length: n },
+      (_, i) =>
+        mutex.acquire(AbortSignal.timeout(60_000)).then(async (lease) => {
+          holding++;
+          most = Math.max(most, holding);
+          order.push(i);
+          tokens.push(lease.token);
+          await delay(0); // hold across a turn of the event loop
+          holding--;
+          await lease.release();
+        }),
+    );
+    await until(
+      "every waiter to queue",
+      async () => (await mutex.info()).waiters === n,
+    );
+    const connections = await connectionsNamed(admin, clientName);
+    assert.ok(connections <= 2, `${connections} connections for ${n} waiters`);
+    await first.release();
+    await Promise.all(waiters);
+    assert.equal(most, 1, "never two holders at once");
+    assert.deepEqual(order, Array.from({ length: n }, (_, i) => i), "FIFO");
+    for (let i = 1; i < n; i++) assert.ok(tokens[i] > tokens[i - 1]);
+    assert.ok(await connectionsNamed(admin, clientName) <= 2);
+  },
+  { timeoutMs: 120_000 },
+);
+
+test("shared client: idle event waits never block a lock hand-off", async () => {
+  const clientName = `idle-${crypto.randomUUID().slice(0, 8)}`;
+  await using admin = await connect(url);
+  await using redis = await connect({ url, clientName });
+  const manual = new ManualResetEvent(redis, unique("work"));
+  const auto = new AutoResetEvent(redis, unique("jobs"));
+  // More idle waits than the blocking pool has connections (16).
+  const idle = [
+    ...Array.from({ length: 40 }, () => manual.wait()),
+    ...Array.from({ length: 40 }, () => auto.wait()),
+  ];
+  const mutex = new Mutex(redis, unique("busy"));
+  for (let round = 0; round < 20; round++) {
+    const held = await mutex.acquire(AbortSignal.timeout(5_000));
+    const next = mutex.acquire(AbortSignal.timeout(5_000));
+    await delay(1);
+    await held.release();
+    await (await next).release();
+  }
+  assert.ok(await connectionsNamed(admin, clientName) <= 2);
+  assert.equal(await manual.set(), 40, "every manual waiter was registered");
+  for (let i = 0; i < 40; i++) assert.equal(await auto.set(), true);
+  await Promise.all(idle);
+  assert.equal(await auto.pending(), 0, "each set went to exactly one wait");
+});
+
+test(
+  "shared client: 10,000 mixed waits (locks on 100 names, events, user BLPOPs) over a bounded number of connections",
+  async () => {
+    const clientName = `mixed-${crypto.randomUUID().slice(0, 8)}`;
+    await using admin = await connect(url);
+    await using redis = await connect({ url, clientName });
+    const tag = crypto.randomUUID().slice(0, 8);
+    const mutexes = Array.from(
+      { length: 50 },
+      (_, i) => new Mutex(redis, `mixed-m${i}-${tag}`),
+    );
+    const semaphores = await Promise.all(
+      Array.from(
+        { length: 50 },
+        (_, i) => Semaphore.create(redis, `mixed-s${i}-${tag}`, { permits: 3 }),
+      ),
+    );
+    const manuals = Array.from(
+      { length: 10 },
+      (_, i) => new ManualResetEvent(redis, `mixed-e${i}-${tag}`),
+    );
+    const autos = Array.from(
+      { length: 10 },
+      (_, i) => new AutoResetEvent(redis, `mixed-a${i}-${tag}`),
+    );
+    const list = `mixed-list-${tag}`;
+    // Every lock starts held, so all 6,000 acquires wait at once.
+    const gates: Lease[] = [
+      ...await Promise.all(mutexes.map((m) => m.acquire())),
+      ...await Promise.all(semaphores.map((s) => s.acquire({ permits: 3 }))),
+    ];
+    const signal = AbortSignal.timeout(100_000);
+    const cycle = (lease: Promise<Lease>) => lease.then((l) => l.release());
+    const waits: Promise<unknown>[] = [];
+    for (let i = 0; i < 60; i++) {
+      for (const m of mutexes) waits.push(cycle(m.acquire(signal)));
+      for (const s of semaphores) waits.push(cycle(s.acquire(signal)));
+    }
+    for (let i = 0; i < 2_000; i++) waits.push(manuals[i % 10].wait(signal));
+    for (let i = 0; i < 1_900; i++) waits.push(autos[i % 10].wait(signal));
+    for (let i = 0; i < 100; i++) {
+      waits.push(redis.command(["BLPOP", list, 0], { signal }));
+    }
+    assert.equal(waits.length, 10_000);
+    await delay(500);
+    const open = await connectionsNamed(admin, clientName);
+    // main + wake hub + the blocking pool (16), whatever the waiters.
+    assert.ok(open <= 18, `${open} connections for 10,000 waits`);
+    await Promise.all(gates.map((g) => g.release()));
+    await Promise.all(manuals.map((e) => e.set()));
+    for (let i = 0; i < 1_900; i++) await autos[i % 10].set();
+    await redis.send(
+      "RPUSH",
+      list,
+      ...Array.from({ length: 100 }, (_, i) => i),
+    );
+    await Promise.all(waits);
+    assert.ok(await connectionsNamed(admin, clientName) <= 18);
+  },
+  { timeoutMs: 120_000 },
+);
+
+test("shared client: a waiter survives CLIENT KILL TYPE normal and gets the lock", async () => {
+  // A private server: CLIENT KILL TYPE normal would cut every other test too.
+  await using server = await startRedis();
+  await using admin = await connect(server.url);
+  const clientName = `killed-${crypto.randomUUID().slice(0, 8)}`;
+  const options = {
+    url: server.url,
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+  };
+  await using holderClient = await connect(options);
+  await using waiterClient = await connect({ ...options, clientName });
+  const name = unique("killed");
+  const holder = await new Mutex(holderClient, name).acquire();
+  const waiting = new Mutex(waiterClient, name).acquire(
+    AbortSignal.timeout(20_000),
+  );
+  waiting.catch(() => {}); // awaited below; handled if the test fails first
+  await until(
+    "the waiter to block on its hub",
+    async () => await connectionsNamed(admin, clientName) === 2,
+  );
+  // Every connection but the admin's, twice, while the waiter waits.
+  for (let i = 0; i < 2; i++) {
+    const killed = await admin.send("CLIENT", "KILL", "TYPE", "normal");
+    assert.ok(Number(killed) >= 2, `killed ${killed}`);
+    await delay(300);
+  }
+  await holder.release();
+  const lease = await waiting;
+  assert.ok(lease.held);
+  const info = await new Mutex(admin, name).info();
+  assert.deepEqual(info.holders.map((h) => h.id), [lease.id]);
+  await lease.release();
+});
+
+test(
+  "shared client: a waiter survives a Redis restart (AOF) and gets the lock",
+  async () => {
+    await using server = await startRedis({
+      args: ["--appendonly", "yes", "--appendfsync", "always"],
+    });
+    const options = {
+      url: server.url,
+      reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    };
+    await using holderClient = await connect(options);
+    await using waiterClient = await connect(options);
+    const name = unique("restart");
+    const holder = await new Mutex(holderClient, name).acquire();
+    const waiting = new Mutex(waiterClient, name).acquire(
+      AbortSignal.timeout(30_000),
+    );
+    await delay(100);
+    await server.restart();
+    assert.ok(holder.held, "the holder kept its lease through the restart");
+    await holder.release();
+    const lease = await waiting;
+    assert.ok(lease.token > holder.token);
+    await lease.release();
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "shared client: a half-open socket is noticed by its deadline; the waiter re-arms and gets the lock",
+  async () => {
+    await using server = await startRedis();
+    await using proxy = await startProxy(server.port);
+    const commandTimeoutMs = 500;
+    await using direct = await connect(server.url);
+    const clientName = `halfopen-${crypto.randomUUID().slice(0, 8)}`;
+    await using viaProxy = await connect({
+      url: proxy.url,
+      clientName,
+      commandTimeoutMs,
+      reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+    });
+    const name = unique("halfopen");
+    const holder = await new Mutex(direct, name).acquire();
+    // A long waiter TTL: its own heartbeat (every 20 s) cannot be what
+    // rescues it; only the hub's deadline can.
+    const waiting = new Mutex(viaProxy, name, { waiterTtlMs: 60_000 }).acquire(
+      AbortSignal.timeout(30_000),
+    );
+    // Frozen only once the hub's BLMPOP is on its way: that is the wait
+    // whose half-open socket must be noticed.
+    await until("the hub to block", async () => {
+      const list = String(await direct.send("CLIENT", "LIST"));
+      return list.split("\n").some((line) =>
+        line.includes(` name=${clientName} `) && line.includes(" cmd=blmpop ")
+      );
+    });
+    const before = proxy.accepted;
+    proxy.freeze(); // the main and the hub connection: no RST, no FIN
+    const frozenAt = performance.now();
+    await holder.release(); // the grant's wake message cannot get through
+    const lease = await waiting;
+    const tookMs = performance.now() - frozenAt;
+    // The hub's BLMPOP blocks 2 s; its deadline is that plus commandTimeoutMs.
+    // Generous bound: it woke up because the deadline worked, not by luck.
+    assert.ok(tookMs < 2_000 + commandTimeoutMs + 5_000, `took ${tookMs} ms`);
+    assert.ok(
+      proxy.accepted > before,
+      "new connections replaced the dead ones",
+    );
+    const info = await new Mutex(direct, name).info();
+    assert.deepEqual(info.holders.map((h) => h.id), [lease.id]);
+    await lease.release();
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "shared client: an abort in the microtasks right after a grant never keeps nor loses the lock",
+  async () => {
+    // The waiter's transport is wrapped: right after the bytes of a grant's
+    // wake message are handed to the client (which dispatches them in that
+    // same call), the test aborts the waiter after 0..39 microtask hops. That
+    // sweeps the window between the grant reaching this process and its
+    // acquire() resuming, where an abort once returned a lease it had undone.
+    let onGrant: (() => void) | undefined;
+    const wrapped: Connector = (options, handlers) =>
+      defaultConnector()(options, {
+        onClose: (error) => handlers.onClose(error),
+        onData(chunk) {
+          handlers.onData(chunk);
+          const text = new TextDecoder().decode(chunk);
+          if (onGrant && /\.[0-9a-z]+\|\d+:\d+/.test(text)) {
+            const fire = onGrant;
+            onGrant = undefined;
+            fire();
+          }
+        },
+      });
+    await using redis = await connect({ url, connector: wrapped });
+    await using other = await connect(url);
+    const name = unique("race");
+    const mutex = new Mutex(redis, name);
+    const holderMutex = new Mutex(other, name);
+    const outcomes = { kept: 0, aborted: 0 };
+    for (let round = 0; round < 160; round++) {
+      const held = await holderMutex.acquire();
+      const controller = new AbortController();
+      const pending = mutex.acquire(controller.signal);
+      pending.catch(() => {});
+      const hops = round % 40;
+      const fired = new Promise<void>((resolve) => {
+        onGrant = async () => {
+          for (let i = 0; i < hops; i++) await Promise.resolve();
+          controller.abort();
+          resolve();
+        };
+      });
+      await until(
+        "the waiter to queue",
+        async () => (await holderMutex.info()).waiters === 1,
+      );
+      await held.release();
+      await fired;
+      const lease = await pending.then((l) => l, () => undefined);
+      if (lease) {
+        outcomes.kept++;
+        assert.ok(lease.held);
+        const info = await holderMutex.info();
+        assert.deepEqual(
+          info.holders.map((h) => h.id),
+          [lease.id],
+          `round ${round} (${hops} hops): a lease the server does not have`,
+        );
+        await lease.release();
+      } else {
+        outcomes.aborted++;
+        await until(
+          "the undo to land",
+          async () => (await holderMutex.info()).holders.length === 0,
+          2_000,
+        );
+      }
+      // Either way the mutex is free now, and nothing is queued.
+      const check = await holderMutex.tryAcquire();
+      assert.ok(check, `round ${round} (${hops} hops): the mutex is not free`);
+      await check.release();
+    }
+    assert.equal(outcomes.kept + outcomes.aborted, 160);
+    // The sweep covers both sides of the window.
+    assert.ok(
+      outcomes.aborted > 0 && outcomes.kept > 0,
+      JSON.stringify(outcomes),
+    );
+  },
+  { timeoutMs: 120_000 },
+);
+
+test(
+  "client: WAIT counts the caller's writes: it runs on the main connection (with a replica)",
+  async () => {
+    await using primary = await startRedis();
+    await using replica = await startRedis({
+      args: [
+        "--replicaof",
+        "127.0.0.1",
+        String(primary.port),
+        "--enable-debug-command",
+        "yes",
+      ],
+    });
+    await using redis = await connect(primary.url);
+    await using replicaClient = await connect(replica.url);
+    const key = unique("wait");
+    await until("the replica to sync", async () => {
+      await redis.send("SET", key, "0");
+      return await redis.send("WAIT", 1, 100) === 1;
+    });
+    // The replica stops acknowledging for a second: a write made now is not
+    // acknowledged, so WAIT on the writer's connection answers 0 at its
+    // timeout. (From a connection that wrote nothing it would answer 1.)
+    const sleeping = replicaClient.send("DEBUG", "SLEEP", "1");
+    await delay(50);
+    await redis.send("SET", key, "1");
+    const started = performance.now();
+    assert.equal(await redis.send("WAIT", 1, 300), 0);
+    assert.ok(performance.now() - started >= 250);
+    await sleeping;
+    assert.equal(await redis.send("WAIT", 1, 2_000), 1);
+  },
+  { timeoutMs: 60_000 },
+);
