@@ -14,7 +14,12 @@ import {
   SemaphoreMismatchError,
 } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
-import { createLease, type Lease, type LeaseBackend } from "./lease.ts";
+import {
+  createLease,
+  type Lease,
+  type LeaseBackend,
+  retryRenewal,
+} from "./lease.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import { keysOf, type LockKeys } from "./keys.ts";
 import { ContendedMarker } from "./stats.ts";
@@ -65,6 +70,7 @@ export class LockEngine implements LeaseBackend {
   readonly #leases = new Set<Lease>();
   readonly #disposed = new AbortController();
   readonly #contended: ContendedMarker;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -305,6 +311,11 @@ export class LockEngine implements LeaseBackend {
       sentAt,
     });
     this.#leases.add(lease);
+    // Holders renew as soon as the connection is back, not at their next
+    // retry: subscribed only while this primitive holds leases here.
+    this.#unsubscribe ??= internalsOf(this.#config.client).onReconnect(() => {
+      for (const held of this.#leases) retryRenewal(held);
+    });
     return lease;
   }
 
@@ -335,6 +346,10 @@ export class LockEngine implements LeaseBackend {
   /** @internal LeaseBackend: the lease ended. */
   settle(lease: Lease, lost: LockLostError | undefined, heldMs: number): void {
     this.#leases.delete(lease);
+    if (this.#leases.size === 0) {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    }
     const observer = this.#config.observer;
     observer.metric("hold", heldMs);
     if (!lost) {

@@ -52,6 +52,16 @@ let construct: (
   timing: LeaseTiming,
 ) => Lease;
 
+let retryNow: (lease: Lease) => void;
+
+/**
+ * Renews `lease` now if its last renewal failed and waits for a retry: the
+ * client calls it when its connection is back.
+ */
+export function retryRenewal(lease: Lease): void {
+  retryNow(lease);
+}
+
 /** Starts a lease (the engine's factory; users get leases from `acquire()`). */
 export function createLease(
   backend: LeaseBackend,
@@ -115,8 +125,21 @@ export class Lease implements AsyncDisposable {
   #releasing: Promise<void> | undefined;
   readonly #acquiredAt = performance.now();
 
+  /** A renewal failed and a retry is scheduled. */
+  #retrying = false;
+
   static {
     construct = (...args) => new Lease(...args);
+    retryNow = (lease) => lease.#retryNow();
+  }
+
+  /** Retries a failed renewal at once (the connection is back). */
+  #retryNow(): void {
+    if (!this.#retrying || this.#state !== "held") return;
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
+    this.#retrying = false;
+    this.#renewNow();
   }
 
   private constructor(
@@ -289,8 +312,10 @@ export class Lease implements AsyncDisposable {
         this.#lose("The lease on '%s' could not be renewed", error);
         return;
       }
+      this.#retrying = true;
       this.#renewTimer = setTimeout(() => {
         this.#renewTimer = undefined;
+        this.#retrying = false;
         this.#renewNow();
       }, Math.min(250, left / 3));
       return;
