@@ -406,3 +406,34 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test("shared client: a grant read after its lease ended (a blocked event loop) never becomes an ended Lease", async () => {
+  await using redis = await connect(url);
+  await using other = await connect(url);
+  const name = unique("late");
+  const holder = await new Mutex(other, name).acquire();
+  const waiting = new Mutex(redis, name, { leaseMs: 300 }).acquire(
+    AbortSignal.timeout(10_000),
+  );
+  waiting.catch(() => {});
+  await until(
+    "the waiter to queue",
+    async () => (await new Mutex(other, name).info()).waiters === 1,
+  );
+  await delay(50); // its hub is blocked on the wake list by now
+  // The release is written (microtasks only: no reply can be read yet),
+  // then this process stalls for longer than the 300 ms lease it grants,
+  // so the waiter reads its grant after the lease ended on the server.
+  const releasing = holder.release();
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  const end = performance.now() + 450;
+  while (performance.now() < end) { /* a blocked event loop */ }
+  await releasing;
+  const lease = await waiting;
+  assert.ok(lease.held, "handed out held");
+  assert.ok(lease.remainingMs > 100, `${lease.remainingMs} ms left`);
+  const info = await new Mutex(other, name).info();
+  assert.deepEqual(info.holders.map((h) => h.id), [lease.id]);
+  assert.ok(info.holders[0].remainingMs > 100, "and held on the server");
+  await lease.release();
+});

@@ -92,6 +92,7 @@ export class WakeHub {
   #current: { reply: Promise<RedisReply>; lists: Set<string> } | undefined;
   #unblocking: Promise<void> | undefined;
   #useBlpop = false;
+  #turn = 0;
   #closed = false;
   readonly #stop = new AbortController();
   #lastError: unknown;
@@ -203,7 +204,11 @@ export class WakeHub {
       const connection = await this.#connect(delays);
       if (!connection) continue;
       const lists = new Set(this.#lists.keys());
-      const keys = [...lists];
+      // BLMPOP reads the first non-empty list: rotate, so none waits behind
+      // a busy one for more than a turn.
+      const all = [...lists];
+      const turn = this.#turn++ % all.length;
+      const keys = [...all.slice(turn), ...all.slice(0, turn)];
       const args = this.#useBlpop ? ["BLPOP", ...keys, HUB_BLOCK_S] : [
         "BLMPOP",
         HUB_BLOCK_S,

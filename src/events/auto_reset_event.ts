@@ -6,6 +6,7 @@
  */
 import { internalsOf, type RedisClient } from "../client/client.ts";
 import { retryTransient } from "../_internal/transient.ts";
+import { abortable } from "../_internal/async.ts";
 import {
   type EventOptions,
   type ResolvedEventOptions,
@@ -79,13 +80,13 @@ export class AutoResetEvent {
    * ```
    */
   async set(): Promise<boolean> {
+    return await SIGNAL_SET.run(this.#client, this.#keys, this.#tail()) === 1;
+  }
+
+  /** The ARGV every script of this event ends with. */
+  #tail(): [string, number, number, number] {
     const { maxPending, ttlMs, waiterTtlMs } = this.#options;
-    return await SIGNAL_SET.run(this.#client, this.#keys, [
-      ttlMs,
-      this.#wakePrefix,
-      waiterTtlMs,
-      maxPending,
-    ]) === 1;
+    return [this.#wakePrefix, waiterTtlMs, maxPending, ttlMs];
   }
 
   /**
@@ -163,59 +164,48 @@ export class AutoResetEvent {
     const { signal: abort } = toAcquireOptions("wait", signal);
     abort?.throwIfAborted();
     const client = this.#client;
-    const { waiterTtlMs, maxPending } = this.#options;
     const ticket = internalsOf(client).hub().ticket(this.#wakePrefix);
     const id = ticket.id;
-    const heartbeatMs = Math.max(10, waiterTtlMs / 3);
+    const heartbeatMs = Math.max(10, this.#options.waiterTtlMs / 3);
     // An abort leaves the line, and gives back a grant made meanwhile: one
     // script written at the moment of the abort, after this wait's own.
+    // `had`: a signal this wait took after all (its take was in flight).
     let undone = false;
     const undo = (had: boolean) => {
-      if (undone) return;
+      if (undone && !had) return;
       undone = true;
       SIGNAL_UNDO.run(client, this.#keys, [
         id,
         had ? "1" : "0",
-        this.#wakePrefix,
-        waiterTtlMs,
-      ], { evalOnly: true }).catch(() => {});
+        ...this.#tail(),
+      ], {
+        evalOnly: true,
+      }).catch(() => {});
     };
     const onAbort = () => undo(false);
     abort?.addEventListener("abort", onAbort, { once: true });
     const never = new AbortController().signal;
     try {
       for (;;) {
-        const taken = await retryTransient(
-          () =>
-            SIGNAL_TAKE.run(client, this.#keys, [
-              id,
-              this.#wakePrefix,
-              waiterTtlMs,
-              maxPending,
-            ]),
-          { signal: abort, closed: () => client.closed },
+        // Sent without the signal, so its outcome is always known: an abort
+        // still rejects at once, and a signal the take got is given back.
+        const take = retryTransient(
+          () => SIGNAL_TAKE.run(client, this.#keys, [id, ...this.#tail()]),
+          { signal: abort, closed: () => client.closed }, // no retry after it
         );
-        if (taken === 1) {
-          // Taken, but the abort came first: the undo above ran before the
-          // take was known, so give the signal back now.
-          if (abort?.aborted) {
-            undone = false;
-            undo(true);
-            throw abort.reason;
-          }
-          return;
-        }
+        take.then((taken) => {
+          if (taken === 1 && abort?.aborted) undo(true);
+        }, () => {});
+        const taken = await abortable(take, abort);
+        if (taken === 1) return;
         ticket.listen();
         // A wake message means a grant to claim: the next SIGNAL_TAKE
         // consumes it. TIMEOUT refreshes the heartbeat; REARM re-checks.
         await ticket.next(heartbeatMs, abort ?? never);
       }
     } catch (error) {
-      if (abort?.aborted) {
-        undo(false);
-        throw abort.reason;
-      }
       undo(false);
+      if (abort?.aborted) throw abort.reason;
       throw error;
     } finally {
       abort?.removeEventListener("abort", onAbort);

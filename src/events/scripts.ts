@@ -109,7 +109,7 @@ end
 -- Hands one signal on: to the first taker in line (a grant it must claim
 -- within claim_ms, else it comes back), or into the list (front: at the
 -- head, for a signal given back). Returns 1 handed or kept, 0 list full.
-local function hand_on(now, wake_prefix, claim_ms, max, front)
+local function hand_on(now, wake_prefix, claim_ms, max, front, ttl)
   local head = redis.call('ZRANGE', takers, 0, 0)[1]
   if head then
     leave(head)
@@ -120,6 +120,7 @@ local function hand_on(now, wake_prefix, claim_ms, max, front)
   end
   if front then
     redis.call('LPUSH', signals, '1')
+    if redis.call('PTTL', signals) < 0 then redis.call('PEXPIRE', signals, ttl) end
   else
     if redis.call('LLEN', signals) >= max then return 0 end
     redis.call('RPUSH', signals, '1')
@@ -129,7 +130,7 @@ end
 
 -- Drops takers whose heartbeat lapsed, and takes back grants nobody
 -- claimed in time (their taker died): each goes to the next taker.
-local function reap(now, wake_prefix, claim_ms)
+local function reap(now, wake_prefix, claim_ms, ttl)
   local gone = redis.call('ZRANGEBYSCORE', heartbeats, '-inf', now)
   for i = 1, #gone do leave(gone[i]) end
   if redis.call('EXISTS', granted) == 0 then return end
@@ -137,54 +138,58 @@ local function reap(now, wake_prefix, claim_ms)
   for i = 1, #flat, 2 do
     if tonumber(flat[i + 1]) <= now then
       redis.call('HDEL', granted, flat[i])
-      hand_on(now, wake_prefix, claim_ms, 0, true)
+      hand_on(now, wake_prefix, claim_ms, 0, true, ttl)
     end
   end
 end
 `;
 
-/** Arguments every AutoResetEvent script but `SIGNAL_UNDO` ends with. */
-type AutoArgs = [wakePrefix: string, claimMs: number, max: number];
+/** Arguments every AutoResetEvent script ends with. */
+type AutoArgs = [
+  wakePrefix: string,
+  claimMs: number,
+  max: number,
+  ttlMs: number,
+];
 
 /**
  * AutoResetEvent.set: hands one signal to the first taker in line, or
  * queues it unless `max` are pending, and refreshes the list's TTL.
  *
- * KEYS: signals, takers, heartbeats, granted. ARGV: ttlMs, wakePrefix,
- * claimMs, max. Returns 1 when handed on or queued, 0 when the list was
- * full.
+ * KEYS: signals, takers, heartbeats, granted. ARGV: wakePrefix, claimMs,
+ * max, ttlMs. Returns 1 when handed on or queued, 0 when the list was full.
  */
-export const SIGNAL_SET: Script<[ttlMs: number, ...AutoArgs], 0 | 1> =
-  new Script(
-    AUTO_PRELUDE + `
-local ttl = tonumber(ARGV[1])
-local wake_prefix = ARGV[2]
-local claim_ms = tonumber(ARGV[3])
-local max = tonumber(ARGV[4])
+export const SIGNAL_SET: Script<AutoArgs, 0 | 1> = new Script(
+  AUTO_PRELUDE + `
+local wake_prefix = ARGV[1]
+local claim_ms = tonumber(ARGV[2])
+local max = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
 local now = clock()
-reap(now, wake_prefix, claim_ms)
-local result = hand_on(now, wake_prefix, claim_ms, max, false)
+reap(now, wake_prefix, claim_ms, ttl)
+local result = hand_on(now, wake_prefix, claim_ms, max, false, ttl)
 if redis.call('EXISTS', signals) == 1 then redis.call('PEXPIRE', signals, ttl) end
 return result
 `,
-    { keys: 4, name: "signalSet" },
-  );
+  { keys: 4, name: "signalSet" },
+);
 
 /**
  * AutoResetEvent.wait: takes the caller's grant or a queued signal, else
  * queues the caller (FIFO by server time) or refreshes its heartbeat.
  *
  * KEYS: signals, takers, heartbeats, granted. ARGV: id, wakePrefix,
- * waiterTtlMs (also the claim window), max. Returns 1 when a signal was
- * taken, 0 when queued.
+ * waiterTtlMs (also the claim window), max, ttlMs. Returns 1 when a signal
+ * was taken, 0 when queued.
  */
 export const SIGNAL_TAKE: Script<[id: string, ...AutoArgs], 0 | 1> = new Script(
   AUTO_PRELUDE + `
 local id = ARGV[1]
 local wake_prefix = ARGV[2]
 local waiter_ttl = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[5])
 local now, now_us = clock()
-reap(now, wake_prefix, waiter_ttl)
+reap(now, wake_prefix, waiter_ttl, ttl)
 if redis.call('HDEL', granted, id) == 1 then
   leave(id)
   return 1
@@ -208,10 +213,10 @@ return 0
  * the head of the list: a signal is consumed only by a wait that resolves.
  *
  * KEYS: signals, takers, heartbeats, granted. ARGV: id, had, wakePrefix,
- * claimMs. Returns 1 when a signal was given back.
+ * claimMs, max, ttlMs. Returns 1 when a signal was given back.
  */
 export const SIGNAL_UNDO: Script<
-  [id: string, had: "1" | "0", wakePrefix: string, claimMs: number],
+  [id: string, had: "1" | "0", ...AutoArgs],
   0 | 1
 > = new Script(
   AUTO_PRELUDE + `
@@ -219,10 +224,11 @@ local id = ARGV[1]
 local had = ARGV[2] == '1'
 local wake_prefix = ARGV[3]
 local claim_ms = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[6])
 leave(id)
 if redis.call('HDEL', granted, id) == 1 or had then
   local now = clock()
-  hand_on(now, wake_prefix, claim_ms, 0, true)
+  hand_on(now, wake_prefix, claim_ms, 0, true, ttl)
   return 1
 end
 return 0

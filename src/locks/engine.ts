@@ -188,7 +188,12 @@ export class LockEngine implements LeaseBackend {
     });
     let state = await this.#attempt(id, weight, scriptMode, signal, true);
     for (let round = 0;; round++) {
-      if (state.granted) return state;
+      if (state.granted) {
+        const usable = await this.#usable(id, state, signal);
+        if (usable) return usable;
+        state = await this.#attempt(id, weight, scriptMode, signal, false);
+        continue;
+      }
       if (mode === "try") return undefined;
       if (round === 0) this.#config.observer.emit("waiting", {});
       this.#contended.mark(state.serverNow);
@@ -209,12 +214,8 @@ export class LockEngine implements LeaseBackend {
             leftMs: leaseEnd - state.serverNow,
             sentAt: state.sentAt,
           };
-          const margin = grantMarginMs(options.leaseMs);
-          if (grant.leftMs >= margin) return grant;
-          // Popped too late to be of use: renew it first (never revives an
-          // ended lease), else wait on.
-          const renewed = await this.#renewGrant(id, grant, signal);
-          if (renewed) return renewed;
+          const usable = await this.#usable(id, grant, signal);
+          if (usable) return usable;
         }
         // TIMEOUT (heartbeat, a lease ends) or REARM (the hub's connection
         // dropped): ACQUIRE re-checks, and consumes a grant made meanwhile.
@@ -223,6 +224,21 @@ export class LockEngine implements LeaseBackend {
       }
       state = await this.#attempt(id, weight, scriptMode, signal, false);
     }
+  }
+
+  /**
+   * The grant as it may be handed out: as it is when at least the margin
+   * is left of it now; else renewed first (`EXTEND` never revives an ended
+   * lease); `undefined` when it had ended (the caller waits on).
+   */
+  async #usable(
+    id: string,
+    grant: Grant,
+    signal: AbortSignal,
+  ): Promise<Grant | undefined> {
+    const left = grant.sentAt + grant.leftMs - performance.now();
+    if (left >= grantMarginMs(this.#config.options.leaseMs)) return grant;
+    return await this.#renewGrant(id, grant, signal);
   }
 
   /** Extends a grant that arrived with too little left; `undefined`: ended. */
