@@ -30,7 +30,11 @@ if (mode === "manual") {
   const deadline = performance.now() + 60_000;
   while (performance.now() < deadline) {
     if (await redis.send("EXISTS", stopKey) === 1 && !await event.isSet()) {
-      break;
+      // An aborted wait rejects at once and gives back a signal it was
+      // handed in the background: stop only once none has come back for a
+      // while.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (!await event.isSet()) break;
     }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), Math.random() * 3);

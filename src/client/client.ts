@@ -52,6 +52,8 @@ export interface ClientInternals {
   hub(): WakeHub;
   /** Calls `listener` after each reconnect of the main connection. */
   onReconnect(listener: () => void): () => void;
+  /** Aborts when the client closes (ends background retries). */
+  readonly closing: AbortSignal;
 }
 
 let internals: (client: RedisClient) => ClientInternals;
@@ -84,6 +86,7 @@ export class RedisClient implements AsyncDisposable {
   readonly #link: MainLink;
   #closed = false;
   #hub: WakeHub | undefined;
+  readonly #closing = new AbortController();
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -94,6 +97,7 @@ export class RedisClient implements AsyncDisposable {
     // Without reconnects, a lost main connection ends the client.
     this.#link = new MainLink(options, () => {
       this.#closed = true;
+      this.#closing.abort();
       this.#pool.close();
       this.#hub?.close();
     });
@@ -114,6 +118,7 @@ export class RedisClient implements AsyncDisposable {
         );
       },
       onReconnect: (listener) => client.#link.onReconnect(listener),
+      closing: client.#closing.signal,
     });
   }
 
@@ -324,6 +329,7 @@ export class RedisClient implements AsyncDisposable {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     await Promise.all([
       this.#link.close(),
       this.#pool.close(),

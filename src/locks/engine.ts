@@ -8,25 +8,17 @@
 import { internalsOf, type RedisClient } from "../client/client.ts";
 import type { WakeTicket } from "../client/wake_hub.ts";
 import { retryTransient } from "../_internal/transient.ts";
-import {
-  DisposedError,
-  type LockLostError,
-  SemaphoreMismatchError,
-} from "../errors.ts";
+import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
-import {
-  createLease,
-  type Lease,
-  type LeaseBackend,
-  retryRenewal,
-} from "./lease.ts";
+import type { Lease } from "./lease.ts";
+import { Holdings } from "./holdings.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import { keysOf, type LockKeys } from "./keys.ts";
 import { ContendedMarker } from "./stats.ts";
 import { grantMarginMs, parseGrant } from "./wait.ts";
-import { ACQUIRE, EXTEND, RELEASE } from "./scripts.ts";
+import { ACQUIRE } from "./scripts.ts";
 import { backoff, delay } from "../_internal/async.ts";
-import { guard, type Observer } from "../observe.ts";
+import type { Observer } from "../observe.ts";
 
 /** What an engine is built from. */
 export interface EngineConfig {
@@ -63,19 +55,19 @@ interface Waiting {
 }
 
 /** Acquire, release and extend for one primitive. */
-export class LockEngine implements LeaseBackend {
+export class LockEngine {
   readonly name: string;
   readonly #config: EngineConfig;
   readonly #keys: LockKeys;
-  readonly #leases = new Set<Lease>();
+  readonly #holdings: Holdings;
   readonly #disposed = new AbortController();
   readonly #contended: ContendedMarker;
-  #unsubscribe: (() => void) | undefined;
 
   constructor(config: EngineConfig) {
     this.#config = config;
     this.name = config.name;
     this.#keys = keysOf(config.options.prefix, config.name);
+    this.#holdings = new Holdings({ ...config, keys: this.#keys });
     this.#contended = new ContendedMarker(
       config.client,
       config.options.prefix,
@@ -86,12 +78,7 @@ export class LockEngine implements LeaseBackend {
 
   /** Leases of this primitive still held in this process. */
   get leases(): ReadonlySet<Lease> {
-    return this.#leases;
-  }
-
-  /** @internal LeaseBackend: the client is closed. */
-  get closed(): boolean {
-    return this.#config.client.closed;
+    return this.#holdings.leases;
   }
 
   /** `true` once disposed. */
@@ -130,7 +117,11 @@ export class LockEngine implements LeaseBackend {
     const undo = () => {
       if (undone) return;
       undone = true;
-      this.release(id, true).catch(() => {});
+      const { leaseMs, waiterTtlMs } = this.#config.options;
+      this.#holdings.releaseLater(
+        id,
+        performance.now() + Math.max(leaseMs, waiterTtlMs),
+      );
     };
     signal.addEventListener("abort", undo, { once: true });
     const observer = this.#config.observer;
@@ -147,7 +138,7 @@ export class LockEngine implements LeaseBackend {
         observer.metric("wait", waitMs, "unavailable");
         return undefined;
       }
-      const lease = this.#lease(id, grant, weight);
+      const lease = this.#holdings.lease(id, grant, weight);
       observer.metric("wait", waitMs, "acquired");
       observer.emit("acquired", { token: lease.token, waitMs });
       return lease;
@@ -186,12 +177,29 @@ export class LockEngine implements LeaseBackend {
       factor: wait.factor,
       jitter: wait.jitter,
     });
-    let state = await this.#attempt(id, weight, scriptMode, signal, true);
+    // A wait retries transient errors until its signal; tryAcquire() does
+    // not wait, so it reports them.
+    const retry = mode === "wait";
+    let state = await this.#attempt(
+      id,
+      weight,
+      scriptMode,
+      signal,
+      true,
+      retry,
+    );
     for (let round = 0;; round++) {
       if (state.granted) {
         const usable = await this.#usable(id, state, signal);
         if (usable) return usable;
-        state = await this.#attempt(id, weight, scriptMode, signal, false);
+        state = await this.#attempt(
+          id,
+          weight,
+          scriptMode,
+          signal,
+          false,
+          retry,
+        );
         continue;
       }
       if (mode === "try") return undefined;
@@ -222,7 +230,14 @@ export class LockEngine implements LeaseBackend {
       } else {
         await delay(Math.min(heartbeatMs, pauses!.next().value!), signal);
       }
-      state = await this.#attempt(id, weight, scriptMode, signal, false);
+      state = await this.#attempt(
+        id,
+        weight,
+        scriptMode,
+        signal,
+        false,
+        retry,
+      );
     }
   }
 
@@ -236,8 +251,13 @@ export class LockEngine implements LeaseBackend {
     grant: Grant,
     signal: AbortSignal,
   ): Promise<Grant | undefined> {
+    const { leaseMs, renew } = this.#config.options;
     const left = grant.sentAt + grant.leftMs - performance.now();
-    if (left >= grantMarginMs(this.#config.options.leaseMs)) return grant;
+    // A hand-off grant may be shorter than the lease (it lasts no longer
+    // than the waiter's heartbeat): without background renewal, take the
+    // whole lease now.
+    const short = !renew && grant.leftMs < leaseMs * 0.9;
+    if (left >= grantMarginMs(leaseMs) && !short) return grant;
     return await this.#renewGrant(id, grant, signal);
   }
 
@@ -250,7 +270,7 @@ export class LockEngine implements LeaseBackend {
     const sentAt = performance.now();
     const leftMs = await this.#retrying(
       signal,
-      () => this.extend(id, this.#config.options.leaseMs),
+      () => this.#holdings.extend(id, this.#config.options.leaseMs),
     );
     return leftMs > 0 ? { ...grant, leftMs, sentAt } : undefined;
   }
@@ -262,7 +282,9 @@ export class LockEngine implements LeaseBackend {
     mode: "wait" | "try",
     signal: AbortSignal,
     fresh: boolean,
+    retry: boolean,
   ): Promise<Grant | Waiting> {
+    if (!retry) return this.#tryOnce(id, weight, mode, signal, fresh);
     // Only the very first send may skip the look-ups: a retry may follow
     // an ACQUIRE that ran although its reply was lost.
     let first = fresh;
@@ -317,77 +339,6 @@ export class LockEngine implements LeaseBackend {
     };
   }
 
-  #lease(id: string, grant: Grant, weight: number): Lease {
-    const { leaseMs, renew } = this.#config.options;
-    const { token, leftMs, sentAt } = grant;
-    const lease = createLease(this, id, token, weight, {
-      leaseMs,
-      renew,
-      leftMs,
-      sentAt,
-    });
-    this.#leases.add(lease);
-    // Holders renew as soon as the connection is back, not at their next
-    // retry: subscribed only while this primitive holds leases here.
-    this.#unsubscribe ??= internalsOf(this.#config.client).onReconnect(() => {
-      for (const held of this.#leases) retryRenewal(held);
-    });
-    return lease;
-  }
-
-  /**
-   * @internal LeaseBackend: gives the permit back (or leaves the queue).
-   * `atOnce`: send the whole script (`EVAL`) rather than `EVALSHA` with a
-   * fallback, so that one command, written now, does it all even if the
-   * server lost its script cache and the caller closes the client next.
-   */
-  release(id: string, atOnce = false): Promise<number> {
-    return RELEASE.run(this.#config.client, this.#keys.script, [
-      id,
-      this.#config.limit,
-      this.#keys.wakePrefix,
-    ], atOnce ? { evalOnly: true } : undefined);
-  }
-
-  /** @internal LeaseBackend: extends a live lease. */
-  extend(id: string, leaseMs: number): Promise<number> {
-    return EXTEND.run(this.#config.client, this.#keys.script, [
-      id,
-      leaseMs,
-      this.#config.limit,
-      this.#keys.wakePrefix,
-    ]);
-  }
-
-  /** @internal LeaseBackend: the lease ended. */
-  settle(lease: Lease, lost: LockLostError | undefined, heldMs: number): void {
-    this.#leases.delete(lease);
-    if (this.#leases.size === 0) {
-      this.#unsubscribe?.();
-      this.#unsubscribe = undefined;
-    }
-    const observer = this.#config.observer;
-    observer.metric("hold", heldMs);
-    if (!lost) {
-      observer.emit("released", { token: lease.token, heldMs });
-      return;
-    }
-    observer.metric("lost");
-    observer.emit("lost", { token: lease.token, heldMs, reason: lost });
-    const onLost = this.#config.options.onLost;
-    if (onLost) guard(() => onLost(lost));
-  }
-
-  /** @internal LeaseBackend: a renewal succeeded. */
-  renewed(lease: Lease): void {
-    this.#config.observer.emit("renewed", { token: lease.token });
-  }
-
-  /** @internal LeaseBackend: a renewal attempt failed. */
-  renewalFailed(_lease: Lease, error: unknown): void {
-    this.#config.observer.renewalFailed(error);
-  }
-
   #disposedError(): DisposedError {
     return new DisposedError(
       `Cannot use '${this.name}' as it was disposed`,
@@ -405,6 +356,6 @@ export class LockEngine implements LeaseBackend {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.#disposed.abort(this.#disposedError());
-    await Promise.allSettled([...this.#leases].map((l) => l.release()));
+    await this.#holdings.releaseAll();
   }
 }

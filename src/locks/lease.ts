@@ -17,6 +17,12 @@ export interface LeaseBackend {
    * `atOnce`: in one command written now (for cleanups nobody awaits).
    */
   release(id: string, atOnce?: boolean): Promise<number>;
+  /**
+   * Releases in the background, retried until it lands or `untilMs`
+   * (`performance.now()` time) makes it moot; the first attempt is written
+   * now, as one `EVAL`.
+   */
+  releaseLater(id: string, untilMs: number): void;
   /** Runs the extend script: the new lease length in ms, 0 when not held. */
   extend(id: string, leaseMs: number): Promise<number>;
   /** Called once when the lease ends (released or lost), after `heldMs`. */
@@ -208,10 +214,14 @@ export class Lease implements AsyncDisposable {
     try {
       result = await this.#backend.release(this.id);
     } catch (error) {
-      // Unknown outcome: the lease ends on the server by its own expiry.
       this.#state = "released";
       this.#settle(undefined);
-      throw error;
+      if (!isTransientError(error) || this.#backend.closed) throw error;
+      // Redis unreachable for now (a dropped connection, LOADING...):
+      // releasing by id is idempotent, so it is retried in the background
+      // until it lands or the lease ends anyway; the caller is not held up.
+      this.#backend.releaseLater(this.id, this.#deadline);
+      return;
     }
     if (result === 1) {
       this.#state = "released";
@@ -345,7 +355,7 @@ export class Lease implements AsyncDisposable {
     this.#controller.abort(error);
     this.#settle(error);
     // Locally given up: make sure the server does not keep it either.
-    if (wasHeld) this.#backend.release(this.id, true).catch(() => {});
+    if (wasHeld) this.#backend.releaseLater(this.id, this.#deadline);
   }
 
   #settle(lost: LockLostError | undefined): void {

@@ -112,6 +112,11 @@ local function serve(limit, now, now_us, wake_prefix)
       local weight, lease_ms = string.match(want, '^(%d+):(%d+)$')
       weight, lease_ms = tonumber(weight), tonumber(lease_ms)
       if weight > free then break end
+      -- A grant lasts no longer than its waiter's heartbeat: one that died
+      -- while queued holds the permit until then, not for a whole lease.
+      -- A live waiter renews it to the full lease once it has it.
+      local beat = tonumber(redis.call('ZSCORE', waiters, head) or '0')
+      if beat > now and beat < now + lease_ms then lease_ms = beat - now end
       local token = grant(head, lease_ms, weight, now, now_us)
       forget_waiter(head)
       wake(wake_prefix, head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)

@@ -1,0 +1,168 @@
+/**
+ * The leases of one primitive in this process, and everything a lease asks
+ * of its primitive (`LeaseBackend`): release (at once, or retried in the
+ * background until it lands), extend, and reporting when a lease ends or
+ * renews. Composed into `LockEngine`.
+ *
+ * @module
+ */
+import { internalsOf, type RedisClient } from "../client/client.ts";
+import type { LockLostError } from "../errors.ts";
+import { backoff, pause } from "../_internal/async.ts";
+import { isTransientError } from "../_internal/transient.ts";
+import { guard, type Observer } from "../observe.ts";
+import type { LockKeys } from "./keys.ts";
+import {
+  createLease,
+  type Lease,
+  type LeaseBackend,
+  retryRenewal,
+} from "./lease.ts";
+import type { ResolvedLockOptions } from "./options.ts";
+import { EXTEND, RELEASE } from "./scripts.ts";
+
+/** What {@linkcode Holdings} is built from. */
+export interface HoldingsConfig {
+  client: RedisClient;
+  name: string;
+  /** Permit count (1 for a mutex). */
+  limit: number;
+  keys: LockKeys;
+  options: ResolvedLockOptions;
+  observer: Observer;
+}
+
+/** A grant turned into a lease: its lease runs from `sentAt` + `leftMs`. */
+export interface LeaseStart {
+  token: number;
+  /** Lease time left by the server's clock, from when it answered. */
+  leftMs: number;
+  /** `performance.now()` when the request that answered was sent. */
+  sentAt: number;
+}
+
+/** The leases one primitive holds here, and their backend. */
+export class Holdings implements LeaseBackend {
+  readonly name: string;
+  readonly #config: HoldingsConfig;
+  readonly #leases = new Set<Lease>();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(config: HoldingsConfig) {
+    this.#config = config;
+    this.name = config.name;
+  }
+
+  /** Leases still held in this process. */
+  get leases(): ReadonlySet<Lease> {
+    return this.#leases;
+  }
+
+  /** LeaseBackend: the client is closed. */
+  get closed(): boolean {
+    return this.#config.client.closed;
+  }
+
+  /** Starts the lease of a grant. */
+  lease(id: string, grant: LeaseStart, weight: number): Lease {
+    const { leaseMs, renew } = this.#config.options;
+    const { token, leftMs, sentAt } = grant;
+    const lease = createLease(this, id, token, weight, {
+      leaseMs,
+      renew,
+      leftMs,
+      sentAt,
+    });
+    this.#leases.add(lease);
+    // Holders renew as soon as the connection is back, not at their next
+    // retry: subscribed only while this primitive holds leases here.
+    this.#unsubscribe ??= internalsOf(this.#config.client).onReconnect(() => {
+      for (const held of this.#leases) retryRenewal(held);
+    });
+    return lease;
+  }
+
+  /**
+   * LeaseBackend: gives the permit back (or leaves the queue).
+   * `atOnce`: send the whole script (`EVAL`) rather than `EVALSHA` with a
+   * fallback, so that one command, written now, does it all even if the
+   * server lost its script cache and the caller closes the client next.
+   */
+  release(id: string, atOnce = false): Promise<number> {
+    return RELEASE.run(this.#config.client, this.#config.keys.script, [
+      id,
+      this.#config.limit,
+      this.#config.keys.wakePrefix,
+    ], atOnce ? { evalOnly: true } : undefined);
+  }
+
+  /**
+   * LeaseBackend: a cleanup that must land (an undo, a release
+   * that met a dead connection, a lost lease's release). The first attempt
+   * is one `EVAL` written now; on a transient error it is retried with
+   * backoff, in the background, until it lands, `untilMs` passes (the
+   * entry's own TTL has made it moot by then), or the client closes.
+   */
+  releaseLater(id: string, untilMs: number): void {
+    const { client, observer } = this.#config;
+    const { closing } = internalsOf(client);
+    const retry = async (error: unknown) => {
+      const pauses = backoff({ minMs: 50, maxMs: 1_000, jitter: 0.5 });
+      while (isTransientError(error) && performance.now() < untilMs) {
+        observer.waitRetry(error);
+        if (!(await pause(pauses.next().value!, closing))) return;
+        try {
+          await this.release(id);
+          return;
+        } catch (next) {
+          error = next;
+        }
+      }
+    };
+    this.release(id, true).catch(retry);
+  }
+
+  /** LeaseBackend: extends a live lease. */
+  extend(id: string, leaseMs: number): Promise<number> {
+    return EXTEND.run(this.#config.client, this.#config.keys.script, [
+      id,
+      leaseMs,
+      this.#config.limit,
+      this.#config.keys.wakePrefix,
+    ]);
+  }
+
+  /** LeaseBackend: the lease ended. */
+  settle(lease: Lease, lost: LockLostError | undefined, heldMs: number): void {
+    this.#leases.delete(lease);
+    if (this.#leases.size === 0) {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    }
+    const observer = this.#config.observer;
+    observer.metric("hold", heldMs);
+    if (!lost) {
+      observer.emit("released", { token: lease.token, heldMs });
+      return;
+    }
+    observer.metric("lost");
+    observer.emit("lost", { token: lease.token, heldMs, reason: lost });
+    const onLost = this.#config.options.onLost;
+    if (onLost) guard(() => onLost(lost));
+  }
+
+  /** LeaseBackend: a renewal succeeded. */
+  renewed(lease: Lease): void {
+    this.#config.observer.emit("renewed", { token: lease.token });
+  }
+
+  /** LeaseBackend: a renewal attempt failed. */
+  renewalFailed(_lease: Lease, error: unknown): void {
+    this.#config.observer.renewalFailed(error);
+  }
+
+  /** Releases every lease still held (dispose). */
+  async releaseAll(): Promise<void> {
+    await Promise.allSettled([...this.#leases].map((l) => l.release()));
+  }
+}

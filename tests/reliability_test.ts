@@ -1,0 +1,129 @@
+/**
+ * Faults around the lock engine: vanished waiters, cleanups that meet a dead
+ * connection, transient errors.
+ */
+import assert from "node:assert/strict";
+import { connect, Mutex } from "../mod.ts";
+import { sharedRedisUrl, startRedis } from "./_server.ts";
+import { startProxy } from "./_proxy.ts";
+import { test } from "./_test.ts";
+
+const url = sharedRedisUrl();
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` every 10 ms until it holds, failing after `ms`. */
+async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    }
+    await delay(10);
+  }
+}
+
+test("reliability: a waiter that vanished while queued holds a grant only until its heartbeat lapses, not a whole lease", async () => {
+  await using redis = await connect(url);
+  const ghostClient = await connect(url);
+  const name = unique("vanished");
+  const leaseMs = 20_000;
+  const holder = await new Mutex(redis, name, { leaseMs }).acquire();
+  // The ghost queues first, with a short heartbeat, then its process is
+  // gone: its connections close and nothing it would send reaches Redis.
+  const ghost = new Mutex(ghostClient, name, { leaseMs, waiterTtlMs: 900 })
+    .acquire();
+  ghost.catch(() => {});
+  await until(
+    "the ghost to queue",
+    async () => (await new Mutex(redis, name).info()).waiters === 1,
+  );
+  const live = new Mutex(redis, name, { leaseMs }).acquire(
+    AbortSignal.timeout(10_000),
+  );
+  await until(
+    "the live waiter to queue",
+    async () => (await new Mutex(redis, name).info()).waiters === 2,
+  );
+  await ghostClient.close(); // no undo can reach Redis any more
+  await holder.release(); // the ghost, first in line and not yet lapsed, is granted
+  const info = await new Mutex(redis, name).info();
+  assert.equal(info.holders.length, 1);
+  assert.ok(
+    info.holders[0].remainingMs <= 900,
+    `the ghost's grant lasts ${info.holders[0].remainingMs} ms`,
+  );
+  const started = performance.now();
+  const lease = await live; // after the ghost's heartbeat, not its 20 s lease
+  assert.ok(performance.now() - started < 5_000);
+  // The live waiter's grant, bounded by its own heartbeat (10 s), is
+  // renewed to the whole 20 s lease in the background.
+  await until(
+    "the grant to be renewed to the lease",
+    () => lease.remainingMs > 12_000,
+    8_000,
+  );
+  await lease.release();
+});
+
+test("reliability: an abort's undo that meets a dead connection is retried until it lands (no ghost grant)", async () => {
+  await using server = await startRedis();
+  await using proxy = await startProxy(server.port);
+  await using direct = await connect(server.url);
+  await using viaProxy = await connect({
+    url: proxy.url,
+    commandTimeoutMs: 500,
+    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+  });
+  const name = unique("ghost");
+  const holder = await new Mutex(direct, name).acquire();
+  const controller = new AbortController();
+  const waiting = new Mutex(viaProxy, name).acquire(controller.signal);
+  waiting.catch(() => {});
+  await until(
+    "the waiter to queue",
+    async () => (await new Mutex(direct, name).info()).waiters === 1,
+  );
+  // The waiter's connections go half-open, then it gives up: its undo is
+  // written into a dead socket and fails when that times out.
+  proxy.freeze();
+  controller.abort();
+  await assert.rejects(waiting, { name: "AbortError" });
+  // Retried on a fresh connection, the undo takes it out of the queue...
+  await until(
+    "the undo to land",
+    async () => (await new Mutex(direct, name).info()).queued === 0,
+    5_000,
+  );
+  await holder.release();
+  // ...so the release hands the mutex to nobody: it is free at once.
+  const next = await new Mutex(direct, name).tryAcquire();
+  assert.ok(next, "a ghost grant holds the mutex");
+  await next.release();
+});
+
+test("reliability: a release that meets a dead connection resolves, and lands in the background", async () => {
+  await using server = await startRedis();
+  await using proxy = await startProxy(server.port);
+  await using direct = await connect(server.url);
+  await using viaProxy = await connect({
+    url: proxy.url,
+    commandTimeoutMs: 300,
+    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+  });
+  const name = unique("release");
+  const lease = await new Mutex(viaProxy, name).acquire();
+  proxy.freeze();
+  // Not held up until the lease ends (30 s), and no error to handle.
+  await lease.release();
+  assert.ok(!lease.held);
+  await until(
+    "the release to land",
+    async () => (await new Mutex(direct, name).info()).holders.length === 0,
+    5_000,
+  );
+});
