@@ -190,7 +190,18 @@ export function pollingEvery(ms: number): LockOptions["wait"] {
   };
 }
 
-const OURS_COMMANDS = ["evalsha", "eval", "blpop", "client|unblock"] as const;
+/**
+ * Ours: the scripts, the wake hub's `BLMPOP` (`BLPOP` before Redis 7.0, and
+ * on a waiting client's blocking pool), and `CLIENT UNBLOCK` (the hub
+ * re-blocking on a new set of lists).
+ */
+const OURS_COMMANDS = [
+  "evalsha",
+  "eval",
+  "blmpop",
+  "blpop",
+  "client|unblock",
+] as const;
 
 /** Our `Mutex` with the given wait strategy (defaults otherwise). */
 export function oursMutex(

@@ -11,6 +11,7 @@ import type {
 } from "./locks.ts";
 import { medianOf } from "./lock_stats.ts";
 import { SEMAPHORE_PERMITS } from "./lock_contenders.ts";
+import { sharedMarkdown, sharedTargetLines } from "./lock_shared_report.ts";
 
 /** Our PING p50 (us): median over the floor runs of the section. */
 export function pingP50Us(result: LockBenchResult): number {
@@ -308,13 +309,14 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
   const lines: string[] = [
     "## Locks: hand-off, contention, fairness",
     "",
-    `All locks run in this process, every worker on a connection of its own (ours: its own \`RedisClient\`, whose blocking pool holds its BLPOP; others: their own ioredis ${"5.4.1"} client). The section took ${
+    `All locks run in this process, every worker on a connection of its own (ours: its own \`RedisClient\`, whose wake hub connection wakes it; others: their own ioredis ${"5.4.1"} client), except in the shared-client cells, where all waiters share one client. The section took ${
       result.seconds.toFixed(0)
     } s.`,
     "",
     "### Achieved against the targets",
     "",
     ...targetLines(result),
+    ...(result.shared ? sharedTargetLines(result.shared) : []),
     "",
     "### Floor",
     "",
@@ -385,6 +387,15 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
       } | ${(h.toOldest * 100).toFixed(0)}% | ${num(h.commandsPerAcquire, 1)} |`
     ),
     "",
+    ...(result.shared
+      ? [
+        sharedMarkdown(result.shared, {
+          pingUs: ping,
+          idleWakeUs: idleWakeP50Us(result),
+        }),
+        "",
+      ]
+      : []),
     "### Free-running contention",
     "",
     `W workers loop \`acquire()\` -> critical section -> \`release()\` for ${
@@ -415,7 +426,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
     );
   }
   lines.push(
-    "**Commands per acquisition.** `INFO commandstats` before and after the window, summing only the commands each library sends itself: ours `evalsha`, `eval`, `blpop`, `client|unblock`; redis-semaphore's Mutex `set` (acquire, NX PX), `evalsha`, `eval` (release); its Semaphore `evalsha`, `eval` (acquire) and `zrem` (release); both redlocks `evalsha` and `eval`. Redis also counts every command a Lua script calls (our scripts call `ZADD`, `HSET`, `SET`, `DEL`, `RPUSH`, ...), but those cost no round trip and are left out; no library above sends one of those names itself and also calls it from its scripts, so the sum is exact. `INFO` and the benchmark's `ZCARD` are not counted. Redis us/acq. is the `usec` of those commands (a script's includes what it calls).",
+    "**Commands per acquisition.** `INFO commandstats` before and after the window, summing only the commands each library sends itself: ours `evalsha`, `eval`, `blmpop` (the wake hub), `blpop`, `client|unblock`; redis-semaphore's Mutex `set` (acquire, NX PX), `evalsha`, `eval` (release); its Semaphore `evalsha`, `eval` (acquire) and `zrem` (release); both redlocks `evalsha` and `eval`. Redis also counts every command a Lua script calls (our scripts call `ZADD`, `HSET`, `SET`, `DEL`, `RPUSH`, ...), but those cost no round trip and are left out; no library above sends one of those names itself and also calls it from its scripts, so the sum is exact. `INFO` and the benchmark's `ZCARD` are not counted. Redis us/acq. is the `usec` of those commands (a script's includes what it calls).",
     "",
     `Per command, at W=${breakdownW(result)} with the empty critical section: ${
       breakdown(result)

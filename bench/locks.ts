@@ -35,6 +35,7 @@ import {
   type Subject,
   VERSIONS,
 } from "./lock_contenders.ts";
+import type { SharedBenchResult } from "./lock_shared.ts";
 import {
   commandDelta,
   type CommandStat,
@@ -276,7 +277,7 @@ export class ViolationError extends Error {
 }
 
 /** Counts holders inside the critical section; throws past the limit. */
-class Oracle {
+export class Oracle {
   inside = 0;
   violations = 0;
   #first = "";
@@ -575,8 +576,8 @@ export function lanesFor(
   return Math.max(1, Math.min(byPolls, byRounds, byWorkers));
 }
 
-/** One chain of W workers on one lock. */
-class Lane {
+/** One chain of W workers on one lock (also used by `lock_shared.ts`). */
+export class Lane {
   readonly subject: Subject;
   readonly size: number;
   readonly oracle: Oracle;
@@ -597,10 +598,11 @@ class Lane {
   holder = -1;
   #changed = Promise.withResolvers<void>();
 
-  constructor(subject: Subject, what: string) {
+  /** `limit`: holders allowed (a semaphore's permits, fillers included). */
+  constructor(subject: Subject, what: string, limit = 1) {
     this.subject = subject;
     this.size = subject.workers.length;
-    this.oracle = new Oracle(1, what);
+    this.oracle = new Oracle(limit, what);
     this.entered = new Float64Array(this.size).fill(NaN);
   }
 
@@ -694,7 +696,7 @@ class Lane {
   }
 }
 
-async function laneWorker(
+export async function laneWorker(
   lane: Lane,
   index: number,
   control: {
@@ -1037,6 +1039,8 @@ export interface LockBenchResult {
   handoff: HandoffResult[];
   contention: ContentionResult[];
   seconds: number;
+  /** The shared-client cells (`lock_shared.ts`), when they ran. */
+  shared?: SharedBenchResult;
 }
 
 /** Deletes every key of this run, and our names from `redsync:contended`. */

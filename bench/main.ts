@@ -12,8 +12,9 @@
  * Environment: `BENCH_SECTIONS=client,locks` runs only those sections (the
  * report then holds only them); for the lock section, `BENCH_QUICK=1` makes
  * a smoke run of a few seconds per measurement, `BENCH_LOCKS_ONLY=<regexp>`
- * keeps the contenders whose id matches, and `BENCH_LOCKS_JSON=<file>` also
- * writes the raw figures there.
+ * keeps the contenders whose id matches (the shared-client cells of
+ * `lock_shared.ts` run when it matches `ours-shared`), and
+ * `BENCH_LOCKS_JSON=<file>` also writes the raw figures there.
  *
  * @module
  */
@@ -25,6 +26,12 @@ import { startRedis } from "../tests/_server.ts";
 import { benchClient, clientMarkdown } from "./client.ts";
 import { handoffChart, locksMarkdown } from "./lock_report.ts";
 import { benchLocks, DEFAULT_LOCK_BENCH, QUICK_LOCK_BENCH } from "./locks.ts";
+import {
+  benchShared,
+  DEFAULT_SHARED_BENCH,
+  QUICK_SHARED_BENCH,
+  SHARED_ID,
+} from "./lock_shared.ts";
 
 /** What every section is given. */
 export interface SectionContext {
@@ -56,6 +63,14 @@ const SECTIONS: Section[] = [
         quick ? QUICK_LOCK_BENCH : DEFAULT_LOCK_BENCH,
         only ? new RegExp(only) : undefined,
       );
+      // The shared-client cells: kept when BENCH_LOCKS_ONLY matches "ours-shared".
+      if (!only || new RegExp(only).test(SHARED_ID)) {
+        result.shared = await benchShared(
+          url,
+          log,
+          quick ? QUICK_SHARED_BENCH : DEFAULT_SHARED_BENCH,
+        );
+      }
       const json = process.env.BENCH_LOCKS_JSON;
       if (json) await writeFile(json, JSON.stringify(result));
       await mkdir(new URL("./results/", import.meta.url), { recursive: true });
