@@ -87,12 +87,14 @@ test("client: error replies reject with RedisReplyError carrying the code", asyn
   // The connection stays usable after an error reply.
   assert.equal(await redis.send("GET", key), "v");
   // Errors inside a transaction's reply are values, not thrown.
-  const [, queued, set, exec] = await Promise.all([
-    redis.send("MULTI"),
-    redis.send("INCR", key),
-    redis.send("SET", key + ":other", "x"),
-    redis.send("EXEC"),
-  ]);
+  const [queued, set, exec] = await redis.exclusive(async (send) => {
+    await send("MULTI");
+    return [
+      await send("INCR", key),
+      await send("SET", key + ":other", "x"),
+      await send("EXEC"),
+    ] as const;
+  });
   assert.equal(queued, "QUEUED");
   assert.equal(set, "QUEUED");
   assert.ok(Array.isArray(exec));
@@ -205,4 +207,27 @@ test("client: pub/sub and MONITOR are refused before sending (they would desync 
   await assert.rejects(redis.send("psubscribe", "n*"), TypeError);
   await assert.rejects(redis.send("MONITOR"), TypeError);
   assert.equal(await redis.send("PING"), "PONG");
+});
+
+test("client: commands that change the shared connection's state are refused, with the alternative", async () => {
+  await using redis = await connect(url);
+  const cases: [string[], RegExp][] = [
+    [["MULTI"], /exclusive/],
+    [["exec"], /exclusive/],
+    [["WATCH", "k"], /exclusive/],
+    [["SELECT", "1"], /'db' option/],
+    [["AUTH", "pw"], /'password'/],
+    [["HELLO", "3"], /'protocol'/],
+    [["CLIENT", "REPLY", "OFF"], /replies/],
+    [["RESET"], /close/],
+    [["QUIT"], /close/],
+  ];
+  for (const [args, alternative] of cases) {
+    const error = await redis.command(args).catch((e) => e);
+    assert.ok(error instanceof TypeError, `${args[0]}: ${error}`);
+    assert.match(error.message, alternative);
+  }
+  // Nothing was sent: the connection still answers in order, in db 0.
+  assert.equal(await redis.send("PING"), "PONG");
+  assert.equal(await redis.send("CLIENT", "GETNAME"), null);
 });

@@ -169,3 +169,35 @@ test("transport: a Redis without HELLO (RESP2 only) is spoken to in RESP2", asyn
   assert.equal(await redis.send("GET", "k"), "hi");
   assert.deepEqual(seen, ["HELLO", "AUTH", "SELECT", "GET"]);
 });
+
+/** Every message, stack and cause of `error`, as one string. */
+function allText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error; e !== undefined && parts.length < 10;) {
+    parts.push(String(e), (e as Error)?.stack ?? "");
+    e = (e as Error)?.cause;
+  }
+  return parts.join("\n");
+}
+
+test("transport: a server that echoes the handshake never gets the password into an error", async () => {
+  const secret = "s3cret-p@ss";
+  const echo = (command: string, handlers: TransportHandlers) =>
+    handlers.onData(
+      encoder.encode(
+        `-ERR unknown command '${command}', with args beginning with: '3' 'AUTH' 'default' '${secret}' \r\n`,
+      ),
+    );
+  for (const protocol of [3, "auto"] as const) {
+    const error = await connect({
+      port: 1,
+      password: secret,
+      protocol,
+      reconnect: false,
+      connector: scripted(echo),
+    }).catch((e) => e);
+    assert.ok(error instanceof ConnectionError, String(error));
+    assert.match(error.message, /refused the credentials: ERR/);
+    assert.ok(!allText(error).includes(secret), allText(error));
+  }
+});

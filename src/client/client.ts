@@ -10,6 +10,7 @@ import {
   isBlockingCommand,
   isSubscriberCommand,
   isWaitCommand,
+  stateCommandRefusal,
 } from "./commands.ts";
 import { MainLink } from "./main_link.ts";
 import { WakeHub } from "./wake_hub.ts";
@@ -207,6 +208,16 @@ export class RedisClient implements AsyncDisposable {
           `Cannot send ${
             args[0]
           } as it turns the connection into a subscriber, which this client does not support: use a separate client for pub/sub`,
+        ),
+      );
+    }
+    const refusal = stateCommandRefusal(args);
+    if (refusal !== undefined) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot send ${
+            args[0]
+          } on the shared connection as it changes that connection's state for every caller: ${refusal}`,
         ),
       );
     }

@@ -98,3 +98,41 @@ export function isSubscriberCommand(name: string): boolean {
   if (last !== 0x65 && last !== 0x72) return false; // "e" or "r"
   return SUBSCRIBER_COMMANDS.has(name.toUpperCase());
 }
+
+/** Commands that change the state of the connection they run on. */
+const STATE_COMMANDS = new Map<string, string>([
+  ["MULTI", "use redis.exclusive(fn) for a transaction"],
+  ["EXEC", "use redis.exclusive(fn) for a transaction"],
+  ["DISCARD", "use redis.exclusive(fn) for a transaction"],
+  ["WATCH", "use redis.exclusive(fn) for a transaction"],
+  ["UNWATCH", "use redis.exclusive(fn) for a transaction"],
+  ["SELECT", "choose the database with the 'db' option or the URL path"],
+  ["AUTH", "pass 'username' and 'password' to connect()"],
+  ["HELLO", "choose the protocol with the 'protocol' option"],
+  ["RESET", "use close() and connect()"],
+  ["QUIT", "use close()"],
+]);
+
+/**
+ * Why a command may not run on the shared connection, or `undefined`. A
+ * command that changes the connection's state would act on every caller's
+ * commands (a `MULTI` queues theirs; `CLIENT REPLY OFF` shifts every later
+ * reply onto the wrong caller) or be lost at the next reconnect (`SELECT`).
+ */
+export function stateCommandRefusal(
+  args: readonly RedisArg[],
+): string | undefined {
+  const name = args[0];
+  if (typeof name !== "string" || name.length < 4 || name.length > 7) {
+    return undefined;
+  }
+  const upper = name.toUpperCase();
+  if (upper === "CLIENT") {
+    const sub = args[1];
+    if (typeof sub === "string" && sub.toUpperCase() === "REPLY") {
+      return "replies could no longer be matched to their callers";
+    }
+    return undefined;
+  }
+  return STATE_COMMANDS.get(upper);
+}

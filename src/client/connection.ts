@@ -15,6 +15,13 @@ import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { defaultConnector } from "../transport/mod.ts";
 import type { Transport } from "../transport/types.ts";
 
+/** Fixed texts for the codes a refused authentication answers with. */
+const AUTH_CODES: Record<string, string> = {
+  WRONGPASS: "invalid username-password pair or user is disabled",
+  NOPERM: "this user has no permission to run the handshake",
+  NOAUTH: "authentication required",
+};
+
 interface Pending {
   resolve(reply: RedisReply): void;
   reject(error: Error): void;
@@ -145,7 +152,9 @@ export class Connection {
         const old = error instanceof RedisReplyError &&
           (error.code === "NOPROTO" || error.code === "NOPERM" ||
             /unknown command/i.test(error.message));
-        if (!old || protocol === 3) throw this.#authFailure(error);
+        if (!old || protocol === 3) {
+          throw this.#authFailure(error, password !== undefined);
+        }
       }
     }
     const setup: Promise<RedisReply>[] = [];
@@ -156,7 +165,9 @@ export class Connection {
             username === undefined
               ? ["AUTH", password]
               : ["AUTH", username, password],
-          ),
+          ).catch((error) => {
+            throw this.#authFailure(error, true);
+          }),
         );
       }
       if (clientName !== undefined) {
@@ -181,11 +192,25 @@ export class Connection {
     }
   }
 
-  #authFailure(error: unknown): unknown {
+  /**
+   * The error for a refused handshake. A reply to a command that carried
+   * credentials is never quoted (nor kept as the cause): a server that does
+   * not know the command echoes its arguments, the password among them.
+   * Only its error code is kept, with a fixed explanation.
+   */
+  #authFailure(error: unknown, credentials = false): unknown {
     if (!(error instanceof RedisReplyError)) return error;
+    const where = `Cannot connect to ${this.#options.display}`;
+    if (!credentials) {
+      return new ConnectionError(
+        `${where}: the server refused the handshake: ${error.message}`,
+        { cause: error },
+      );
+    }
+    const why = AUTH_CODES[error.code] ??
+      "(the server's reply is not shown: it may repeat the credentials)";
     return new ConnectionError(
-      `Cannot connect to ${this.#options.display}: the server refused the handshake: ${error.message}`,
-      { cause: error },
+      `${where}: the server refused the credentials: ${error.code} ${why}`,
     );
   }
 
