@@ -261,6 +261,22 @@ export class Observer {
   }
 
   /** Logs a renewal failure that may still recover. */
+  /**
+   * The server may evict lock keys (its `maxmemory-policy` is not
+   * `noeviction`): an evicted `holders` key would admit more holders.
+   */
+  evictionWarning(policy: string): void {
+    const warn = this.#logger?.warn;
+    if (warn) {
+      guard(() =>
+        warn.call(
+          this.#logger,
+          `redsync: Redis evicts keys under memory pressure (maxmemory-policy ${policy}); lock keys have TTLs, so an eviction can drop a lease and admit more holders: use maxmemory-policy noeviction for lock data`,
+        )
+      );
+    }
+  }
+
   /** A wait met a transient error (Redis unreachable...) and retries. */
   waitRetry(error: unknown): void {
     const warn = this.#logger?.warn;

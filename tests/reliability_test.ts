@@ -3,7 +3,7 @@
  * connection, transient errors.
  */
 import assert from "node:assert/strict";
-import { connect, Mutex } from "../mod.ts";
+import { AutoResetEvent, connect, Mutex } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "./_server.ts";
 import { startProxy } from "./_proxy.ts";
 import { test } from "./_test.ts";
@@ -126,4 +126,60 @@ test("reliability: a release that meets a dead connection resolves, and lands in
     async () => (await new Mutex(direct, name).info()).holders.length === 0,
     5_000,
   );
+});
+
+test("reliability: a Redis that may evict lock keys is reported once through the logger; noeviction is not", async () => {
+  for (const policy of ["volatile-lru", "noeviction"]) {
+    await using server = await startRedis({
+      args: ["--maxmemory-policy", policy],
+    });
+    await using redis = await connect(server.url);
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (message: string) => warnings.push(message),
+      error() {},
+    };
+    const mutex = new Mutex(redis, unique("evict"), { logger });
+    for (let i = 0; i < 3; i++) await (await mutex.acquire()).release();
+    await delay(50);
+    if (policy === "noeviction") {
+      assert.deepEqual(warnings, []);
+    } else {
+      assert.equal(warnings.length, 1, warnings.join("\n"));
+      assert.match(warnings[0], /volatile-lru.*noeviction/);
+    }
+  }
+});
+
+test("reliability: an abort while Redis is frozen (CLIENT PAUSE) rejects at once; the cleanup lands afterwards", async () => {
+  await using server = await startRedis();
+  await using admin = await connect(server.url);
+  await using redis = await connect(server.url);
+  const name = unique("frozen");
+  const holder = await new Mutex(admin, name).acquire();
+  const event = new AutoResetEvent(redis, unique("frozen-event"));
+  await admin.send("CLIENT", "PAUSE", 1_500, "ALL");
+  const controller = new AbortController();
+  const waits = [
+    new Mutex(redis, name).acquire(controller.signal),
+    event.wait(controller.signal),
+  ];
+  await delay(100); // both commands are stuck in the paused server
+  const abortedAt = performance.now();
+  controller.abort();
+  for (const wait of waits) {
+    await assert.rejects(wait, { name: "AbortError" });
+    // Generous: prompt, not at the end of the 1.5 s pause.
+    assert.ok(performance.now() - abortedAt < 500);
+  }
+  // After the pause the undos land: nothing queued, nothing held but the holder.
+  await until("the undos to land", async () => {
+    const info = await new Mutex(admin, name).info();
+    return info.queued === 0 && info.holders.length === 1;
+  }, 10_000);
+  await holder.release();
+  assert.ok(await event.set());
+  assert.equal(await event.pending(), 1, "the signal waits for a live waiter");
 });

@@ -353,3 +353,27 @@ test("semaphore: an acquire aborted just before its client closes leaves nothing
     await again.release();
   }
 });
+
+test("semaphore: a name a mutex holds or waits for counts as one permit: a semaphore of another count is refused, both ways", async () => {
+  await using redis = await connect(url);
+  for (const init of ["script", "transaction"] as const) {
+    const name = unique(`shared-name-${init}`);
+    const mutex = new Mutex(redis, name);
+    const held = await mutex.acquire();
+    await assert.rejects(
+      Semaphore.create(redis, name, { permits: 3, init }),
+      SemaphoreMismatchError,
+      "3 more holders would be admitted beside the mutex's",
+    );
+    // A count of one agrees with the mutex.
+    const one = await Semaphore.create(redis, name, { permits: 1, init });
+    assert.equal(await one.tryAcquire(), undefined, "held by the mutex");
+    await held.release();
+    await redis.send("DEL", `redsync:{${name}}:meta`);
+    // Idle, the name can become a semaphore; the mutex then refuses it.
+    const three = await Semaphore.create(redis, name, { permits: 3, init });
+    await assert.rejects(mutex.acquire(), SemaphoreMismatchError);
+    await using permit = await three.acquire();
+    assert.ok(permit.held);
+  }
+});

@@ -267,3 +267,47 @@ export async function unblockUntilSettled(
     await pause(delays.next().value!, undefined, done);
   }
 }
+
+/**
+ * Runs `WAIT`/`WAITAOF` on `connection` (the main one, whose writes they
+ * count). It blocks that connection, every command behind it waiting, until
+ * the replicas answer or its timeout passes (then `graceMs` more before the
+ * connection is declared dead); an abort unblocks it with `CLIENT UNBLOCK`
+ * sent through `unblock` (from another connection).
+ */
+export async function waitOn(
+  connection: Connection,
+  args: readonly RedisArg[],
+  signal: AbortSignal | undefined,
+  graceMs: number,
+  unblock: Unblocker,
+): Promise<RedisReply> {
+  // Its id, to unblock it on abort: asked in the same write as the WAIT.
+  const known = signal && connection.id === undefined
+    ? connection.request(["CLIENT", "ID"]).then((id) => {
+      if (typeof id === "number") connection.id = id;
+    }, () => {})
+    : undefined;
+  const reply = connection.request(args, {
+    timeoutMs: blockingDeadlineMs(args, graceMs),
+  });
+  if (!signal) return await reply;
+  let unblocking: Promise<void> | undefined;
+  const onAbort = () => {
+    unblocking = Promise.resolve(known).then(() =>
+      unblockUntilSettled(connection, reply, unblock)
+    );
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const value = await reply;
+    if (signal.aborted) throw signal.reason; // nothing to hand back
+    return value;
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await unblocking;
+  }
+}

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { BlockingPool, unblockUntilSettled } from "./blocking.ts";
+import { BlockingPool, waitOn } from "./blocking.ts";
 import {
-  blockingDeadlineMs,
   isBlockingCommand,
   isSubscriberCommand,
   isWaitCommand,
@@ -55,6 +54,11 @@ export interface ClientInternals {
   onReconnect(listener: () => void): () => void;
   /** Aborts when the client closes (ends background retries). */
   readonly closing: AbortSignal;
+  /**
+   * The server's `maxmemory-policy`, asked once per client; `undefined`
+   * when it cannot be read (`CONFIG` renamed or not permitted).
+   */
+  evictionPolicy(): Promise<string | undefined>;
 }
 
 let internals: (client: RedisClient) => ClientInternals;
@@ -88,6 +92,7 @@ export class RedisClient implements AsyncDisposable {
   #closed = false;
   #hub: WakeHub | undefined;
   readonly #closing = new AbortController();
+  #policy: Promise<string | undefined> | undefined;
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -120,6 +125,14 @@ export class RedisClient implements AsyncDisposable {
       },
       onReconnect: (listener) => client.#link.onReconnect(listener),
       closing: client.#closing.signal,
+      evictionPolicy: () =>
+        client.#policy ??= client.command(["CONFIG", "GET", "maxmemory-policy"])
+          .then((reply) => {
+            const value = reply instanceof Map
+              ? reply.get("maxmemory-policy")
+              : (reply as unknown[])?.[1];
+            return typeof value === "string" ? value : undefined;
+          }, () => undefined),
     });
   }
 
@@ -243,55 +256,21 @@ export class RedisClient implements AsyncDisposable {
     );
   }
 
-  /**
-   * `WAIT`/`WAITAOF` on the main connection, whose writes they count. It
-   * blocks that connection (every command behind it waits) until the
-   * replicas answer or its timeout passes, plus a grace; an abort unblocks
-   * it with `CLIENT UNBLOCK` sent from a pool connection.
-   */
+  /** `WAIT`/`WAITAOF` on the main connection: see `waitOn()`. */
   async #waitOnMain(
     args: readonly RedisArg[],
     signal: AbortSignal | undefined,
   ): Promise<RedisReply> {
     signal?.throwIfAborted();
     const connection = await this.#link.whenReady(signal);
-    // Its id, to unblock it on abort: asked in the same write as the WAIT.
-    const known = signal && connection.id === undefined
-      ? connection.request(["CLIENT", "ID"]).then((id) => {
-        if (typeof id === "number") connection.id = id;
-      }, () => {})
-      : undefined;
-    const reply = connection.request(args, {
-      timeoutMs: blockingDeadlineMs(args, this.#options.commandTimeoutMs),
-    });
-    if (!signal) return await reply;
-    let unblocking: Promise<void> | undefined;
-    const onAbort = () => {
-      unblocking = Promise.resolve(known).then(() =>
-        unblockUntilSettled(
-          connection,
-          reply,
-          (id) =>
-            this.#pool.run(
-              ["CLIENT", "UNBLOCK", id, "ERROR"],
-              false,
-              undefined,
-            ),
-        )
-      );
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      const value = await reply;
-      if (signal.aborted) throw signal.reason; // nothing to hand back
-      return value;
-    } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      throw error;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      await unblocking;
-    }
+    return await waitOn(
+      connection,
+      args,
+      signal,
+      this.#options.commandTimeoutMs,
+      (id) =>
+        this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
+    );
   }
 
   /**

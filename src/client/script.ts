@@ -19,6 +19,15 @@ export interface ScriptRunOptions extends CommandOptions {
    * @default {false}
    */
   evalOnly?: boolean;
+  /**
+   * When the server does not have the script (`NOSCRIPT`: it did not run)
+   * and this signal aborted meanwhile, do not send it again with `EVAL`:
+   * reject with the signal's reason. For a command sent without a signal
+   * (its outcome must be known) whose caller may meanwhile have sent a
+   * cleanup: a late `EVAL` would run after that cleanup.
+   * @default {undefined}
+   */
+  noRetryAfter?: AbortSignal;
 }
 
 /**
@@ -130,6 +139,7 @@ export class Script<
       if (!(error instanceof RedisReplyError) || error.code !== "NOSCRIPT") {
         throw error;
       }
+      options?.noRetryAfter?.throwIfAborted();
       return await client.command(
         ["EVAL", this.source, keys.length, ...keys, ...args],
         options,

@@ -190,7 +190,10 @@ export class AutoResetEvent {
         // Sent without the signal, so its outcome is always known: an abort
         // still rejects at once, and a signal the take got is given back.
         const take = retryTransient(
-          () => SIGNAL_TAKE.run(client, this.#keys, [id, ...this.#tail()]),
+          () =>
+            SIGNAL_TAKE.run(client, this.#keys, [id, ...this.#tail()], {
+              noRetryAfter: abort, // else it could run after the undo
+            }),
           { signal: abort, closed: () => client.closed }, // no retry after it
         );
         take.then((taken) => {

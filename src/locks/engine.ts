@@ -17,7 +17,7 @@ import { keysOf, type LockKeys } from "./keys.ts";
 import { ContendedMarker } from "./stats.ts";
 import { grantMarginMs, parseGrant } from "./wait.ts";
 import { ACQUIRE } from "./scripts.ts";
-import { backoff, delay } from "../_internal/async.ts";
+import { abortable, backoff, delay } from "../_internal/async.ts";
 import type { Observer } from "../observe.ts";
 
 /** What an engine is built from. */
@@ -62,6 +62,7 @@ export class LockEngine {
   readonly #holdings: Holdings;
   readonly #disposed = new AbortController();
   readonly #contended: ContendedMarker;
+  #evictionChecked = false;
 
   constructor(config: EngineConfig) {
     this.#config = config;
@@ -74,6 +75,18 @@ export class LockEngine {
       config.name,
       config.options.waiterTtlMs,
     );
+  }
+
+  /** Warns (logger) once if the server may evict lock keys. */
+  #checkEviction(): void {
+    if (this.#evictionChecked) return;
+    this.#evictionChecked = true;
+    const { client, observer } = this.#config;
+    internalsOf(client).evictionPolicy().then((policy) => {
+      if (policy !== undefined && policy !== "noeviction") {
+        observer.evictionWarning(policy);
+      }
+    });
   }
 
   /** Leases of this primitive still held in this process. */
@@ -104,6 +117,7 @@ export class LockEngine {
       ? AbortSignal.any([userSignal, this.#disposed.signal])
       : this.#disposed.signal;
     const { client, options } = this.#config;
+    this.#checkEviction();
     // Blocking waiters are woken through the client's hub: their id names it.
     const ticket = mode === "wait" && options.wait.strategy === "blocking"
       ? internalsOf(client).hub().ticket(this.#keys.wakePrefix)
@@ -270,7 +284,12 @@ export class LockEngine {
     const sentAt = performance.now();
     const leftMs = await this.#retrying(
       signal,
-      () => this.#holdings.extend(id, this.#config.options.leaseMs),
+      // An abort rejects at once; the undo releases what EXTEND kept.
+      () =>
+        abortable(
+          this.#holdings.extend(id, this.#config.options.leaseMs),
+          signal,
+        ),
     );
     return leftMs > 0 ? { ...grant, leftMs, sentAt } : undefined;
   }

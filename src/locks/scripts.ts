@@ -203,8 +203,11 @@ if not fresh then
   if expiry then
     -- Granted while waiting (its wake message, if not read yet, is dropped
     -- by its hub once this acquire is done).
-    local token = string.match(redis.call('HGET', owners, id), '^(%d+):')
-    return {1, tonumber(token), tonumber(expiry) - now}
+    local token = string.match(redis.call('HGET', owners, id) or '', '^(%d+):')
+    if token then return {1, tonumber(token), tonumber(expiry) - now} end
+    -- Its owners entry is gone (evicted: a volatile-* policy): the grant
+    -- is lost; drop it and go on as a waiter that holds nothing.
+    redis.call('ZREM', holders, id)
   end
 end
 
@@ -306,37 +309,32 @@ return lease_ms
 );
 
 /**
- * Defines a semaphore's permit count once.
+ * Defines a semaphore's permit count once. A name in use without a stored
+ * count (a mutex holds or waits for it) counts as one permit, so creating a
+ * semaphore of another count there fails as a count mismatch.
  *
- * KEYS: meta. ARGV: permits, idleTtlMs.
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: permits, idleTtlMs.
  * Returns the stored count (the given one when it was not set yet).
  */
 export const INIT: Script<[permits: number, idleTtlMs: number], number> =
   new Script(
-    LUA_BASICS + `
-local meta = KEYS[1]
+    PRELUDE + `
 local permits = tonumber(ARGV[1])
 local idle_ttl = tonumber(ARGV[2])
 local stored = redis.call('HGET', meta, 'permits')
 if not stored then
+  local now = clock()
+  local live = redis.call('ZCOUNT', holders, '(' .. now, '+inf')
+  if live > 0 or redis.call('ZCARD', queue) > 0 then return 1 end
   redis.call('HSET', meta, 'permits', permits)
   stored = permits
 end
 keep(meta, idle_ttl)
 return tonumber(stored)
 `,
-    { keys: 1, name: "init" },
+    { keys: 7, name: "init" },
   );
 
-/**
- * Reads a primitive's state without changing it.
- *
- * KEYS: as {@linkcode ACQUIRE}. ARGV: none.
- * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
- * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
- * waiters counts queue entries with a live heartbeat, and ttls holds the
- * PTTL of each of the seven keys.
- */
 /** What {@linkcode INFO} answers. */
 export type InfoReply = [
   serverTime: number,
@@ -347,6 +345,15 @@ export type InfoReply = [
   ttls: number[],
 ];
 
+/**
+ * Reads a primitive's state without changing it.
+ *
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: none.
+ * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
+ * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
+ * waiters counts queue entries with a live heartbeat, and ttls holds the
+ * PTTL of each of the seven keys.
+ */
 export const INFO: Script<[], InfoReply> = new Script(
   PRELUDE + `
 local now = clock()

@@ -9,7 +9,7 @@ import { RedsyncError, SemaphoreMismatchError } from "../errors.ts";
 import { backoff, delay } from "../_internal/async.ts";
 import { checkInteger } from "../_internal/validate.ts";
 import type { Lease } from "./lease.ts";
-import { checkName, keysOf } from "./keys.ts";
+import { checkName, keysOf, type LockKeys } from "./keys.ts";
 import {
   type AcquireOptions,
   type LockOptions,
@@ -146,10 +146,10 @@ export class Semaphore
       );
     }
     const resolved = resolveLockOptions(action, options);
-    const meta = keysOf(resolved.prefix, name).meta;
+    const keys = keysOf(resolved.prefix, name);
     const stored = init === "script"
-      ? await INIT.run(client, [meta], [permits, idleTtlMs])
-      : await initWithTransaction(client, meta, permits, idleTtlMs);
+      ? await INIT.run(client, keys.script, [permits, idleTtlMs])
+      : await initWithTransaction(client, keys, permits, idleTtlMs);
     if (stored !== permits) {
       throw new SemaphoreMismatchError(name, stored, permits);
     }
@@ -267,17 +267,27 @@ export class Semaphore
 /** Stores the count with WATCH/MULTI/EXEC: no Lua. Retries on conflict. */
 async function initWithTransaction(
   client: RedisClient,
-  meta: string,
+  keys: LockKeys,
   permits: number,
   idleTtlMs: number,
 ): Promise<number> {
+  const { meta } = keys;
+  const [holders, , queue] = keys.script;
   for (let attempt = 0; attempt < 20; attempt++) {
     const stored = await client.exclusive(async (send) => {
-      await send("WATCH", meta);
+      await send("WATCH", meta, holders, queue);
       const existing = await send("HGET", meta, "permits");
       if (existing !== null) {
         await send("UNWATCH");
         return Number(existing);
+      }
+      // In use without a stored count: a mutex, so one permit.
+      const [seconds, micros] = await send("TIME") as [string, string];
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      const live = await send("ZCOUNT", holders, `(${now}`, "+inf");
+      if (Number(live) > 0 || Number(await send("ZCARD", queue)) > 0) {
+        await send("UNWATCH");
+        return 1;
       }
       await send("MULTI");
       await send("HSET", meta, "permits", permits);
