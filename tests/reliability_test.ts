@@ -183,3 +183,38 @@ test("reliability: an abort while Redis is frozen (CLIENT PAUSE) rejects at once
   assert.ok(await event.set());
   assert.equal(await event.pending(), 1, "the signal waits for a live waiter");
 });
+
+test("reliability: a poller is not starved by blocking waiters on the same name", async () => {
+  await using redis = await connect(url);
+  await using pollerClient = await connect(url);
+  const name = unique("mixed");
+  const blocking = new Mutex(redis, name);
+  const poller = new Mutex(pollerClient, name, {
+    wait: { strategy: "polling", intervalMs: 5, maxIntervalMs: 50 },
+  });
+  const until = performance.now() + 1_500;
+  const counts = { blocking: 0, polling: 0 };
+  let longestPollerWait = 0;
+  const loop = async (mutex: Mutex, kind: keyof typeof counts) => {
+    while (performance.now() < until) {
+      const started = performance.now();
+      const lease = await mutex.acquire(AbortSignal.timeout(10_000));
+      if (kind === "polling") {
+        longestPollerWait = Math.max(
+          longestPollerWait,
+          performance.now() - started,
+        );
+      }
+      counts[kind]++;
+      await delay(2);
+      await lease.release();
+    }
+  };
+  await Promise.all([
+    ...Array.from({ length: 4 }, () => loop(blocking, "blocking")),
+    loop(poller, "polling"),
+  ]);
+  // Before pollers queued behind blocking waiters, they got ~0 turns here.
+  assert.ok(counts.polling >= 5, JSON.stringify(counts));
+  assert.ok(longestPollerWait < 2_000, `${longestPollerWait} ms`);
+});

@@ -48,6 +48,8 @@ interface Waiting {
   granted: false;
   /** Ms until the first holder's lease ends, or -1. */
   wakeMs: number;
+  /** Place in the queue (0: next), or -1 when not queued. */
+  rank: number;
   /** The server's clock (ms) when it answered. */
   serverNow: number;
   /** `performance.now()` when the request was sent (before `serverNow`). */
@@ -180,11 +182,13 @@ export class LockEngine {
   ): Promise<Grant | undefined> {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
-    // Blocking waiters queue for a hand-off. Pollers do not: a permit handed
-    // to a poller would sit idle until its next attempt, so each attempt only
-    // takes a permit that is free with nobody queued.
-    const scriptMode = ticket ? "wait" : "try";
+    // Blocking waiters queue for a hand-off. Pollers barge in while nobody
+    // queues (a permit handed to a sleeping poller would sit idle until its
+    // next attempt), and queue only once others queue ahead of them, so
+    // they never starve behind blocking waiters.
+    const scriptMode = ticket ? "wait" : mode === "wait" ? "poll" : "try";
     const { wait } = options;
+    const shortestMs = wait.strategy === "polling" ? wait.intervalMs : 0;
     const pauses = wait.strategy === "blocking" ? undefined : backoff({
       minMs: wait.intervalMs,
       maxMs: wait.maxIntervalMs,
@@ -242,7 +246,11 @@ export class LockEngine {
         // TIMEOUT (heartbeat, a lease ends) or REARM (the hub's connection
         // dropped): ACQUIRE re-checks, and consumes a grant made meanwhile.
       } else {
-        await delay(Math.min(heartbeatMs, pauses!.next().value!), signal);
+        // Queued and next in line: a grant may wait for this poll, so poll
+        // at the shortest interval; otherwise back off.
+        const next = state.rank >= 0 && state.rank < this.#config.limit;
+        const pauseMs = next ? shortestMs : pauses!.next().value!;
+        await delay(Math.min(heartbeatMs, pauseMs), signal);
       }
       state = await this.#attempt(
         id,
@@ -298,7 +306,7 @@ export class LockEngine {
   #attempt(
     id: string,
     weight: number,
-    mode: "wait" | "try",
+    mode: "wait" | "try" | "poll",
     signal: AbortSignal,
     fresh: boolean,
     retry: boolean,
@@ -326,7 +334,7 @@ export class LockEngine {
   async #tryOnce(
     id: string,
     weight: number,
-    mode: "wait" | "try",
+    mode: "wait" | "try" | "poll",
     signal: AbortSignal,
     fresh: boolean,
   ): Promise<Grant | Waiting> {
@@ -353,6 +361,7 @@ export class LockEngine {
     return {
       granted: false,
       wakeMs: reply[1],
+      rank: reply[2],
       serverNow: reply[3],
       sentAt,
     };

@@ -147,9 +147,10 @@ end
  * Takes a permit, or queues for one, or reports the grant a waiter got.
  *
  * KEYS: holders, owners, queue, waiters, wants, meta, fence.
- * ARGV: id, limit, weight, leaseMs, mode ("try" | "wait"), waiterTtlMs,
- * idleTtlMs, wakePrefix, keepMeta ("1" for semaphores), fresh ("1" on the
- * first call for this id: it cannot hold or queue yet).
+ * ARGV: id, limit, weight, leaseMs, mode ("try": never queue; "wait":
+ * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs,
+ * wakePrefix, keepMeta ("1" for semaphores), fresh ("1" on the first call
+ * for this id: it cannot hold or queue yet).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
  * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
@@ -162,7 +163,7 @@ export const ACQUIRE: Script<
     limit: number,
     weight: number,
     leaseMs: number,
-    mode: "try" | "wait",
+    mode: "try" | "wait" | "poll",
     waiterTtlMs: number,
     idleTtlMs: number,
     wakePrefix: string,
@@ -215,7 +216,11 @@ if fresh or not redis.call('ZSCORE', queue, id) then
   if queued == 0 and used() + weight <= limit then
     return {1, grant(id, lease_ms, weight, now, now_us), lease_ms}
   end
-  if mode == 'try' then
+  -- A poller barges in while nobody queues; once others queue ahead of it,
+  -- it joins the line too (else it would starve behind blocking waiters),
+  -- with a heartbeat as short as its polls, and takes its grant at its next
+  -- poll.
+  if mode == 'try' or (mode == 'poll' and queued == 0) then
     local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
     return {0, first and (tonumber(first) - now) or -1, -1, now}
   end

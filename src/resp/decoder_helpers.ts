@@ -14,7 +14,7 @@
  */
 
 import { RespProtocolError } from "../errors.ts";
-import type { RedisReply } from "./types.ts";
+import type { RedisReply, RespLimits } from "./types.ts";
 
 /** Carriage return, the first byte of a RESP line ending. */
 export const CR = 13;
@@ -53,6 +53,91 @@ export const NONE: unique symbol = Symbol("none");
 
 const MAX_LENGTH = 0xffffffff;
 const SHORT_DECODE = 32;
+/** Most bytes of a bad line quoted in an error message. */
+const QUOTE_BYTES = 100;
+
+/** The limits a decoder applies when none are given. */
+export const DEFAULT_LIMITS: Readonly<Required<RespLimits>> = Object.freeze({
+  maxBulkBytes: 512 * 1024 * 1024,
+  maxLineBytes: 64 * 1024,
+  maxAggregateLength: 2 ** 24,
+  maxDepth: 1000,
+});
+
+/** Longest integer line (`:`) after its type byte: a sign and 39 digits. */
+export const MAX_INTEGER_LINE = 40;
+/** Longest length header (`$`, `*`, ...), null or boolean line. */
+export const MAX_HEADER_LINE = 20;
+/** Most entries of a map or set (a JavaScript engine limit, in V8). */
+export const MAX_COLLECTION = 2 ** 24;
+
+/**
+ * Checks `limits` and fills in the defaults.
+ *
+ * @throws {RangeError} when a limit is not an integer in 1..2^32-1.
+ */
+export function resolveLimits(limits?: RespLimits): Required<RespLimits> {
+  const out = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(out) as (keyof RespLimits)[]) {
+    const value = limits?.[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 1 || value > MAX_LENGTH) {
+      throw new RangeError(
+        `Cannot create a RESP decoder as '${key}' must be an integer in 1..${MAX_LENGTH}: current value is ${value}`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The longest line (after the type byte, before CRLF) allowed for each type
+ * byte, or -1 for bytes that are no RESP type.
+ */
+export function lineLimits(maxLineBytes: number): Int32Array {
+  const table = new Int32Array(256).fill(-1);
+  for (const c of "+-,(") table[c.charCodeAt(0)] = maxLineBytes;
+  for (const c of "$=!*%~>|_#") table[c.charCodeAt(0)] = MAX_HEADER_LINE;
+  table[58] = MAX_INTEGER_LINE; // :
+  return table;
+}
+
+/** The error for a line longer than its limit. */
+export function lineTooLong(type: number, limit: number): RespProtocolError {
+  const char = String.fromCharCode(type);
+  const what = type === 58
+    ? "integer"
+    : "+-,(".includes(char)
+    ? "line"
+    : `"${char}" header`;
+  const option = what === "line" ? " (maxLineBytes)" : "";
+  return protocolError(`${what} longer than ${limit} bytes${option}`);
+}
+
+/** The frame kind (`K_*`) of an aggregate's type byte. */
+export function kindOf(type: number): number {
+  return type === 42
+    ? K_ARRAY
+    : type === 37
+    ? K_MAP
+    : type === 126
+    ? K_SET
+    : type === 62
+    ? K_PUSH
+    : K_ATTR;
+}
+
+/**
+ * Quotes at most the first 100 bytes of `b[start, end)` for an error
+ * message, control characters replaced, with the full length when cut.
+ */
+export function quote(b: Uint8Array, start: number, end: number): string {
+  const cut = end - start > QUOTE_BYTES;
+  const s = utf8(b, start, cut ? start + QUOTE_BYTES : end)
+    .replace(/\p{Cc}/gu, "\ufffd");
+  return cut ? `"${s}..." (${end - start} bytes)` : `"${s}"`;
+}
 const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Decodes `b[start, end)` as UTF-8, with a fast path for short ASCII. */
@@ -128,7 +213,9 @@ export function parseInteger(
  */
 export function parseBig(b: Uint8Array, start: number, end: number): bigint {
   const s = utf8(b, start, end);
-  if (!/^[+-]?\d+$/.test(s)) throw protocolError(`bad big number "${s}"`);
+  if (!/^[+-]?\d+$/.test(s)) {
+    throw protocolError(`bad big number ${quote(b, start, end)}`);
+  }
   return BigInt(s);
 }
 
@@ -151,6 +238,6 @@ export function parseDouble(b: Uint8Array, start: number, end: number): number {
       return NaN;
   }
   const v = s.length === 0 ? NaN : Number(s);
-  if (Number.isNaN(v)) throw protocolError(`bad double "${s}"`);
+  if (Number.isNaN(v)) throw protocolError(`bad double ${quote(b, start, end)}`);
   return v;
 }
