@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "./_test.ts";
 import { CommandWriter, encodeCommand } from "../src/resp/encoder.ts";
 import { RespDecoder } from "../src/resp/decoder.ts";
-import type { DecoderHandlers, RedisReply } from "../src/resp/types.ts";
+import type {
+  DecoderHandlers,
+  RedisReply,
+  RespLimits,
+} from "../src/resp/types.ts";
 import { RedisReplyError, RespProtocolError } from "../src/errors.ts";
 
 const te = new TextEncoder();
@@ -362,8 +366,15 @@ test("RESP3 map, set, nested aggregates", () => {
 });
 
 test("deeply nested arrays do not blow the stack", () => {
+  // Past the default maxDepth (1000): the decoder's stack is its own array.
   const depth = 100_000;
-  const r = decodeOne("*1\r\n".repeat(depth) + ":1\r\n");
+  const out: RedisReply[] = [];
+  const d = new RespDecoder({ onReply: (x) => out.push(x) }, {
+    maxDepth: depth,
+  });
+  d.push(enc("*1\r\n".repeat(depth) + ":1\r\n"));
+  assert.equal(out.length, 1);
+  const r = out[0];
   let v: RedisReply = r;
   for (let i = 0; i < depth; i++) {
     assert.ok(Array.isArray(v));
@@ -637,6 +648,192 @@ test("a throwing handler does not lose the following replies", () => {
 });
 
 // ---------------------------------------------------------------------------
+// Decoding: limits on what a server can make the client hold
+// ---------------------------------------------------------------------------
+
+/** Pushes `input` into `d` and returns the RespProtocolError it throws. */
+function protocolFailure(d: RespDecoder, input: Uint8Array): RespProtocolError {
+  try {
+    d.push(input);
+  } catch (error) {
+    assert.ok(error instanceof RespProtocolError, String(error));
+    return error;
+  }
+  assert.fail(
+    `no error for ${JSON.stringify(td.decode(input.subarray(0, 60)))}`,
+  );
+}
+
+const noop = (): RespDecoder => new RespDecoder({ onReply() {} });
+
+test("limits: a bulk length past maxBulkBytes fails at its header, before any data", () => {
+  for (const type of ["$", "=", "!"]) {
+    const d = noop();
+    const error = protocolFailure(d, enc(`${type}2147483648\r\n`));
+    assert.match(
+      error.message,
+      /2147483648 bytes, more than 536870912 \(maxBulkBytes\)/,
+    );
+    assert.equal(d.capacity, 0);
+  }
+  // One byte over the default, in the middle of an aggregate, split.
+  const d = noop();
+  d.push(enc("*2\r\n:1\r\n$5368"));
+  assert.throws(() => d.push(enc("70913\r\n")), RespProtocolError);
+  // A configured limit.
+  const small = new RespDecoder({ onReply() {} }, { maxBulkBytes: 10 });
+  small.push(enc("$10\r\n0123456789\r\n"));
+  assert.throws(
+    () => small.push(enc("$11\r\n")),
+    /more than 10 \(maxBulkBytes\)/,
+  );
+});
+
+test("limits: a bulk string's buffer grows with its bytes, never ahead of them", () => {
+  const d = noop();
+  d.push(enc("$536870912\r\n")); // the largest allowed: nothing taken yet
+  assert.ok(d.capacity <= 1024, `capacity ${d.capacity}`);
+  d.push(new Uint8Array(5000));
+  assert.ok(d.capacity <= 16 * 1024, `capacity ${d.capacity}`);
+  d.reset();
+  assert.equal(d.capacity, 0);
+  // Grows by doubling with what arrived, and never past what the string needs.
+  const n = 3_000_000;
+  const out: RedisReply[] = [];
+  const e = new RespDecoder({ onReply: (r) => out.push(r) });
+  const header = enc(`$${n}\r\n`);
+  const need = header.length + n + 2;
+  e.push(header);
+  let arrived = header.length;
+  const chunk = new Uint8Array(65_536).fill(120);
+  while (arrived + chunk.length < need - 2) {
+    e.push(chunk);
+    arrived += chunk.length;
+    assert.ok(
+      e.capacity <= Math.max(2048, 2 * arrived),
+      `capacity ${e.capacity}`,
+    );
+    assert.ok(e.capacity <= need, `capacity ${e.capacity}`);
+  }
+  e.push(new Uint8Array(need - 2 - arrived).fill(120));
+  e.push(enc("\r\n"));
+  assert.equal(out.length, 1);
+  assert.equal((out[0] as string).length, n);
+});
+
+test("limits: a line without CRLF fails at maxLineBytes", () => {
+  for (const type of ["+", "-", ",", "("]) {
+    const d = noop();
+    d.push(enc(type + "a".repeat(65_536))); // at the limit: still waiting
+    const error = protocolFailure(d, enc("a"));
+    assert.match(
+      error.message,
+      /line longer than 65536 bytes \(maxLineBytes\)/,
+    );
+    assert.equal(d.capacity, 0);
+  }
+  const out: RedisReply[] = [];
+  const ok = new RespDecoder({ onReply: (r) => out.push(r) });
+  ok.push(enc("+" + "a".repeat(65_536) + "\r\n"));
+  assert.equal((out[0] as string).length, 65_536);
+  // A configured limit, fed one byte at a time, and all at once.
+  const limited = () =>
+    new RespDecoder({ onReply: (r) => out.push(r) }, { maxLineBytes: 8 });
+  const one = limited();
+  for (const b of enc("+12345678\r\n+1234567")) one.push(new Uint8Array([b]));
+  one.push(enc("8"));
+  assert.throws(() => one.push(enc("9")), /longer than 8 bytes/);
+  assert.throws(() => limited().push(enc("-123456789\r\n")), RespProtocolError);
+});
+
+test("limits: a 20 MB integer line fails at once, whole or in chunks", () => {
+  const line = enc(":" + "1".repeat(20_000_000) + "\r\n");
+  const error = protocolFailure(noop(), line);
+  assert.match(error.message, /integer longer than 40 bytes/);
+  const d = noop();
+  d.push(line.subarray(0, 41)); // ":" and 40 digits: still allowed
+  assert.throws(() => d.push(line.subarray(41, 1 << 20)), RespProtocolError);
+  // Length headers: 20 bytes at most, refused before their CRLF.
+  for (const type of ["$", "*", "%", "~", ">", "|", "=", "!", "_", "#"]) {
+    const h = noop();
+    h.push(enc(type + "0".repeat(20)));
+    assert.throws(() => h.push(enc("0")), /header longer than 20 bytes/, type);
+  }
+  // Up to 40 bytes still decode, as bigints when past 2^53.
+  assert.equal(decodeOne(`:-${"9".repeat(39)}\r\n`), -(10n ** 39n - 1n));
+});
+
+test("limits: aggregates past maxAggregateLength fail at their header", () => {
+  for (const type of ["*", "%", "~", ">", "|"]) {
+    const d = noop();
+    d.push(enc(`${type}16777216\r\n`)); // the default limit: allowed
+    const error = protocolFailure(noop(), enc(`${type}16777217\r\n`));
+    assert.match(error.message, /16777217 elements, more than 16777216/);
+  }
+  const out: RedisReply[] = [];
+  const d = new RespDecoder({ onReply: (r) => out.push(r) }, {
+    maxAggregateLength: 2,
+  });
+  d.push(enc("*2\r\n:1\r\n%2\r\n+a\r\n:1\r\n+b\r\n:2\r\n"));
+  assert.deepEqual(plain(out[0]), [1, new Map([["a", 1], ["b", 2]])]);
+  assert.throws(() => d.push(enc("~3\r\n")), /\(maxAggregateLength\)/);
+  // Maps and sets stay within what a JavaScript Map or Set can hold.
+  const big = new RespDecoder({ onReply() {} }, {
+    maxAggregateLength: 2 ** 30,
+  });
+  big.push(enc(`*${2 ** 25}\r\n`));
+  assert.throws(() => big.push(enc(`%${2 ** 24 + 1}\r\n`)), RespProtocolError);
+});
+
+test("limits: nesting past maxDepth fails", () => {
+  const nested = (depth: number) => "*1\r\n%1\r\n+k\r\n".repeat(depth / 2);
+  assert.ok(Array.isArray(decodeOne(nested(1000) + ":1\r\n")));
+  const d = noop();
+  d.push(enc(nested(1000)));
+  const error = protocolFailure(d, enc("~0\r\n"));
+  assert.match(error.message, /nested deeper than 1000 \(maxDepth\)/);
+  const three = new RespDecoder({ onReply() {} }, { maxDepth: 3 });
+  three.push(enc("*1\r\n*1\r\n*1\r\n:1\r\n"));
+  assert.throws(() => three.push(enc(">1\r\n*1\r\n|1\r\n*0\r\n")), /maxDepth/);
+});
+
+test("limits: error messages quote at most 100 bytes of a bad line", () => {
+  const long = "x\u001b[31m" + "9".repeat(60_000);
+  for (
+    const input of [`,${long}\r\n`, `(${long}\r\n`, `:${long.slice(0, 39)}\r\n`]
+  ) {
+    const error = protocolFailure(noop(), enc(input));
+    assert.ok(error.message.length < 200, error.message);
+    assert.ok(!error.message.includes("\u001b"), error.message);
+  }
+  const error = protocolFailure(noop(), enc(`,${long}\r\n`));
+  assert.match(error.message, /\.\.\." \(60006 bytes\)$/);
+  assert.match(
+    protocolFailure(noop(), enc("$12ab\r\n")).message,
+    /bad length "12ab"/,
+  );
+});
+
+test("limits: limits must be integers in 1..2^32-1", () => {
+  for (const bad of [0, -1, 1.5, NaN, 2 ** 32, Infinity]) {
+    for (
+      const key of [
+        "maxBulkBytes",
+        "maxLineBytes",
+        "maxAggregateLength",
+        "maxDepth",
+      ]
+    ) {
+      assert.throws(
+        () => new RespDecoder({ onReply() {} }, { [key]: bad }),
+        RangeError,
+        `${key}: ${bad}`,
+      );
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------
 // Round trip with a test-side RESP3 encoder
 // ---------------------------------------------------------------------------
 
@@ -882,4 +1079,143 @@ test("round trip: encodeCommand output decodes as an array of strings", () => {
   const args = ["SET", "clé", "€😀", "", "x".repeat(100)];
   assert.deepEqual(decodeOne(encodeCommand(args)), args);
   assert.deepEqual(decodeOne(encodeCommand([1, -2n, 2.5])), ["1", "-2", "2.5"]);
+});
+
+// ---------------------------------------------------------------------------
+// Fuzzing
+// ---------------------------------------------------------------------------
+
+/** A canonical text form of a reply, cheap to compare. */
+function show(v: RedisReply): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "boolean") return String(v);
+  if (v instanceof Uint8Array) return `b[${v.join()}]`;
+  if (v instanceof RedisReplyError) return `err${JSON.stringify(v.message)}`;
+  if (Array.isArray(v)) return `[${v.map(show).join()}]`;
+  if (v instanceof Map) {
+    return `{${[...v].map(([k, x]) => `${show(k)}=>${show(x)}`).join()}}`;
+  }
+  return `~{${[...v].map(show).join()}}`;
+}
+
+/** What decoding `chunks` gives: replies and pushes in order, then how it ended. */
+function outcome(
+  chunks: Uint8Array[],
+  limits: RespLimits | undefined,
+  bytesEvery: number,
+): string {
+  const events: string[] = [];
+  let asked = 0;
+  const d = new RespDecoder({
+    onReply: (r) => events.push(show(r)),
+    onPush: (p) => events.push(`>${show(p)}`),
+    bytesForNext: () => ++asked % bytesEvery === 0,
+  }, limits);
+  try {
+    for (const chunk of chunks) d.push(chunk);
+  } catch (error) {
+    if (!(error instanceof RespProtocolError)) throw error;
+    events.push("RespProtocolError");
+  }
+  return events.join("\n");
+}
+
+const FUZZ_BYTES = enc("+-:$*%~>|_#,(!=\r\n\r\n0123456789-.tfinaé");
+const TIGHT: RespLimits = {
+  maxBulkBytes: 40,
+  maxLineBytes: 24,
+  maxAggregateLength: 3,
+  maxDepth: 2,
+};
+
+/** Changes `bytes` a few times: a byte replaced, cut, inserted or doubled. */
+function mutate(bytes: Uint8Array, rand: () => number): Uint8Array {
+  let b = bytes;
+  const edits = 1 + Math.floor(rand() * 3);
+  for (let i = 0; i < edits; i++) {
+    const at = Math.floor(rand() * (b.length + 1));
+    const r = rand();
+    const byte = rand() < 0.8
+      ? FUZZ_BYTES[Math.floor(rand() * FUZZ_BYTES.length)]
+      : Math.floor(rand() * 256);
+    if (r < 0.4 && at < b.length) {
+      b = b.slice();
+      b[at] = byte;
+    } else if (r < 0.6) {
+      b = concat(b.subarray(0, at), new Uint8Array([byte]), b.subarray(at));
+    } else if (r < 0.8) {
+      b = concat(
+        b.subarray(0, at),
+        b.subarray(at + 1 + Math.floor(rand() * 8)),
+      );
+    } else if (r < 0.9) {
+      b = b.subarray(0, at);
+    } else {
+      b = concat(b.subarray(0, at), b.subarray(Math.floor(rand() * b.length)));
+    }
+  }
+  return b;
+}
+
+/** `bytes` cut at random points (views: the decoder copies what it keeps). */
+function randomSplit(bytes: Uint8Array, rand: () => number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  const max = rand() < 0.2 ? 2 : 1 + Math.floor(rand() * 24);
+  for (let pos = 0; pos < bytes.length;) {
+    const n = Math.floor(rand() * (max + 1));
+    chunks.push(bytes.subarray(pos, pos + n));
+    pos += n;
+  }
+  return chunks;
+}
+
+test("fuzz: 100,000 inputs throw only RespProtocolError, and splits never change the result", () => {
+  const seed = 0x5eed;
+  const rand = mulberry32(seed);
+  // Valid replies, from the round-trip generator, several per input.
+  const pool: Uint8Array[] = [];
+  for (let i = 0; i < 2_000; i++) {
+    const parts: Uint8Array[] = [];
+    const count = 1 + Math.floor(rand() * 3);
+    for (let j = 0; j < count; j++) encodeModel(randomModel(rand, 2), parts);
+    pool.push(concat(...parts));
+  }
+  const started = performance.now();
+  const budgetMs = 4_000;
+  let done = 0;
+  for (; done < 100_000; done++) {
+    if ((done & 1023) === 0 && performance.now() - started > budgetMs) break;
+    const r = rand();
+    const valid = r < 0.3;
+    let input: Uint8Array;
+    if (valid) input = pool[Math.floor(rand() * pool.length)];
+    else if (r < 0.9) {
+      input = mutate(pool[Math.floor(rand() * pool.length)], rand);
+    } else {
+      input = new Uint8Array(Math.floor(rand() * 40));
+      for (let i = 0; i < input.length; i++) {
+        input[i] = FUZZ_BYTES[Math.floor(rand() * FUZZ_BYTES.length)];
+      }
+    }
+    const limits = rand() < 0.5 ? undefined : TIGHT;
+    const bytesEvery = 1 + Math.floor(rand() * 3);
+    const where = () =>
+      `input ${done} (seed ${seed}): ${JSON.stringify(td.decode(input))}`;
+    let whole: string;
+    let split: string;
+    try {
+      whole = outcome([input], limits, bytesEvery);
+      split = outcome(randomSplit(input, rand), limits, bytesEvery);
+    } catch (error) {
+      assert.fail(`${where()} threw ${error}`);
+    }
+    assert.equal(split, whole, where());
+    if (valid && limits === undefined) {
+      assert.ok(!whole.endsWith("RespProtocolError"), where());
+    }
+  }
+  assert.ok(done >= 10_000, `only ${done} inputs in ${budgetMs} ms`);
 });

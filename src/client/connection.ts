@@ -78,6 +78,9 @@ export class Connection {
     this.#decoder = new RespDecoder({
       onReply: (reply) => this.#onReply(reply),
       bytesForNext: () => this.#pending.peek()?.bytes ?? false,
+    }, {
+      maxBulkBytes: options.maxBulkBytes,
+      maxAggregateLength: options.maxAggregateLength,
     });
   }
 
@@ -294,6 +297,7 @@ export class Connection {
   };
 
   #onData(chunk: Uint8Array): void {
+    if (this.#closedError) return; // a dead connection decodes nothing more
     try {
       this.#decoder.push(chunk);
     } catch (error) {
@@ -341,6 +345,8 @@ export class Connection {
       entry.reject(error);
     }
     this.#writer.take();
+    // Nothing of a partial reply (a bulk string on its way) stays reachable.
+    this.#decoder.reset();
     // A broken connection must not deliver commands late (after their
     // callers were told they failed): drop what is queued. A close asked for
     // by the client sends it first.

@@ -96,6 +96,24 @@ export interface ConnectOptions {
    */
   maxBlockingConnections?: number;
   /**
+   * Longest bulk string (or verbatim string, bulk error) a reply may carry,
+   * in bytes, like Redis's own `proto-max-bulk-len`. A longer one fails its
+   * connection with a `ConnectionError` (caused by a `RespProtocolError`)
+   * as soon as its length header arrives; the client then reconnects. The
+   * memory for a bulk string is taken as its bytes arrive, never ahead.
+   * @default {536870912}
+   */
+  maxBulkBytes?: number;
+  /**
+   * Most elements one array, map (in pairs), set or push message of a reply
+   * may announce; past it, the connection fails as for `maxBulkBytes`. Maps
+   * and sets are held to 2^24 entries whatever this says (a JavaScript engine
+   * limit). Other limits are fixed: 64 KiB for a simple string, error, double
+   * or big number, 40 bytes for an integer, nesting 1000 levels deep.
+   * @default {16777216}
+   */
+  maxAggregateLength?: number;
+  /**
    * Socket implementation; the current runtime's by default.
    * @default {defaultConnector()}
    */
@@ -116,6 +134,8 @@ export interface ResolvedOptions {
   commandTimeoutMs: number;
   reconnect: Required<ReconnectOptions> | false;
   maxBlockingConnections: number;
+  maxBulkBytes: number;
+  maxAggregateLength: number;
   connector: Connector | undefined;
   /** `redis://host:port/db` with no credentials, for messages. */
   display: string;
@@ -151,6 +171,8 @@ export function resolveOptions(
     commandTimeoutMs = 10_000,
     reconnect = {},
     maxBlockingConnections = 16,
+    maxBulkBytes = 512 * 1024 * 1024,
+    maxAggregateLength = 2 ** 24,
     connector,
   } = merged;
   if (typeof hostname !== "string" || hostname === "") {
@@ -170,6 +192,14 @@ export function resolveOptions(
     maxBlockingConnections,
     1,
     10_000,
+  );
+  checkInteger("connect", "maxBulkBytes", maxBulkBytes, 1, 2 ** 32 - 1);
+  checkInteger(
+    "connect",
+    "maxAggregateLength",
+    maxAggregateLength,
+    1,
+    2 ** 32 - 1,
   );
   if (protocol !== 2 && protocol !== 3 && protocol !== "auto") {
     throw new TypeError(
@@ -225,6 +255,8 @@ export function resolveOptions(
     commandTimeoutMs,
     reconnect: resolvedReconnect,
     maxBlockingConnections,
+    maxBulkBytes,
+    maxAggregateLength,
     connector,
     display: `${scheme}://${host}:${port}${db ? `/${db}` : ""}`,
   };

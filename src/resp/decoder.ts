@@ -14,22 +14,25 @@
  */
 
 import { RedisReplyError, RespProtocolError } from "../errors.ts";
-import type { DecoderHandlers, RedisReply } from "./types.ts";
+import type { DecoderHandlers, RedisReply, RespLimits } from "./types.ts";
 import {
+  bulkTooLong,
+  checkAggregate,
   CR,
   Frame,
   K_ARRAY,
   K_ATTR,
   K_MAP,
-  K_PUSH,
   K_SET,
+  kindOf,
   LF,
+  lineLimits,
+  lineTooLong,
   NONE,
-  parseBig,
-  parseDouble,
-  parseInteger,
-  parseLength,
+  parseLine,
   protocolError,
+  readLength,
+  resolveLimits,
   utf8,
 } from "./decoder_helpers.ts";
 
@@ -41,9 +44,10 @@ const MAX_KEPT_BUFFER_SIZE = 1 << 20;
  * `\r\n` or inside a length prefix); it calls `onReply` for each complete
  * reply, in order, and `onPush` for RESP3 push messages.
  *
- * Malformed input makes {@linkcode RespDecoder.push} throw a
- * {@linkcode RespProtocolError}; the decoder then refuses more input until
- * {@linkcode RespDecoder.reset} is called.
+ * Malformed input, and input beyond its {@linkcode RespLimits}, makes
+ * {@linkcode RespDecoder.push} throw a {@linkcode RespProtocolError}; the
+ * decoder then refuses more input until {@linkcode RespDecoder.reset} is
+ * called. Its buffer grows with the bytes that arrive, never ahead of them.
  *
  * @example
  * ```ts
@@ -58,6 +62,11 @@ const MAX_KEPT_BUFFER_SIZE = 1 << 20;
  */
 export class RespDecoder {
   #handlers: DecoderHandlers;
+  #maxBulk: number;
+  #maxLength: number;
+  #maxDepth: number;
+  /** Longest line per type byte; -1: not a type byte. */
+  #lineMax: Int32Array;
   /** Bytes kept from earlier chunks, always starting at index 0. */
   #buf: Uint8Array = new Uint8Array(0);
   #len = 0;
@@ -73,7 +82,10 @@ export class RespDecoder {
   #broken = false;
 
   /**
-   * Builds a decoder that reports to `handlers`.
+   * Builds a decoder that reports to `handlers`, within `limits` (the
+   * defaults where absent).
+   *
+   * @throws {RangeError} when a limit is not an integer in 1..2^32-1.
    *
    * @example
    * ```ts
@@ -84,8 +96,18 @@ export class RespDecoder {
    * });
    * ```
    */
-  constructor(handlers: DecoderHandlers) {
+  constructor(handlers: DecoderHandlers, limits?: RespLimits) {
     this.#handlers = handlers;
+    const resolved = resolveLimits(limits);
+    this.#maxBulk = resolved.maxBulkBytes;
+    this.#maxLength = resolved.maxAggregateLength;
+    this.#maxDepth = resolved.maxDepth;
+    this.#lineMax = lineLimits(resolved.maxLineBytes);
+  }
+
+  /** Bytes of memory held for input not decoded yet (the buffer's size). */
+  get capacity(): number {
+    return this.#buf.length;
   }
 
   /**
@@ -124,9 +146,7 @@ export class RespDecoder {
     }
     const total = len + n;
     if (total > this.#buf.length) {
-      let size = Math.max(this.#buf.length * 2, this.#need, 1024);
-      while (size < total) size *= 2;
-      const next = new Uint8Array(size);
+      const next = new Uint8Array(this.#size(total, this.#buf.length * 2));
       next.set(this.#buf.subarray(0, len));
       this.#buf = next;
     }
@@ -146,8 +166,9 @@ export class RespDecoder {
   }
 
   /**
-   * Drops buffered bytes and any partly decoded reply, and clears the failed
-   * state left by a {@linkcode RespProtocolError}.
+   * Drops buffered bytes (and the buffer's memory) and any partly decoded
+   * reply, and clears the failed state left by a
+   * {@linkcode RespProtocolError}.
    *
    * @example
    * ```ts
@@ -165,14 +186,25 @@ export class RespDecoder {
     this.#asked = false;
     this.#bytes = false;
     this.#broken = false;
-    if (this.#buf.length > MAX_KEPT_BUFFER_SIZE) this.#buf = new Uint8Array(0);
+    this.#buf = new Uint8Array(0);
+  }
+
+  /**
+   * A buffer size for `total` bytes: `doubled` (at least 1 KiB) doubled on
+   * until it holds them, but no more than the element being read needs.
+   */
+  #size(total: number, doubled: number): number {
+    let size = Math.max(doubled, 1024);
+    while (size < total) size *= 2;
+    const need = this.#need;
+    return need >= total && need < size ? need : size;
   }
 
   /** Keeps `src[from, to)` as the new buffered bytes (`#len` was 0). */
   #keep(src: Uint8Array, from: number, to: number): void {
     const rem = to - from;
-    if (this.#buf.length < rem || this.#buf.length < this.#need) {
-      this.#buf = new Uint8Array(Math.max(1024, rem * 2, this.#need));
+    if (this.#buf.length < rem) {
+      this.#buf = new Uint8Array(this.#size(rem, rem * 2));
     }
     this.#buf.set(src.subarray(from, to));
     this.#len = rem;
@@ -229,10 +261,19 @@ export class RespDecoder {
           this.#asked = true;
         }
       }
-      // Find the end of the header line.
+      // Find the end of the header line, no further than its limit.
+      const limit = this.#lineMax[type];
+      if (limit < 0) {
+        throw protocolError(
+          `unknown type byte 0x${type.toString(16).padStart(2, "0")}`,
+        );
+      }
+      const last = pos + 1 + limit; // the last place its CR may be
+      const stop = last < end ? last + 1 : end;
       let cr = pos + 1 + (scan > 1 ? scan - 1 : 0);
       scan = 0;
-      while (cr < end && b[cr] !== CR) cr++;
+      while (cr < stop && b[cr] !== CR) cr++;
+      if (cr > last) throw lineTooLong(type, limit);
       if (cr + 1 >= end) {
         this.#scan = cr - pos;
         return pos;
@@ -244,14 +285,12 @@ export class RespDecoder {
         case 36: // $ bulk string
         case 61: // = verbatim string
         case 33: { // ! bulk error
-          const n = parseLength(b, pos + 1, cr);
-          if (Number.isNaN(n) || (n === -1 && type !== 36)) {
-            throw protocolError(`bad length "${utf8(b, pos + 1, cr)}"`);
-          }
+          const n = readLength(b, pos + 1, cr, type === 36);
           if (n === -1) {
             value = null;
             break;
           }
+          if (n > this.#maxBulk) throw bulkTooLong(n, this.#maxBulk);
           const dataEnd = next + n;
           if (dataEnd + 2 > end) {
             this.#need = dataEnd + 2 - pos;
@@ -273,37 +312,24 @@ export class RespDecoder {
             : utf8(b, start, dataEnd);
           break;
         }
-        case 43: // + simple string
-          value = this.#bytes ? b.slice(pos + 1, cr) : utf8(b, pos + 1, cr);
-          break;
-        case 45: // - error
-          value = new RedisReplyError(utf8(b, pos + 1, cr));
-          break;
-        case 58: // : integer
-          value = parseInteger(b, pos + 1, cr);
-          break;
         case 42: // * array
         case 37: // % map
         case 126: // ~ set
         case 62: // > push
         case 124: { // | attribute
-          const n = parseLength(b, pos + 1, cr);
-          if (Number.isNaN(n) || (n === -1 && type !== 42)) {
-            throw protocolError(`bad length "${utf8(b, pos + 1, cr)}"`);
-          }
+          const n = readLength(b, pos + 1, cr, type === 42);
           if (n === -1) {
             value = null;
             break;
           }
-          const kind = type === 42
-            ? K_ARRAY
-            : type === 37
-            ? K_MAP
-            : type === 126
-            ? K_SET
-            : type === 62
-            ? K_PUSH
-            : K_ATTR;
+          const kind = kindOf(type);
+          checkAggregate(
+            kind,
+            n,
+            stack.length,
+            this.#maxLength,
+            this.#maxDepth,
+          );
           const count = kind === K_MAP || kind === K_ATTR ? n * 2 : n;
           const frame = new Frame(kind, count);
           pos = next;
@@ -315,26 +341,8 @@ export class RespDecoder {
           this.#deliver(this.#close(frame, pos), pos);
           continue;
         }
-        case 95: // _ null
-          if (cr !== pos + 1) throw protocolError("bad null");
-          value = null;
-          break;
-        case 35: // # boolean
-          if (cr !== pos + 2) throw protocolError("bad boolean");
-          if (b[pos + 1] === 116) value = true;
-          else if (b[pos + 1] === 102) value = false;
-          else throw protocolError("bad boolean");
-          break;
-        case 44: // , double
-          value = parseDouble(b, pos + 1, cr);
-          break;
-        case 40: // ( big number
-          value = parseBig(b, pos + 1, cr);
-          break;
-        default:
-          throw protocolError(
-            `unknown type byte 0x${type.toString(16).padStart(2, "0")}`,
-          );
+        default: // + - : _ # , (
+          value = parseLine(type, b, pos + 1, cr, this.#bytes);
       }
       pos = next;
       this.#at = pos;

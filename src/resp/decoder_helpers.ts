@@ -13,7 +13,7 @@
  * @module
  */
 
-import { RespProtocolError } from "../errors.ts";
+import { RedisReplyError, RespProtocolError } from "../errors.ts";
 import type { RedisReply, RespLimits } from "./types.ts";
 
 /** Carriage return, the first byte of a RESP line ending. */
@@ -96,12 +96,17 @@ export function resolveLimits(limits?: RespLimits): Required<RespLimits> {
  * byte, or -1 for bytes that are no RESP type.
  */
 export function lineLimits(maxLineBytes: number): Int32Array {
+  if (maxLineBytes === DEFAULT_LIMITS.maxLineBytes && defaultTable) {
+    return defaultTable; // shared: decoders only read it
+  }
   const table = new Int32Array(256).fill(-1);
   for (const c of "+-,(") table[c.charCodeAt(0)] = maxLineBytes;
   for (const c of "$=!*%~>|_#") table[c.charCodeAt(0)] = MAX_HEADER_LINE;
   table[58] = MAX_INTEGER_LINE; // :
+  if (maxLineBytes === DEFAULT_LIMITS.maxLineBytes) defaultTable = table;
   return table;
 }
+let defaultTable: Int32Array | undefined;
 
 /** The error for a line longer than its limit. */
 export function lineTooLong(type: number, limit: number): RespProtocolError {
@@ -113,6 +118,98 @@ export function lineTooLong(type: number, limit: number): RespProtocolError {
     : `"${char}" header`;
   const option = what === "line" ? " (maxLineBytes)" : "";
   return protocolError(`${what} longer than ${limit} bytes${option}`);
+}
+
+/**
+ * Parses the length of a `$`, `=`, `!` or aggregate header; `-1` only when
+ * `nullable`.
+ *
+ * @throws {RespProtocolError} when malformed.
+ */
+export function readLength(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  nullable: boolean,
+): number {
+  const n = parseLength(b, start, end);
+  if (Number.isNaN(n) || (n === -1 && !nullable)) {
+    throw protocolError(`bad length ${quote(b, start, end)}`);
+  }
+  return n;
+}
+
+/** The error for a bulk string longer than `max`. */
+export function bulkTooLong(n: number, max: number): RespProtocolError {
+  return protocolError(
+    `bulk string of ${n} bytes, more than ${max} (maxBulkBytes)`,
+  );
+}
+
+/**
+ * Throws when an aggregate of kind `kind` announces more than `maxLength`
+ * elements, or would sit below `depth` open ones when `maxDepth` is reached.
+ *
+ * @throws {RespProtocolError} past a limit.
+ */
+export function checkAggregate(
+  kind: number,
+  n: number,
+  depth: number,
+  maxLength: number,
+  maxDepth: number,
+): void {
+  const max = kind === K_ARRAY || kind === K_PUSH
+    ? maxLength
+    : Math.min(maxLength, MAX_COLLECTION);
+  if (n > max) {
+    throw protocolError(
+      `aggregate of ${n} elements, more than ${max} (maxAggregateLength)`,
+    );
+  }
+  if (depth >= maxDepth) {
+    throw protocolError(
+      `aggregates nested deeper than ${maxDepth} (maxDepth)`,
+    );
+  }
+}
+
+/**
+ * Parses the value of a one-line element (`+ - : _ # , (`) from its line
+ * `b[start, end)`; simple strings as bytes when `bytes`.
+ *
+ * @throws {RespProtocolError} when malformed.
+ */
+export function parseLine(
+  type: number,
+  b: Uint8Array,
+  start: number,
+  end: number,
+  bytes: boolean,
+): RedisReply {
+  switch (type) {
+    case 43: // + simple string
+      return bytes ? b.slice(start, end) : utf8(b, start, end);
+    case 45: // - error
+      return new RedisReplyError(utf8(b, start, end));
+    case 58: // : integer
+      return parseInteger(b, start, end);
+    case 95: // _ null
+      if (end !== start) throw protocolError("bad null");
+      return null;
+    case 35: // # boolean
+      if (end === start + 1 && b[start] === 116) return true;
+      if (end === start + 1 && b[start] === 102) return false;
+      throw protocolError("bad boolean");
+    case 44: // , double
+      return parseDouble(b, start, end);
+    case 40: // ( big number
+      return parseBig(b, start, end);
+    default:
+      throw protocolError(
+        `unknown type byte 0x${type.toString(16).padStart(2, "0")}`,
+      );
+  }
 }
 
 /** The frame kind (`K_*`) of an aggregate's type byte. */
@@ -238,6 +335,8 @@ export function parseDouble(b: Uint8Array, start: number, end: number): number {
       return NaN;
   }
   const v = s.length === 0 ? NaN : Number(s);
-  if (Number.isNaN(v)) throw protocolError(`bad double ${quote(b, start, end)}`);
+  if (Number.isNaN(v)) {
+    throw protocolError(`bad double ${quote(b, start, end)}`);
+  }
   return v;
 }

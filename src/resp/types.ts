@@ -86,3 +86,40 @@ export interface DecoderHandlers {
    */
   bytesForNext?(): boolean;
 }
+
+/**
+ * What a server may make a `RespDecoder` hold. Input beyond a limit makes the
+ * decoder throw a `RespProtocolError`, as malformed input does. Integer lines
+ * (`:`) are limited to 40 bytes and length headers to 20, whatever these say.
+ *
+ * @example
+ * ```ts
+ * import type { RespLimits } from "./types.ts";
+ * const limits: RespLimits = { maxBulkBytes: 16 * 1024 * 1024, maxDepth: 64 };
+ * ```
+ */
+export interface RespLimits {
+  /**
+   * Longest bulk string, verbatim string or bulk error, in bytes. Its memory
+   * is taken as its bytes arrive, never on the length header's word alone.
+   * @default {536870912}
+   */
+  maxBulkBytes?: number;
+  /**
+   * Longest simple string, simple error, double or big number line, in bytes
+   * (type byte and CRLF not counted).
+   * @default {65536}
+   */
+  maxLineBytes?: number;
+  /**
+   * Most elements an aggregate may announce (pairs for maps and attributes).
+   * Maps and sets are also held to 2^24 entries, a JavaScript engine limit.
+   * @default {16777216}
+   */
+  maxAggregateLength?: number;
+  /**
+   * Deepest nesting of aggregates (arrays, maps, sets, pushes, attributes).
+   * @default {1000}
+   */
+  maxDepth?: number;
+}
