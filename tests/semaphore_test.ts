@@ -377,3 +377,63 @@ test("semaphore: a name a mutex holds or waits for counts as one permit: a semap
     assert.ok(permit.held);
   }
 });
+
+test("semaphore: the running total of permits in use always equals the sum of the holders' weights (grants, releases, aborts, reaps)", async () => {
+  await using redis = await connect(url);
+  await using other = await connect(url);
+  const name = unique("total");
+  const base = `redsync:{${name}}`;
+  const sem = await Semaphore.create(redis, name, {
+    permits: 10,
+    leaseMs: 150,
+    renew: false,
+  });
+  const otherSem = await Semaphore.attach(other, name, { leaseMs: 150 });
+  const random = prng(1234);
+  /** The invariant, read atomically (one script) from the keys. */
+  const check = async (step: string) => {
+    const [total, sum] = await redis.send(
+      "EVAL",
+      `local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+       local sum = 0
+       for i = 1, #ids do
+         local owner = redis.call('HGET', KEYS[2], ids[i])
+         sum = sum + tonumber(string.match(owner, ':(%d+)$'))
+       end
+       local total = redis.call('HGET', KEYS[2], '#used')
+       if #ids == 0 then total = '0' end
+       return {tonumber(total or '-1'), sum}`,
+      2,
+      `${base}:holders`,
+      `${base}:owners`,
+    ) as [number, number];
+    assert.equal(total, sum, step);
+  };
+  const held: Lease[] = [];
+  for (let step = 0; step < 150; step++) {
+    const action = random();
+    const permits = 1 + Math.floor(random() * 3);
+    if (action < 0.4) {
+      const lease = await (random() < 0.5 ? sem : otherSem).tryAcquire({
+        permits,
+      });
+      if (lease) held.push(lease);
+    } else if (action < 0.6 && held.length > 0) {
+      const lease = held.splice(Math.floor(random() * held.length), 1)[0];
+      await lease.release().catch(() => {}); // may have ended (reaped)
+    } else if (action < 0.8) {
+      const controller = new AbortController();
+      const waiting = sem.acquire({ permits, signal: controller.signal });
+      waiting.then((lease) => held.push(lease), () => {});
+      await delay(Math.floor(random() * 5));
+      controller.abort();
+      await waiting.catch(() => {});
+      await delay(5); // the undo lands
+    } else {
+      await delay(60); // leases run out; the next script reaps them
+    }
+    await check(`step ${step}`);
+  }
+  await Promise.all(held.map((lease) => lease.release().catch(() => {})));
+  await check("after releasing all");
+});

@@ -59,6 +59,11 @@ export interface ClientInternals {
    * when it cannot be read (`CONFIG` renamed or not permitted).
    */
   evictionPolicy(): Promise<string | undefined>;
+  /**
+   * The scripts the main connection has been sent (see
+   * `Connection.scripts`), or `undefined` while it reconnects.
+   */
+  loadedScripts(): Set<string> | undefined;
 }
 
 let internals: (client: RedisClient) => ClientInternals;
@@ -125,6 +130,7 @@ export class RedisClient implements AsyncDisposable {
       },
       onReconnect: (listener) => client.#link.onReconnect(listener),
       closing: client.#closing.signal,
+      loadedScripts: () => client.#link.connection?.scripts,
       evictionPolicy: () =>
         client.#policy ??= client.command(["CONFIG", "GET", "maxmemory-policy"])
           .then((reply) => {

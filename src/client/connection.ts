@@ -72,6 +72,12 @@ export class Connection {
   protocol: 2 | 3 = 2;
   /** `CLIENT ID` when asked for and permitted. */
   id: number | undefined;
+  /**
+   * SHA-1s of the scripts sent on this connection with `EVAL` (or run by
+   * `EVALSHA`): a fresh connection (after a reconnect, a restart, a
+   * failover) sends each script whole once, then by digest.
+   */
+  readonly scripts: Set<string> = new Set();
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;

@@ -5,7 +5,11 @@
  *
  * @module
  */
-import type { CommandOptions, RedisClient } from "./client.ts";
+import {
+  type CommandOptions,
+  internalsOf,
+  type RedisClient,
+} from "./client.ts";
 import { RedisReplyError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { sha1Hex } from "./sha1.ts";
@@ -123,7 +127,12 @@ export class Script<
         `Cannot run script '${this.name}' as it takes ${this.keys} key(s): current number is ${keys.length}`,
       );
     }
-    if (options?.evalOnly) {
+    // A connection that has not run this script yet gets it whole once
+    // (no NOSCRIPT round trip after a reconnect, restart or failover);
+    // later commands on it, which Redis runs after this one, use its digest.
+    const loaded = internalsOf(client).loadedScripts();
+    if (options?.evalOnly || (loaded && !loaded.has(this.sha1))) {
+      loaded?.add(this.sha1);
       return await client.command(
         ["EVAL", this.source, keys.length, ...keys, ...args],
         options,
@@ -140,6 +149,7 @@ export class Script<
         throw error;
       }
       options?.noRetryAfter?.throwIfAborted();
+      internalsOf(client).loadedScripts()?.add(this.sha1);
       return await client.command(
         ["EVAL", this.source, keys.length, ...keys, ...args],
         options,

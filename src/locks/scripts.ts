@@ -6,7 +6,7 @@
  * | key                  | type   | holds                                              |
  * | -------------------- | ------ | -------------------------------------------------- |
  * | `p:{name}:holders`   | ZSET   | lease id -> expiry (server ms)                     |
- * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"                         |
+ * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"; `#used` -> total      |
  * | `p:{name}:queue`     | ZSET   | waiter id -> arrival (server us): FIFO order       |
  * | `p:{name}:waiters`   | ZSET   | waiter id -> heartbeat deadline (server ms)        |
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"                      |
@@ -20,128 +20,7 @@
  * @module
  */
 import { Script } from "../client/script.ts";
-import { LUA_BASICS } from "../_internal/lua.ts";
-
-/** Helpers shared by the lock scripts (prepended to each; KEYS bound first). */
-const PRELUDE = `
-local holders = KEYS[1]
-local owners = KEYS[2]
-local queue = KEYS[3]
-local waiters = KEYS[4]
-local wants = KEYS[5]
-local meta = KEYS[6]
-local fence = KEYS[7]
-` + LUA_BASICS + `
-local function fmt(n)
-  return string.format('%.0f', n)
-end
-
--- Permits in use: the sum of the holders' weights (the holders set is the
--- truth; an owners entry without a holder counts nothing).
-local function used()
-  local ids = redis.call('ZRANGE', holders, 0, -1)
-  if #ids == 0 then return 0 end
-  if #ids == 1 then
-    local value = redis.call('HGET', owners, ids[1])
-    return tonumber(string.match(value or '', ':(%d+)$')) or 1
-  end
-  local total = 0
-  for from = 1, #ids, 1000 do
-    local to = math.min(from + 999, #ids)
-    local values = redis.call('HMGET', owners, unpack(ids, from, to))
-    for i = 1, #values do
-      total = total + (tonumber(string.match(values[i] or '', ':(%d+)$')) or 1)
-    end
-  end
-  return total
-end
-
--- Strictly increasing, and never below the server clock in microseconds,
--- so tokens keep increasing even if the fence key were lost.
-local function next_token(now_us)
-  local last = tonumber(redis.call('GET', fence) or '0')
-  local token = math.max(last + 1, now_us)
-  redis.call('SET', fence, fmt(token))
-  return token
-end
-
-local function grant(id, lease_ms, weight, now, now_us)
-  local token = next_token(now_us)
-  redis.call('ZADD', holders, now + lease_ms, id)
-  redis.call('HSET', owners, id, fmt(token) .. ':' .. weight)
-  keep(holders, lease_ms)
-  keep(owners, lease_ms)
-  return token
-end
-
-local function forget_waiter(id)
-  redis.call('ZREM', queue, id)
-  redis.call('ZREM', waiters, id)
-  redis.call('HDEL', wants, id)
-end
-
--- Drops holders whose lease ended.
-local function reap_holders(now)
-  local dead = redis.call('ZRANGEBYSCORE', holders, '-inf', now)
-  for i = 1, #dead do
-    redis.call('ZREM', holders, dead[i])
-    redis.call('HDEL', owners, dead[i])
-  end
-end
-
--- Drops waiters whose heartbeat stopped.
-local function reap_waiters(now)
-  local gone = redis.call('ZRANGEBYSCORE', waiters, '-inf', now)
-  for i = 1, #gone do
-    forget_waiter(gone[i])
-  end
-end
-
-
--- Hands free permits to the waiters at the head of the queue, in arrival
--- order, and wakes each through its client's wake hub ('id|token:leaseEnd').
-local function serve(limit, now, now_us, wake_prefix)
-  local free = limit - used()
-  while free > 0 do
-    local head = redis.call('ZRANGE', queue, 0, 0)[1]
-    if not head then break end
-    local want = redis.call('HGET', wants, head)
-    if not want then
-      forget_waiter(head)
-    else
-      local weight, lease_ms = string.match(want, '^(%d+):(%d+)$')
-      weight, lease_ms = tonumber(weight), tonumber(lease_ms)
-      if weight > free then break end
-      -- A grant lasts no longer than its waiter's heartbeat: one that died
-      -- while queued holds the permit until then, not for a whole lease.
-      -- A live waiter renews it to the full lease once it has it.
-      local beat = tonumber(redis.call('ZSCORE', waiters, head) or '0')
-      if beat > now and beat < now + lease_ms then lease_ms = beat - now end
-      local token = grant(head, lease_ms, weight, now, now_us)
-      forget_waiter(head)
-      wake(wake_prefix, head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)
-      free = free - weight
-    end
-  end
-end
-
--- Both; then, if anyone queues, hands out what is free. Returns the queue
--- length after serving (no queue: nothing else to do, the fast path).
-local function reap_and_serve(limit, now, now_us, wake_prefix)
-  reap_holders(now)
-  if redis.call('ZCARD', queue) == 0 then return 0 end
-  reap_waiters(now)
-  serve(limit, now, now_us, wake_prefix)
-  return redis.call('ZCARD', queue)
-end
-
--- The permit count: the semaphore's, else the caller's.
-local function limit_of(given)
-  local stored = redis.call('HGET', meta, 'permits')
-  if stored then return tonumber(stored) end
-  return given
-end
-`;
+import { PRELUDE } from "./prelude.ts";
 
 /**
  * Takes a permit, or queues for one, or reports the grant a waiter got.
@@ -208,7 +87,7 @@ if not fresh then
     if token then return {1, tonumber(token), tonumber(expiry) - now} end
     -- Its owners entry is gone (evicted: a volatile-* policy): the grant
     -- is lost; drop it and go on as a waiter that holds nothing.
-    redis.call('ZREM', holders, id)
+    drop_holder(id)
   end
 end
 
@@ -263,12 +142,8 @@ local wake_prefix = ARGV[3]
 local now, now_us = clock()
 
 local result = 0
-local expiry = redis.call('ZSCORE', holders, id)
-if expiry then
-  result = (tonumber(expiry) > now) and 1 or -1
-  redis.call('ZREM', holders, id)
-end
-redis.call('HDEL', owners, id)
+local expiry = drop_holder(id)
+if expiry then result = (tonumber(expiry) > now) and 1 or -1 end
 -- Nobody queues: nothing to hand on (the fast path).
 if redis.call('ZCARD', queue) > 0 then
   if redis.call('ZREM', queue, id) == 1 then result = 2 end

@@ -1,0 +1,162 @@
+/**
+ * The Lua every lock script starts with: it binds the seven KEYS to named
+ * locals and defines the shared helpers (permits in use as a running total,
+ * fencing tokens, grants, reaping, serving the queue in order). The scripts
+ * themselves are in `scripts.ts`.
+ *
+ * @module
+ */
+import { LUA_BASICS } from "../_internal/lua.ts";
+
+/** Helpers shared by the lock scripts (prepended to each; KEYS bound first). */
+export const PRELUDE: string = `
+local holders = KEYS[1]
+local owners = KEYS[2]
+local queue = KEYS[3]
+local waiters = KEYS[4]
+local wants = KEYS[5]
+local meta = KEYS[6]
+local fence = KEYS[7]
+` + LUA_BASICS + `
+local function fmt(n)
+  return string.format('%.0f', n)
+end
+
+-- The weight an owners entry records ('token:weight'; 1 if lost).
+local function weight_of(id)
+  local value = redis.call('HGET', owners, id)
+  return tonumber(string.match(value or '', ':(%d+)$')) or 1
+end
+
+-- Permits in use: the sum of the holders' weights, kept as a running total
+-- in owners['#used'] (updated by grant and drop_holder), so no call walks
+-- the holders. The holders set is the truth: no holder, nothing used (a
+-- total left behind counts nothing); a missing total (data written by an
+-- older version, or an evicted owners hash) is counted once and stored.
+local function used()
+  if redis.call('ZCARD', holders) == 0 then return 0 end
+  local total = redis.call('HGET', owners, '#used')
+  if total then return tonumber(total) end
+  total = 0
+  local ids = redis.call('ZRANGE', holders, 0, -1)
+  for from = 1, #ids, 1000 do
+    local to = math.min(from + 999, #ids)
+    local values = redis.call('HMGET', owners, unpack(ids, from, to))
+    for i = 1, #values do
+      total = total + (tonumber(string.match(values[i] or '', ':(%d+)$')) or 1)
+    end
+  end
+  redis.call('HSET', owners, '#used', total)
+  return total
+end
+
+-- Removes id from the holders (and its weight from the total). Returns its
+-- lease end, or nil when it did not hold.
+local function drop_holder(id)
+  local expiry = redis.call('ZSCORE', holders, id)
+  if not expiry then
+    redis.call('HDEL', owners, id)
+    return nil
+  end
+  local weight = weight_of(id)
+  redis.call('ZREM', holders, id)
+  redis.call('HDEL', owners, id)
+  if redis.call('ZCARD', holders) == 0 then
+    redis.call('HDEL', owners, '#used')
+  else
+    local total = redis.call('HGET', owners, '#used')
+    if total then redis.call('HSET', owners, '#used', tonumber(total) - weight) end
+  end
+  return expiry
+end
+
+-- Strictly increasing, and never below the server clock in microseconds,
+-- so tokens keep increasing even if the fence key were lost.
+local function next_token(now_us)
+  local last = tonumber(redis.call('GET', fence) or '0')
+  local token = math.max(last + 1, now_us)
+  redis.call('SET', fence, fmt(token))
+  return token
+end
+
+local function grant(id, lease_ms, weight, now, now_us)
+  local token = next_token(now_us)
+  if redis.call('ZADD', holders, now + lease_ms, id) == 1 then
+    if redis.call('ZCARD', holders) == 1 then
+      redis.call('HSET', owners, '#used', weight)
+    else
+      local total = redis.call('HGET', owners, '#used')
+      if total then redis.call('HSET', owners, '#used', tonumber(total) + weight) end
+    end
+  end
+  redis.call('HSET', owners, id, fmt(token) .. ':' .. weight)
+  keep(holders, lease_ms)
+  keep(owners, lease_ms)
+  return token
+end
+
+local function forget_waiter(id)
+  redis.call('ZREM', queue, id)
+  redis.call('ZREM', waiters, id)
+  redis.call('HDEL', wants, id)
+end
+
+-- Drops holders whose lease ended.
+local function reap_holders(now)
+  local dead = redis.call('ZRANGEBYSCORE', holders, '-inf', now)
+  for i = 1, #dead do drop_holder(dead[i]) end
+end
+
+-- Drops waiters whose heartbeat stopped.
+local function reap_waiters(now)
+  local gone = redis.call('ZRANGEBYSCORE', waiters, '-inf', now)
+  for i = 1, #gone do
+    forget_waiter(gone[i])
+  end
+end
+
+
+-- Hands free permits to the waiters at the head of the queue, in arrival
+-- order, and wakes each through its client's wake hub ('id|token:leaseEnd').
+local function serve(limit, now, now_us, wake_prefix)
+  local free = limit - used()
+  while free > 0 do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not head then break end
+    local want = redis.call('HGET', wants, head)
+    if not want then
+      forget_waiter(head)
+    else
+      local weight, lease_ms = string.match(want, '^(%d+):(%d+)$')
+      weight, lease_ms = tonumber(weight), tonumber(lease_ms)
+      if weight > free then break end
+      -- A grant lasts no longer than its waiter's heartbeat: one that died
+      -- while queued holds the permit until then, not for a whole lease.
+      -- A live waiter renews it to the full lease once it has it.
+      local beat = tonumber(redis.call('ZSCORE', waiters, head) or '0')
+      if beat > now and beat < now + lease_ms then lease_ms = beat - now end
+      local token = grant(head, lease_ms, weight, now, now_us)
+      forget_waiter(head)
+      wake(wake_prefix, head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)
+      free = free - weight
+    end
+  end
+end
+
+-- Both; then, if anyone queues, hands out what is free. Returns the queue
+-- length after serving (no queue: nothing else to do, the fast path).
+local function reap_and_serve(limit, now, now_us, wake_prefix)
+  reap_holders(now)
+  if redis.call('ZCARD', queue) == 0 then return 0 end
+  reap_waiters(now)
+  serve(limit, now, now_us, wake_prefix)
+  return redis.call('ZCARD', queue)
+end
+
+-- The permit count: the semaphore's, else the caller's.
+local function limit_of(given)
+  local stored = redis.call('HGET', meta, 'permits')
+  if stored then return tonumber(stored) end
+  return given
+end
+`;
