@@ -82,3 +82,27 @@ test("tls: connects to a TLS-only server with the test's CA", async () => {
     .catch((e) => e);
   assert.ok(untrusted instanceof ConnectionError, String(untrusted));
 });
+
+test("tls: servername is the name the certificate is checked against, on every transport", async () => {
+  await using server = await startRedis({ tls: true });
+  const address = server.url.replace("rediss://", "").split(":")[0];
+  assert.equal(address, "127.0.0.1");
+  const connectors = new Set([defaultConnector(), nodeConnector]);
+  for (const connector of connectors) {
+    // The certificate names localhost (and 127.0.0.1), not this name.
+    const wrong = await connect({
+      url: server.url,
+      tls: { ca: server.ca, servername: "not-the-server.example" },
+      connectTimeoutMs: 5_000,
+      reconnect: false,
+      connector,
+    }).catch((e) => e);
+    assert.ok(wrong instanceof ConnectionError, String(wrong));
+    await using right = await connect({
+      url: server.url,
+      tls: { ca: server.ca, servername: "localhost" },
+      connector,
+    });
+    assert.equal(await right.send("PING"), "PONG");
+  }
+});

@@ -231,3 +231,22 @@ test("client: commands that change the shared connection's state are refused, wi
   assert.equal(await redis.send("PING"), "PONG");
   assert.equal(await redis.send("CLIENT", "GETNAME"), null);
 });
+
+test("client: a raw '/', '?' or '#' in a URL's password is refused without showing any of it; encoded, it works", async () => {
+  for (const raw of ["pa/ss", "pa?ss", "pa#ss", "12/34", "12#34"]) {
+    const url = `redis://app:${raw}-cr3t@127.0.0.1:1/0`;
+    const error = await connect(url).catch((e) => e);
+    assert.ok(error instanceof TypeError, `${raw}: ${error}`);
+    assert.ok(!error.message.includes("cr3t"), error.message);
+    assert.ok(!error.message.includes(raw), error.message);
+  }
+  // Percent-encoded, the same password is read as it is: the connect then
+  // fails on the closed port, with no trace of the password.
+  const encoded = `redis://app:${
+    encodeURIComponent("pa/ss#-cr3t")
+  }@127.0.0.1:1`;
+  const refused = await connect({ url: encoded, connectTimeoutMs: 1_000 })
+    .catch((e) => e);
+  assert.ok(refused instanceof ConnectionError, String(refused));
+  assert.ok(!refused.message.includes("cr3t"));
+});

@@ -167,7 +167,29 @@ test("transport: a Redis without HELLO (RESP2 only) is spoken to in RESP2", asyn
   });
   assert.equal(redis.protocol, 2);
   assert.equal(await redis.send("GET", "k"), "hi");
-  assert.deepEqual(seen, ["HELLO", "AUTH", "SELECT", "GET"]);
+  // Without HELLO it may be older than Redis 6: the version is asked.
+  assert.deepEqual(seen, ["HELLO", "AUTH", "SELECT", "INFO", "GET"]);
+});
+
+test("transport: a server older than Redis 5.0 is refused with a clear error", async () => {
+  const old = (version: string) =>
+    scripted((command, handlers) => {
+      if (command === "HELLO") {
+        handlers.onData(encoder.encode("-ERR unknown command 'HELLO'\r\n"));
+      } else if (command === "INFO") {
+        const text = `# Server\r\nredis_version:${version}\r\n`;
+        handlers.onData(encoder.encode(`$${text.length}\r\n${text}\r\n`));
+      } else handlers.onData(encoder.encode("+OK\r\n"));
+    });
+  const error = await connect({
+    port: 1,
+    reconnect: false,
+    connector: old("4.0.14"),
+  }).catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /Redis 5\.0 or later is required.*4\.0\.14/);
+  await using ok = await connect({ port: 1, connector: old("5.0.7") });
+  assert.equal(ok.protocol, 2);
 });
 
 /** Every message, stack and cause of `error`, as one string. */

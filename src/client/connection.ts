@@ -15,6 +15,9 @@ import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { defaultConnector } from "../transport/mod.ts";
 import type { Transport } from "../transport/types.ts";
 
+/** The oldest Redis major version the library works with. */
+const MIN_REDIS_MAJOR = 5;
+
 /** Fixed texts for the codes a refused authentication answers with. */
 const AUTH_CODES: Record<string, string> = {
   WRONGPASS: "invalid username-password pair or user is disabled",
@@ -184,13 +187,17 @@ export class Connection {
       }
     }
     if (db !== 0) setup.push(this.request(["SELECT", db]));
+    // HELLO answered: Redis 6 or later. Else it may be older: ask.
+    const info = helloDone ? undefined : this.request(["INFO", "server"]);
     const id = wantId ? this.request(["CLIENT", "ID"]) : undefined;
     try {
       await Promise.all(setup);
     } catch (error) {
       id?.catch(() => {});
+      info?.catch(() => {});
       throw this.#authFailure(error);
     }
+    if (info) this.#checkVersion(await info.catch(() => undefined));
     if (id) {
       try {
         this.id = await id as number;
@@ -199,6 +206,26 @@ export class Connection {
         if (!(error instanceof RedisReplyError)) throw error;
       }
     }
+  }
+
+  /**
+   * Refuses a server older than Redis 5.0 (`CLIENT UNBLOCK`, scripts that
+   * replicate their effects). A reply that does not say (`INFO` renamed or
+   * not permitted) is let through.
+   */
+  #checkVersion(reply: RedisReply | undefined): void {
+    const text = typeof reply === "string"
+      ? reply
+      : reply instanceof Uint8Array
+      ? new TextDecoder().decode(reply)
+      : "";
+    const match = /redis_version:(\d+)\.(\d+)\.?(\d*)/.exec(text);
+    if (!match || Number(match[1]) >= MIN_REDIS_MAJOR) return;
+    throw new ConnectionError(
+      `Cannot connect to ${this.#options.display}: Redis ${MIN_REDIS_MAJOR}.0 or later is required, and this server runs ${
+        match[0].slice("redis_version:".length)
+      }`,
+    );
   }
 
   /**

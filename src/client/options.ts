@@ -269,6 +269,18 @@ function parseUrl(url: string): ConnectOptions {
       `Cannot connect as 'url' must be a string: current type is ${typeof url}`,
     );
   }
+  // A raw "/", "?" or "#" in the user info ends it early for a URL parser:
+  // part of the password would become the host, the port or the path, and
+  // could appear in a message. Such URLs are refused, showing nothing.
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
+  const at = url.lastIndexOf("@");
+  if (
+    scheme && at > scheme.length && /[/?#]/.test(url.slice(scheme.length, at))
+  ) {
+    throw new TypeError(
+      "Cannot connect as the URL's user name or password holds a raw '/', '?' or '#': percent-encode them (%2F, %3F, %23); the URL is not shown",
+    );
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -36,7 +36,29 @@ export const denoConnector: Connector = async (
     return new DenoTransport(conn, handlers);
   }
   const caCerts = tls.ca === undefined ? undefined : [tls.ca].flat();
-  const pending = tls.cert !== undefined && tls.key !== undefined
+  const clientCert = tls.cert !== undefined && tls.key !== undefined;
+  if (tls.servername !== undefined && tls.servername !== hostname) {
+    // Another name than the address: TCP to the address, then TLS with the
+    // name (SNI and certificate check), which connectTls cannot do.
+    if (clientCert) {
+      throw new TypeError(
+        "Cannot connect as Deno cannot combine 'tls.servername' with a client certificate: connect by that name instead, or use nodeConnector",
+      );
+    }
+    const tcp = await Deno.connect({ hostname, port, signal });
+    const starting = Deno.startTls(tcp, { hostname: tls.servername, caCerts });
+    const conn = await abortable(starting, signal, () => {
+      starting.then(closeQuietly, () => closeQuietly(tcp));
+    });
+    try {
+      await abortable(conn.handshake(), signal, () => {});
+    } catch (error) {
+      closeQuietly(conn);
+      throw error;
+    }
+    return new DenoTransport(conn, handlers);
+  }
+  const pending = clientCert
     ? Deno.connectTls({ hostname, port, caCerts, cert: tls.cert, key: tls.key })
     : Deno.connectTls({ hostname, port, caCerts });
   // Deno.connectTls takes no signal: race it, and close a late connection.
