@@ -18,6 +18,7 @@
  */
 import { backoff, deferred, pause } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
+import { isTransientError } from "../_internal/transient.ts";
 import type { RedisReply } from "../resp/types.ts";
 import { type Unblocker, unblockUntilSettled } from "./blocking.ts";
 import { Connection } from "./connection.ts";
@@ -228,14 +229,20 @@ export class WakeHub {
       } catch (error) {
         if (error instanceof RedisReplyError) {
           if (error.code === "UNBLOCKED") continue; // the set of lists changed
+          if (error.code === "READONLY") continue; // demoted: reconnecting
           if (!this.#useBlpop && /unknown command/i.test(error.message)) {
             this.#useBlpop = true; // Redis before 7.0
             continue;
           }
-          // e.g. WRONGTYPE on a list someone overwrote, or NOPERM: report
-          // it, and go on after a pause rather than spin.
-          reportError(error);
-          await pause(1_000, this.#stop.signal);
+          // LOADING (a restarted Redis), BUSY, ...: like a lost connection,
+          // wait and go on. Anything else (WRONGTYPE on a list someone
+          // overwrote, NOPERM) would repeat: it is kept as the last error,
+          // never thrown from here (reportError would end a Deno process),
+          // and the waiters re-check Redis themselves, where such an error
+          // reaches their caller.
+          this.#lastError = error;
+          if (!isTransientError(error)) this.#rearm();
+          await pause(isTransientError(error) ? 100 : 1_000, this.#stop.signal);
           continue;
         }
         // The connection is gone; its onLost handler re-arms the tickets.
