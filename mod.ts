@@ -24,6 +24,7 @@ export {
 } from "./src/errors.ts";
 export { redactUrl } from "./src/client/options.ts";
 export type { ConnectOptions, ReconnectOptions } from "./src/client/options.ts";
+export type { SentinelOptions } from "./src/client/sentinel_options.ts";
 export type { RedisArg, RedisReply } from "./src/resp/types.ts";
 export { RespProtocolError } from "./src/errors.ts";
 export { Script } from "./src/client/script.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connect, ConnectionError, type Connector } from "../mod.ts";
+import { connect, ConnectionError, type Connector, Mutex } from "../mod.ts";
 import {
   bunConnector,
   defaultConnector,
@@ -222,4 +222,63 @@ test("transport: a server that echoes the handshake never gets the password into
     assert.match(error.message, /refused the credentials: ERR/);
     assert.ok(!allText(error).includes(secret), allText(error));
   }
+});
+
+test("transport: with Sentinel, a READONLY reply (a demoted primary) drops the connection and the next one resolves again", async () => {
+  let opened = 0;
+  let demoted = true;
+  const answer = scripted((command, handlers) => {
+    const reply = (text: string) => handlers.onData(encoder.encode(text));
+    if (command === "HELLO") reply("%0\r\n");
+    else if (command === "SENTINEL") {
+      reply("*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6379\r\n");
+    } else if (command === "ROLE") reply("*1\r\n$6\r\nmaster\r\n");
+    else if (command === "SET" && demoted) {
+      demoted = false; // the next connection reaches the new primary
+      reply("-READONLY You can't write against a read only replica.\r\n");
+    } else reply("+OK\r\n");
+  });
+  const counting: Connector = (options, handlers) => {
+    opened++;
+    return answer(options, handlers);
+  };
+  await using redis = await connect({
+    sentinel: { nodes: ["127.0.0.1:26379"], name: "mymaster" },
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+    connector: counting,
+  });
+  const afterConnect = opened; // a sentinel connection, then the primary's
+  const error = await redis.send("SET", "k", "v").catch((e) => e);
+  assert.equal(error.code, "READONLY");
+  assert.equal(await redis.send("SET", "k", "v"), "OK");
+  // Dropped and reopened: one more sentinel query and one more primary.
+  assert.equal(opened, afterConnect + 2);
+});
+
+test("transport: a wake hub told LOADING (a restarted Redis) waits and goes on: nothing is thrown from it", async () => {
+  let blmpops = 0;
+  await using redis = await connect({
+    port: 1,
+    connector: scripted((command, handlers) => {
+      const reply = (text: string) => handlers.onData(encoder.encode(text));
+      if (command === "HELLO") reply("%0\r\n");
+      else if (command === "EVAL" || command === "EVALSHA") {
+        reply("*4\r\n:0\r\n:-1\r\n:0\r\n:1000\r\n"); // queued, nobody to wake for
+      } else if (command === "BLMPOP") {
+        // The first one meets a Redis still loading; later ones block.
+        if (blmpops++ === 0) {
+          reply("-LOADING Redis is loading the dataset in memory\r\n");
+        }
+      } else reply("*0\r\n");
+    }),
+  });
+  const controller = new AbortController();
+  const waiting = new Mutex(redis, "loading").acquire(controller.signal);
+  const deadline = performance.now() + 5_000;
+  while (blmpops < 2 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(blmpops >= 2, "the hub went on after LOADING");
+  controller.abort();
+  await assert.rejects(waiting, { name: "AbortError" });
 });

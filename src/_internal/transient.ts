@@ -15,6 +15,7 @@ const TRANSIENT_CODES = new Set([
   "TRYAGAIN",
   "MASTERDOWN",
   "CLUSTERDOWN",
+  "READONLY", // a demoted primary: the next connection follows the failover
 ]);
 
 /** Whether retrying the command later may succeed. */

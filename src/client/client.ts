@@ -12,6 +12,7 @@ import {
   stateCommandRefusal,
 } from "./commands.ts";
 import { MainLink } from "./main_link.ts";
+import { SentinelResolver } from "./sentinel.ts";
 import { WakeHub } from "./wake_hub.ts";
 import { ConnectionError } from "../errors.ts";
 import {
@@ -115,7 +116,14 @@ export class RedisClient implements AsyncDisposable {
   }
 
   static {
-    open = async (options) => {
+    open = async (resolved) => {
+      // Following a master through Sentinel: every connection resolves it.
+      const options = resolved.sentinel
+        ? {
+          ...resolved,
+          target: new SentinelResolver(resolved, resolved.sentinel),
+        }
+        : resolved;
       const client = new RedisClient(options);
       await client.#link.open();
       return client;

@@ -13,17 +13,8 @@ import { CommandWriter } from "../resp/encoder.ts";
 import { RespDecoder } from "../resp/decoder.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { defaultConnector } from "../transport/mod.ts";
+import { runHandshake } from "./handshake.ts";
 import type { Transport } from "../transport/types.ts";
-
-/** The oldest Redis major version the library works with. */
-const MIN_REDIS_MAJOR = 5;
-
-/** Fixed texts for the codes a refused authentication answers with. */
-const AUTH_CODES: Record<string, string> = {
-  WRONGPASS: "invalid username-password pair or user is disabled",
-  NOPERM: "this user has no permission to run the handshake",
-  NOAUTH: "authentication required",
-};
 
 interface Pending {
   resolve(reply: RedisReply): void;
@@ -109,16 +100,24 @@ export class Connection {
     const where = options.display;
     try {
       const connector = options.connector ?? defaultConnector();
+      const { hostname, port } = await options.target.resolve(combined);
       connection.#transport = await connector({
-        hostname: options.hostname,
-        port: options.port,
+        hostname,
+        port,
         tls: options.tls,
         signal: combined,
       }, {
         onData: (chunk) => connection.#onData(chunk),
         onClose: (error) => connection.#onTransportClose(error),
       });
-      const handshake = connection.#handshake(openOptions);
+      const handshake = runHandshake(
+        (args) => connection.request(args),
+        options,
+        openOptions.wantId ?? false,
+      ).then(({ protocol, id }) => {
+        connection.protocol = protocol;
+        connection.id = id;
+      });
       handshake.catch(() => {}); // settles after the close when the race is lost
       await abortable(handshake, combined);
     } catch (error) {
@@ -138,116 +137,6 @@ export class Connection {
     }
     connection.#onLost = openOptions.onLost;
     return connection;
-  }
-
-  async #handshake({ wantId = false }: OpenOptions): Promise<void> {
-    const { protocol, username, password, clientName, db } = this.#options;
-    let helloDone = false;
-    if (protocol !== 2) {
-      const hello: RedisArg[] = ["HELLO", "3"];
-      if (password !== undefined) {
-        hello.push("AUTH", username ?? "default", password);
-      }
-      if (clientName !== undefined) hello.push("SETNAME", clientName);
-      try {
-        await this.request(hello);
-        this.protocol = 3;
-        helloDone = true;
-      } catch (error) {
-        if (error instanceof RedisReplyError && error.code === "NOAUTH") {
-          throw new ConnectionError(
-            `Cannot connect to ${this.#options.display}: the server requires a password (NOAUTH)`,
-            { cause: error },
-          );
-        }
-        // Redis < 6 has no HELLO; an ACL user may not be allowed to run it.
-        const old = error instanceof RedisReplyError &&
-          (error.code === "NOPROTO" || error.code === "NOPERM" ||
-            /unknown command/i.test(error.message));
-        if (!old || protocol === 3) {
-          throw this.#authFailure(error, password !== undefined);
-        }
-      }
-    }
-    const setup: Promise<RedisReply>[] = [];
-    if (!helloDone) {
-      if (password !== undefined) {
-        setup.push(
-          this.request(
-            username === undefined
-              ? ["AUTH", password]
-              : ["AUTH", username, password],
-          ).catch((error) => {
-            throw this.#authFailure(error, true);
-          }),
-        );
-      }
-      if (clientName !== undefined) {
-        setup.push(this.request(["CLIENT", "SETNAME", clientName]));
-      }
-    }
-    if (db !== 0) setup.push(this.request(["SELECT", db]));
-    // HELLO answered: Redis 6 or later. Else it may be older: ask.
-    const info = helloDone ? undefined : this.request(["INFO", "server"]);
-    const id = wantId ? this.request(["CLIENT", "ID"]) : undefined;
-    try {
-      await Promise.all(setup);
-    } catch (error) {
-      id?.catch(() => {});
-      info?.catch(() => {});
-      throw this.#authFailure(error);
-    }
-    if (info) this.#checkVersion(await info.catch(() => undefined));
-    if (id) {
-      try {
-        this.id = await id as number;
-      } catch (error) {
-        // Without the permission, aborts fall back to closing the socket.
-        if (!(error instanceof RedisReplyError)) throw error;
-      }
-    }
-  }
-
-  /**
-   * Refuses a server older than Redis 5.0 (`CLIENT UNBLOCK`, scripts that
-   * replicate their effects). A reply that does not say (`INFO` renamed or
-   * not permitted) is let through.
-   */
-  #checkVersion(reply: RedisReply | undefined): void {
-    const text = typeof reply === "string"
-      ? reply
-      : reply instanceof Uint8Array
-      ? new TextDecoder().decode(reply)
-      : "";
-    const match = /redis_version:(\d+)\.(\d+)\.?(\d*)/.exec(text);
-    if (!match || Number(match[1]) >= MIN_REDIS_MAJOR) return;
-    throw new ConnectionError(
-      `Cannot connect to ${this.#options.display}: Redis ${MIN_REDIS_MAJOR}.0 or later is required, and this server runs ${
-        match[0].slice("redis_version:".length)
-      }`,
-    );
-  }
-
-  /**
-   * The error for a refused handshake. A reply to a command that carried
-   * credentials is never quoted (nor kept as the cause): a server that does
-   * not know the command echoes its arguments, the password among them.
-   * Only its error code is kept, with a fixed explanation.
-   */
-  #authFailure(error: unknown, credentials = false): unknown {
-    if (!(error instanceof RedisReplyError)) return error;
-    const where = `Cannot connect to ${this.#options.display}`;
-    if (!credentials) {
-      return new ConnectionError(
-        `${where}: the server refused the handshake: ${error.message}`,
-        { cause: error },
-      );
-    }
-    const why = AUTH_CODES[error.code] ??
-      "(the server's reply is not shown: it may repeat the credentials)";
-    return new ConnectionError(
-      `${where}: the server refused the credentials: ${error.code} ${why}`,
-    );
   }
 
   /** Why the connection is closed, or `undefined` while it is open. */
@@ -347,6 +236,20 @@ export class Connection {
     const entry = this.#pending.shift();
     if (!entry) {
       throw new Error("a reply arrived that no command waits for");
+    }
+    if (
+      reply instanceof RedisReplyError && reply.code === "READONLY" &&
+      this.#options.target.primaryOnly
+    ) {
+      // The primary was demoted: drop the connection (after this reply) so
+      // its successor resolves the new primary.
+      queueMicrotask(() =>
+        this.#fail(
+          new ConnectionError(
+            `${this.#options.display}: the server is no longer the primary (READONLY)`,
+          ),
+        )
+      );
     }
     if (entry.settled) return;
     entry.settled = true;

@@ -6,6 +6,14 @@
  */
 import type { Connector, TlsOptions } from "../transport/types.ts";
 import { checkInteger } from "../_internal/validate.ts";
+import {
+  parseSentinelUrl,
+  type ResolvedSentinel,
+  resolveSentinel,
+  sentinelDisplay,
+  type SentinelOptions,
+} from "./sentinel_options.ts";
+import { fixedTarget, type TargetResolver } from "./target.ts";
 
 /** Reconnection after a dropped connection: exponential backoff with jitter. */
 export interface ReconnectOptions {
@@ -114,6 +122,14 @@ export interface ConnectOptions {
    */
   maxAggregateLength?: number;
   /**
+   * Follow the primary of a master monitored by Redis Sentinel instead of a
+   * fixed address: the sentinels are asked for it at every (re)connect.
+   * The URL form `redis+sentinel://h1:26379,h2:26379/mymaster` sets it too.
+   * `username`/`password` remain those of the data nodes.
+   * @default {undefined}
+   */
+  sentinel?: SentinelOptions;
+  /**
    * Socket implementation; the current runtime's by default.
    * @default {defaultConnector()}
    */
@@ -137,6 +153,10 @@ export interface ResolvedOptions {
   maxBulkBytes: number;
   maxAggregateLength: number;
   connector: Connector | undefined;
+  /** Sentinel settings, when the client follows a monitored master. */
+  sentinel: ResolvedSentinel | undefined;
+  /** Where each new connection goes (set by the client for Sentinel). */
+  target: TargetResolver;
   /** `redis://host:port/db` with no credentials, for messages. */
   display: string;
 }
@@ -156,7 +176,11 @@ export function resolveOptions(
       `Cannot connect as the argument must be a URL string or an options object: current type is ${typeof given}`,
     );
   }
-  const fromUrl = given.url === undefined ? {} : parseUrl(given.url);
+  const fromUrl = given.url === undefined
+    ? {}
+    : /^redis\+sentinel:\/\//i.test(given.url)
+    ? parseSentinelUrl(given.url)
+    : parseUrl(given.url);
   const merged: ConnectOptions = { ...fromUrl, ...stripUndefined(given) };
   const {
     hostname = "127.0.0.1",
@@ -174,7 +198,11 @@ export function resolveOptions(
     maxBulkBytes = 512 * 1024 * 1024,
     maxAggregateLength = 2 ** 24,
     connector,
+    sentinel: sentinelGiven,
   } = merged;
+  const sentinel = sentinelGiven === undefined
+    ? undefined
+    : resolveSentinel(sentinelGiven);
   if (typeof hostname !== "string" || hostname === "") {
     throw new TypeError(
       `Cannot connect as 'hostname' must be a non-empty string: current value is ${
@@ -258,7 +286,11 @@ export function resolveOptions(
     maxBulkBytes,
     maxAggregateLength,
     connector,
-    display: `${scheme}://${host}:${port}${db ? `/${db}` : ""}`,
+    sentinel,
+    target: fixedTarget({ hostname, port }),
+    display: sentinel
+      ? sentinelDisplay(sentinel, db)
+      : `${scheme}://${host}:${port}${db ? `/${db}` : ""}`,
   };
 }
 
@@ -278,7 +310,7 @@ function parseUrl(url: string): ConnectOptions {
     scheme && at > scheme.length && /[/?#]/.test(url.slice(scheme.length, at))
   ) {
     throw new TypeError(
-      "Cannot connect as the URL's user name or password holds a raw '/', '?' or '#': percent-encode them (%2F, %3F, %23); the URL is not shown",
+      "Cannot connect as 'url' has a raw '/', '?' or '#' in its user name or password: percent-encode them (%2F, %3F, %23); the URL is not shown",
     );
   }
   let parsed: URL;

@@ -1,0 +1,143 @@
+/**
+ * A Sentinel topology for the tests, all on 127.0.0.1: one primary and one
+ * replica (private redis-servers from `startRedis`) and three sentinels
+ * (`redis-server <conf> --sentinel`, quorum 2, `down-after-milliseconds`
+ * 1000), stopped by `close()` (or `await using`).
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "../mod.ts";
+import { type RedisServer, startRedis } from "./_server.ts";
+
+/** The running topology. */
+export interface SentinelTopology {
+  readonly name: string;
+  readonly primary: RedisServer;
+  readonly replica: RedisServer;
+  /** `host:port` of each sentinel. */
+  readonly sentinels: string[];
+  /** `redis+sentinel://...` for connect(). */
+  readonly url: string;
+  /** The port the sentinels report as the primary now. */
+  primaryPort(): Promise<number>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the topology and waits until the sentinels agree on the primary. */
+export async function startSentinels(
+  name = "mymaster",
+): Promise<SentinelTopology> {
+  const primary = await startRedis();
+  const replica = await startRedis({
+    args: ["--replicaof", "127.0.0.1", String(primary.port)],
+  });
+  const dir = await mkdtemp(join(tmpdir(), "redsync-sentinel-"));
+  const children: ChildProcess[] = [];
+  const ports: number[] = [];
+  const close = async () => {
+    for (const child of children) {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode !== null ? undefined : new Promise((resolve) => {
+          child.once("exit", resolve);
+        })
+      ),
+    );
+    await rm(dir, { recursive: true, force: true });
+    await replica.stop();
+    await primary.stop();
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const conf = join(dir, `sentinel-${port}.conf`);
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          "bind 127.0.0.1",
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+          "",
+        ].join("\n"),
+      );
+      const child = spawn("redis-server", [conf, "--sentinel"], {
+        stdio: "ignore",
+      });
+      children.push(child);
+      ports.push(port);
+    }
+    const sentinels = ports.map((port) => `127.0.0.1:${port}`);
+    const primaryPort = async () => {
+      await using probe = await connect({
+        port: ports[0],
+        connectTimeoutMs: 2_000,
+        reconnect: false,
+      });
+      const reply = await probe.send(
+        "SENTINEL",
+        "get-master-addr-by-name",
+        name,
+      ) as [string, string];
+      return Number(reply[1]);
+    };
+    // Ready: every sentinel answers, knows the replica and the others.
+    const deadline = performance.now() + 20_000;
+    for (;;) {
+      const ready = await Promise.all(ports.map(async (port) => {
+        try {
+          await using probe = await connect({
+            port,
+            connectTimeoutMs: 1_000,
+            reconnect: false,
+          });
+          const replicas = await probe.send("SENTINEL", "replicas", name);
+          const peers = await probe.send("SENTINEL", "sentinels", name);
+          return Array.isArray(replicas) && replicas.length >= 1 &&
+            Array.isArray(peers) && peers.length >= 2;
+        } catch {
+          return false;
+        }
+      }));
+      if (ready.every(Boolean)) break;
+      if (performance.now() > deadline) {
+        throw new Error("the sentinels did not come up within 20 s");
+      }
+      await delay(100);
+    }
+    return {
+      name,
+      primary,
+      replica,
+      sentinels,
+      url: `redis+sentinel://${sentinels.join(",")}/${name}`,
+      primaryPort,
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

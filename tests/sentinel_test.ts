@@ -1,0 +1,101 @@
+/**
+ * Redis Sentinel: the client follows the primary of a monitored master,
+ * through a failover, with locks working on it unchanged.
+ */
+import assert from "node:assert/strict";
+import { connect, ConnectionError, Mutex } from "../mod.ts";
+import { startSentinels } from "./_sentinel.ts";
+import { test } from "./_test.ts";
+
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test(
+  "sentinel: connects to the primary the sentinels name; bad names and unreachable sentinels are clear errors",
+  async () => {
+    await using topology = await startSentinels();
+    await using redis = await connect(topology.url);
+    assert.match(redis.url, /^redis\+sentinel:\/\/127\.0\.0\.1:\d+,/);
+    await redis.send("SET", "sentinel:k", "v");
+    assert.equal(await redis.send("GET", "sentinel:k"), "v");
+    const role = await redis.send("ROLE") as string[];
+    assert.equal(role[0], "master");
+    // The options form, with one sentinel: the others are learned from it.
+    await using viaOptions = await connect({
+      sentinel: { nodes: [topology.sentinels[0]], name: topology.name },
+    });
+    const mutex = new Mutex(viaOptions, unique("sentinel"));
+    await (await mutex.acquire()).release();
+    const wrongName = await connect({
+      sentinel: { nodes: topology.sentinels, name: "no-such-master" },
+      reconnect: false,
+    }).catch((e) => e);
+    assert.ok(wrongName instanceof ConnectionError, String(wrongName));
+    assert.match(
+      wrongName.message,
+      /no sentinel knows a master named 'no-such-master'/,
+    );
+    const down = await connect({
+      sentinel: { nodes: ["127.0.0.1:1", "127.0.0.1:2"], name: topology.name },
+      connectTimeoutMs: 2_000,
+      reconnect: false,
+    }).catch((e) => e);
+    assert.ok(down instanceof ConnectionError, String(down));
+    assert.match(down.message, /no sentinel answered/);
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "sentinel: after a failover the client follows the new primary; a waiter waits on and gets the lock",
+  async () => {
+    await using topology = await startSentinels();
+    const options = {
+      url: topology.url,
+      commandTimeoutMs: 2_000,
+      reconnect: { minDelayMs: 50, maxDelayMs: 300 },
+    };
+    await using holderClient = await connect(options);
+    await using waiterClient = await connect(options);
+    const name = unique("failover");
+    const holder = await new Mutex(holderClient, name, { leaseMs: 3_000 })
+      .acquire();
+    const waiting = new Mutex(waiterClient, name).acquire(
+      AbortSignal.timeout(40_000),
+    );
+    waiting.catch(() => {}); // awaited below; handled if the test fails first
+    await delay(200);
+    const before = await topology.primaryPort();
+    assert.equal(before, topology.primary.port);
+    await using admin = await connect({
+      port: Number(topology.sentinels[0].split(":")[1]),
+    });
+    assert.equal(
+      await admin.send("SENTINEL", "FAILOVER", topology.name),
+      "OK",
+    );
+    const deadline = performance.now() + 30_000;
+    while (await topology.primaryPort() === before) {
+      assert.ok(performance.now() < deadline, "no failover within 30 s");
+      await delay(100);
+    }
+    assert.equal(await topology.primaryPort(), topology.replica.port);
+    // The clients follow: writes succeed on the new primary.
+    for (let i = 0;; i++) {
+      const ok = await holderClient.send("SET", "sentinel:after", String(i))
+        .then(() => true, () => false);
+      if (ok) break;
+      assert.ok(performance.now() < deadline, "writes never resumed");
+      await delay(100);
+    }
+    assert.equal((await holderClient.send("ROLE") as string[])[0], "master");
+    // The holder's lease either replicated (then its release hands over) or
+    // was lost with the old primary (then it runs out): either way the
+    // waiter gets the lock, on the new primary.
+    await holder.release().catch(() => {});
+    const lease = await waiting;
+    assert.ok(lease.held);
+    await lease.release();
+  },
+  { timeoutMs: 90_000 },
+);
