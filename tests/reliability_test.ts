@@ -218,3 +218,30 @@ test("reliability: a poller is not starved by blocking waiters on the same name"
   assert.ok(counts.polling >= 5, JSON.stringify(counts));
   assert.ok(longestPollerWait < 2_000, `${longestPollerWait} ms`);
 });
+
+test("reliability: a lease whose owners entry was evicted is lost at its next renewal, and the next waiter gets the lock", async () => {
+  await using redis = await connect(url);
+  const name = unique("evicted");
+  const lease = await new Mutex(redis, name, { leaseMs: 600 }).acquire();
+  const waiting = new Mutex(redis, name).acquire(AbortSignal.timeout(5_000));
+  // What a volatile-* eviction does: the whole owners hash is gone.
+  await redis.send("DEL", `redsync:{${name}}:owners`);
+  const lost = new Promise((resolve) =>
+    lease.signal.addEventListener("abort", resolve, { once: true })
+  );
+  // The renewal (after a third of 600 ms) finds no owner: lost.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    lost,
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("renewed a lease with no owner")),
+        3_000,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(lease.signal.reason.name, "LockLostError");
+  const next = await waiting;
+  assert.ok(next.held);
+  await next.release();
+});

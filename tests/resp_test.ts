@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import process from "node:process";
 import { test } from "./_test.ts";
 import { CommandWriter, encodeCommand } from "../src/resp/encoder.ts";
 import { RespDecoder } from "../src/resp/decoder.ts";
@@ -1173,7 +1174,9 @@ function randomSplit(bytes: Uint8Array, rand: () => number): Uint8Array[] {
 }
 
 test("fuzz: 100,000 inputs throw only RespProtocolError, and splits never change the result", () => {
-  const seed = 0x5eed;
+  // `deno task fuzz` runs millions: FUZZ_INPUTS (and FUZZ_SEED) set it.
+  const inputs = Number(process.env.FUZZ_INPUTS ?? 100_000);
+  const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
   const rand = mulberry32(seed);
   // Valid replies, from the round-trip generator, several per input.
   const pool: Uint8Array[] = [];
@@ -1184,9 +1187,9 @@ test("fuzz: 100,000 inputs throw only RespProtocolError, and splits never change
     pool.push(concat(...parts));
   }
   const started = performance.now();
-  const budgetMs = 4_000;
+  const budgetMs = process.env.FUZZ_INPUTS ? Infinity : 4_000;
   let done = 0;
-  for (; done < 100_000; done++) {
+  for (; done < inputs; done++) {
     if ((done & 1023) === 0 && performance.now() - started > budgetMs) break;
     const r = rand();
     const valid = r < 0.3;

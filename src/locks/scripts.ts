@@ -180,6 +180,12 @@ if tonumber(expiry) <= now then
   reap_and_serve(limit, now, now_us, wake_prefix)
   return 0
 end
+if redis.call('HEXISTS', owners, id) == 0 then
+  -- Its owners entry was evicted: the lease is lost, never renewed.
+  drop_holder(id)
+  reap_and_serve(limit, now, now_us, wake_prefix)
+  return 0
+end
 redis.call('ZADD', holders, 'XX', now + lease_ms, id)
 keep(holders, lease_ms)
 keep(owners, lease_ms)
