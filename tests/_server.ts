@@ -65,6 +65,8 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts again (after `kill()`, or stopping it first) on the same port and options. */
   restart(): Promise<void>;
+  /** Sends SIGSTOP (freeze) or SIGCONT (thaw) to the running server, if any. */
+  signal(signal: "SIGSTOP" | "SIGCONT"): void;
   /** Same as `stop()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -442,6 +444,16 @@ class Instance implements RedisServer {
         failures.join("\n")
       }`,
     );
+  }
+
+  signal(signal: "SIGSTOP" | "SIGCONT"): void {
+    const child = this.#running?.child;
+    if (child?.pid === undefined || this.#running?.exited) return;
+    try {
+      process.kill(child.pid, signal);
+    } catch {
+      // already gone
+    }
   }
 
   /** For the process `exit` hook: synchronous, best effort. */

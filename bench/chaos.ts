@@ -1,0 +1,405 @@
+/**
+ * The chaos run, `deno task chaos`: worker processes (`tests/_chaos_worker.ts`)
+ * contend on a Semaphore and a Mutex of a private redis-server with AOF
+ * (`appendfsync always`) while faults are injected in a loop: SIGKILL of a
+ * holder (replaced by a new worker), SIGSTOP of a holder past its lease,
+ * Redis SIGTERM or SIGKILL and restart, SIGSTOP of Redis for a second,
+ * `CLIENT KILL TYPE normal`, `CLIENT PAUSE ... ALL` and `SCRIPT FLUSH`. The
+ * oracle (`bench/chaos_oracle.ts`) then checks the logs; the report goes to
+ * `bench/results/chaos.md` and any violation makes the exit code 1.
+ * `tests/chaos_test.ts` runs the short version ({@linkcode SHORT}).
+ *
+ * Every process it starts is stopped by the run, also on failure; workers
+ * stop by themselves at a fixed time, and exit hard 25 s after it.
+ *
+ * @module
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import {
+  connect,
+  inspect,
+  Mutex,
+  type RedisClient,
+  Semaphore,
+} from "../mod.ts";
+import { type RedisServer, startRedis } from "../tests/_server.ts";
+import { runtime } from "../tests/_test.ts";
+import { Fleet, signal } from "./chaos_fleet.ts";
+import { renderReport } from "./chaos_report.ts";
+import {
+  analyze,
+  type ChaosData,
+  type ChaosReport,
+  type Fault,
+  type FinalCheck,
+  type Lock,
+  LOCKS,
+  type Sample,
+} from "./chaos_oracle.ts";
+
+export interface ChaosConfig {
+  /** Worker processes alive at any time. */
+  workers: number;
+  permits: number;
+  leaseMs: number;
+  waiterTtlMs: number;
+  /** Fault-free lead-in. */
+  quietMs: number;
+  /** Faults are started during this long. */
+  faultsMs: number;
+  maxFaults: number;
+  /** Fault-free tail before the workers stop (everything must recover). */
+  tailMs: number;
+  /** Every n-th worker polls instead of blocking. */
+  pollingEvery: number;
+}
+
+/** `deno task chaos`: about 4 minutes. */
+export const LONG: ChaosConfig = {
+  workers: 11,
+  permits: 3,
+  leaseMs: 1_500,
+  waiterTtlMs: 3_000,
+  quietMs: 3_000,
+  faultsMs: 190_000,
+  maxFaults: 200,
+  tailMs: 12_000,
+  pollingEvery: 4,
+};
+
+/** `tests/chaos_test.ts`: about 40 s, every fault kind at least twice. */
+export const SHORT: ChaosConfig = {
+  workers: 5,
+  permits: 3,
+  leaseMs: 1_000,
+  waiterTtlMs: 2_000,
+  quietMs: 2_000,
+  faultsMs: 22_000,
+  maxFaults: 24,
+  tailMs: 8_000,
+  pollingEvery: 4,
+};
+
+const RECOVERY_WAIT_MS = 8_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const FAULT_KINDS = [
+  "holder SIGKILL",
+  "holder SIGSTOP past its lease",
+  "Redis SIGTERM + restart",
+  "Redis SIGKILL + restart",
+  "Redis SIGSTOP 1 s",
+  "CLIENT KILL TYPE normal",
+  "CLIENT PAUSE 1000 ALL",
+  "SCRIPT FLUSH",
+] as const;
+type FaultKind = typeof FAULT_KINDS[number];
+
+/** A command on the control client, retried (bounded) across outages. */
+async function control(redis: RedisClient, ...args: string[]): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      await redis.send(args[0], ...args.slice(1));
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(50);
+    }
+  }
+}
+
+interface Context {
+  server: RedisServer;
+  redis: RedisClient;
+  fleet: Fleet;
+  config: ChaosConfig;
+  stopAt: number;
+  /** Holder faults so far (they alternate the primitive they aim at). */
+  victims: number;
+}
+
+/** Applies one fault; `undefined` when no holder could be caught. */
+async function inject(
+  kind: FaultKind,
+  ctx: Context,
+): Promise<Fault | undefined> {
+  const { server, redis, fleet, config } = ctx;
+  const at = Date.now();
+  const done = (extra: Partial<Fault> = {}): Fault => ({
+    kind,
+    at,
+    clearedAt: Date.now(),
+    ...extra,
+  });
+  switch (kind) {
+    case "holder SIGKILL":
+    case "holder SIGSTOP past its lease": {
+      ctx.victims++;
+      const victim = await fleet.holder(
+        ctx.victims % 2 === 0 ? "mutex" : "semaphore",
+      );
+      if (victim === undefined) return undefined;
+      const lock = victim.holding!.lock;
+      const hitAt = Date.now();
+      if (kind === "holder SIGKILL") {
+        await fleet.kill(victim);
+        if (fleet.respawnUntil > Date.now()) fleet.spawn();
+      } else {
+        signal(victim, "SIGSTOP");
+        await sleep(config.leaseMs + 500);
+        signal(victim, "SIGCONT");
+      }
+      return { kind, at: hitAt, clearedAt: hitAt, lock, victim: victim.life.w };
+    }
+    case "Redis SIGTERM + restart":
+      await server.restart();
+      return done();
+    case "Redis SIGKILL + restart":
+      await server.kill();
+      await server.restart();
+      return done();
+    case "Redis SIGSTOP 1 s":
+      server.signal("SIGSTOP");
+      try {
+        await sleep(1_000);
+      } finally {
+        server.signal("SIGCONT");
+      }
+      return done();
+    case "CLIENT KILL TYPE normal":
+      await control(redis, "CLIENT", "KILL", "TYPE", "normal");
+      return done();
+    case "CLIENT PAUSE 1000 ALL":
+      await control(redis, "CLIENT", "PAUSE", "1000", "ALL");
+      return { kind, at, clearedAt: at + 1_000 };
+    case "SCRIPT FLUSH":
+      await control(redis, "SCRIPT", "FLUSH");
+      return done();
+  }
+}
+
+/** Samples Redis' live holders of both primitives every ~100 ms until `stop`. */
+async function monitor(
+  redis: RedisClient,
+  names: Record<Lock, string>,
+  samples: Sample[],
+  stop: AbortSignal,
+): Promise<void> {
+  while (!stop.aborted) {
+    await Promise.all(LOCKS.map(async (lock) => {
+      try {
+        const info = await inspect(redis, names[lock]);
+        samples.push({
+          at: Date.now(),
+          lock,
+          ids: info.holders.map((h) => h.id),
+        });
+      } catch {
+        // Redis is down or frozen: no sample
+      }
+    }));
+    await sleep(100);
+  }
+}
+
+/** After the run: every permit of both primitives at once, within the bound. */
+async function finalCheck(
+  semaphore: Semaphore,
+  mutex: Mutex,
+  config: ChaosConfig,
+): Promise<FinalCheck> {
+  const boundMs = config.waiterTtlMs + config.leaseMs + 2_000;
+  const started = Date.now();
+  let error: string | undefined;
+  while (Date.now() - started <= boundMs) {
+    try {
+      const all = await semaphore.tryAcquire({ permits: config.permits });
+      const one = await mutex.tryAcquire();
+      if (all && one) {
+        const tokens = { semaphore: all.token, mutex: one.token };
+        await all.release();
+        await one.release();
+        return { ok: true, ms: Date.now() - started, boundMs, tokens };
+      }
+      await all?.release();
+      await one?.release();
+    } catch (e) {
+      error = `${(e as Error).name}: ${(e as Error).message}`;
+    }
+    await sleep(50);
+  }
+  return { ok: false, ms: Date.now() - started, boundMs, tokens: {}, error };
+}
+
+/** Runs the whole thing; every process it started is gone when it settles. */
+export async function runChaos(
+  config: ChaosConfig,
+  log: (message: string) => void = console.log,
+): Promise<{ data: ChaosData; report: ChaosReport }> {
+  const startedAt = Date.now();
+  const stamp = () => `+${((Date.now() - startedAt) / 1000).toFixed(1)}s`;
+  const id = crypto.randomUUID().slice(0, 8);
+  const names = { semaphore: `chaos-sem-${id}`, mutex: `chaos-mutex-${id}` };
+  // Workers stop by themselves at stopAt; faults start until stopAt - tailMs.
+  const stopAt = startedAt + 1_000 + config.quietMs + config.faultsMs +
+    config.tailMs;
+  const server = await startRedis({
+    args: ["--appendonly", "yes", "--appendfsync", "always"],
+  });
+  let redis: RedisClient | undefined;
+  let fleet: Fleet | undefined;
+  const halt = new AbortController();
+  let monitoring: Promise<void> | undefined;
+  try {
+    redis = await connect({
+      url: server.url,
+      commandTimeoutMs: 3_000,
+      reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    });
+    const options = {
+      leaseMs: config.leaseMs,
+      waiterTtlMs: config.waiterTtlMs,
+    };
+    const semaphore = await Semaphore.create(redis, names.semaphore, {
+      ...options,
+      permits: config.permits,
+    });
+    const mutex = new Mutex(redis, names.mutex, options);
+    const redisVersion = /redis_version:(\S+)/.exec(
+      String(await redis.send("INFO", "server")),
+    )?.[1] ?? "?";
+    let spawned = 0;
+    const activeFleet = fleet = new Fleet(
+      (w) => [
+        server.url,
+        names.semaphore,
+        names.mutex,
+        String(config.permits),
+        String(config.leaseMs),
+        String(config.waiterTtlMs),
+        w,
+        String(stopAt),
+        ++spawned % config.pollingEvery === 0 ? "polling" : "blocking",
+      ],
+      stopAt - 3_000,
+      config.workers * 8,
+    );
+    for (let i = 0; i < config.workers; i++) activeFleet.spawn();
+    const samples: Sample[] = [];
+    monitoring = monitor(redis, names, samples, halt.signal);
+    log(
+      `${stamp()} ${config.workers} workers on ${server.url}, Redis ${redisVersion}`,
+    );
+    await sleep(config.quietMs);
+
+    const ctx: Context = {
+      server,
+      redis,
+      fleet: activeFleet,
+      config,
+      stopAt,
+      victims: 0,
+    };
+    const faults: Fault[] = [];
+    const faultsEnd = stopAt - config.tailMs;
+    let round: FaultKind[] = [];
+    for (let i = 0; i < config.maxFaults && Date.now() < faultsEnd; i++) {
+      if (round.length === 0) {
+        round = [...FAULT_KINDS].sort(() => Math.random() - 0.5);
+      }
+      const kind = round.shift()!;
+      const fault = await inject(kind, ctx);
+      if (fault === undefined) {
+        log(`${stamp()} ${kind}: no holder to hit, skipped`);
+        round.push(kind); // tried again later in the round
+        continue;
+      }
+      faults.push(fault);
+      const locks = fault.lock ? [fault.lock] : LOCKS;
+      const recoverBy = Date.now() + RECOVERY_WAIT_MS;
+      while (
+        Date.now() < recoverBy &&
+        locks.some((lock) => activeFleet.lastAcquired[lock] <= fault.clearedAt)
+      ) await sleep(20);
+      log(
+        `${stamp()} ${kind}${
+          fault.lock ? ` (${fault.victim}, ${fault.lock})` : ""
+        }: ${
+          locks.every((l) => activeFleet.lastAcquired[l] > fault.clearedAt)
+            ? `next acquisition after ${
+              Math.max(...locks.map((l) => activeFleet.lastAcquired[l])) -
+              fault.at
+            } ms`
+            : `no acquisition within ${RECOVERY_WAIT_MS} ms`
+        }`,
+      );
+      await sleep(300 + Math.random() * 500);
+    }
+
+    log(
+      `${stamp()} faults over; workers stop at +${
+        ((stopAt - startedAt) / 1000).toFixed(0)
+      }s`,
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(activeFleet.all.map((w) => w.closed)),
+      new Promise((r) => timer = setTimeout(r, stopAt + 20_000 - Date.now())),
+    ]);
+    clearTimeout(timer);
+    await activeFleet.stopAll();
+    const final = await finalCheck(semaphore, mutex, config);
+    log(
+      `${stamp()} permits after the run: ${
+        final.ok ? "ok" : "NOT OK"
+      } in ${final.ms} ms`,
+    );
+    halt.abort();
+    await monitoring;
+    const data: ChaosData = {
+      config: { ...config },
+      startedAt,
+      endedAt: Date.now(),
+      lines: activeFleet.lines,
+      workers: activeFleet.all.map((w) => w.life),
+      faults,
+      samples,
+      final,
+      redisVersion,
+      runtime: `${runtime} ${
+        runtime === "deno"
+          ? (globalThis as { Deno?: { version: { deno: string } } }).Deno
+            ?.version.deno
+          : process.versions.bun ?? process.version
+      }`,
+    };
+    return { data, report: analyze(data) };
+  } finally {
+    halt.abort();
+    server.signal("SIGCONT");
+    await fleet?.stopAll();
+    await monitoring?.catch(() => {});
+    await redis?.close();
+    await server.stop();
+  }
+}
+
+if (import.meta.main) {
+  const { data, report } = await runChaos(LONG);
+  // CHAOS_JSON=<file>: also the raw data (every log line, fault, sample).
+  const json = process.env.CHAOS_JSON;
+  if (json) await writeFile(json, JSON.stringify(data));
+  const out = new URL("./results/chaos.md", import.meta.url);
+  await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+  await writeFile(out, renderReport(data, report));
+  // Formatted as `deno fmt` wants it (`deno task check` checks every file).
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "-q", fileURLToPath(out)],
+  }).output();
+  console.log(renderReport(data, report));
+  console.log(`written to ${fileURLToPath(out)}`);
+  if (!report.ok) process.exit(1);
+}
