@@ -260,7 +260,6 @@ export class Observer {
     if (fn) guard(() => fn.call(this.#metrics, this.#name, ...args));
   }
 
-  /** Logs a renewal failure that may still recover. */
   /**
    * The server may evict lock keys (its `maxmemory-policy` is not
    * `noeviction`): an evicted `holders` key would admit more holders.
@@ -278,19 +277,20 @@ export class Observer {
   }
 
   /** A wait met a transient error (Redis unreachable...) and retries. */
-  waitRetry(error: unknown): void {
+  waitRetry(error: unknown, doing = "waiting for"): void {
     const warn = this.#logger?.warn;
     if (warn) {
       guard(() =>
         warn.call(
           this.#logger,
-          `redsync: waiting for '${this.#name}' met an error, retrying`,
+          `redsync: ${doing} '${this.#name}' met an error, retrying`,
           error,
         )
       );
     }
   }
 
+  /** Logs a renewal failure that may still recover. */
   renewalFailed(error: unknown): void {
     this.metric("renewalFailure", error);
     const warn = this.#logger?.warn;

@@ -15,7 +15,6 @@ const TRANSIENT_CODES = new Set([
   "TRYAGAIN",
   "MASTERDOWN",
   "CLUSTERDOWN",
-  "READONLY", // a demoted primary: the next connection follows the failover
 ]);
 
 /** Whether retrying the command later may succeed. */

@@ -232,7 +232,7 @@ export class Connection {
     }
   }
 
-  #onReply(reply: RedisReply): void {
+  #onReply(reply: RedisReply | ConnectionError): void {
     const entry = this.#pending.shift();
     if (!entry) {
       throw new Error("a reply arrived that no command waits for");
@@ -241,20 +241,21 @@ export class Connection {
       reply instanceof RedisReplyError && reply.code === "READONLY" &&
       this.#options.target.primaryOnly
     ) {
-      // The primary was demoted: drop the connection (after this reply) so
-      // its successor resolves the new primary.
-      queueMicrotask(() =>
-        this.#fail(
-          new ConnectionError(
-            `${this.#options.display}: the server is no longer the primary (READONLY)`,
-          ),
-        )
+      // The primary was demoted: this command failed like the connection
+      // (a transient error, retried by waits), and the connection is
+      // dropped so that its successor resolves the new primary.
+      const lost = new ConnectionError(
+        `${this.#options.display}: the server is no longer the primary (READONLY)`,
+        { cause: reply },
       );
+      queueMicrotask(() => this.#fail(lost));
+      reply = lost;
     }
     if (entry.settled) return;
     entry.settled = true;
-    if (reply instanceof RedisReplyError) entry.reject(reply);
-    else entry.resolve(reply);
+    if (reply instanceof RedisReplyError || reply instanceof ConnectionError) {
+      entry.reject(reply);
+    } else entry.resolve(reply);
   }
 
   #onTransportClose(error?: Error): void {

@@ -34,12 +34,19 @@ export class SentinelResolver implements TargetResolver {
   async resolve(signal: AbortSignal): Promise<Target> {
     let lastError: unknown;
     let unknownName = false;
-    for (const node of [...this.#nodes]) {
+    // Each sentinel gets a share of the connect timeout: one that drops
+    // packets must not use it all up before the others are asked.
+    const nodes = [...this.#nodes];
+    const shareMs = Math.max(
+      200,
+      Math.floor(this.#options.connectTimeoutMs / (nodes.length + 1)),
+    );
+    for (const node of nodes) {
       signal.throwIfAborted();
       let connection: Connection | undefined;
       try {
         connection = await Connection.open(
-          this.#sentinelOptions(node),
+          this.#sentinelOptions(node, shareMs),
           {},
           signal,
         );
@@ -98,7 +105,7 @@ export class SentinelResolver implements TargetResolver {
     }
   }
 
-  #sentinelOptions(node: Target): ResolvedOptions {
+  #sentinelOptions(node: Target, timeoutMs: number): ResolvedOptions {
     const host = node.hostname.includes(":")
       ? `[${node.hostname}]`
       : node.hostname;
@@ -110,7 +117,9 @@ export class SentinelResolver implements TargetResolver {
       password: this.#sentinel.password,
       db: 0,
       clientName: undefined,
-      tls: undefined,
+      tls: undefined, // sentinels are asked in plain TCP (documented)
+      connectTimeoutMs: timeoutMs,
+      commandTimeoutMs: timeoutMs,
       target: { primaryOnly: false, resolve: () => Promise.resolve(node) },
       display: `redis://${host}:${node.port} (sentinel)`,
     };

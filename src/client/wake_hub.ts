@@ -229,7 +229,6 @@ export class WakeHub {
       } catch (error) {
         if (error instanceof RedisReplyError) {
           if (error.code === "UNBLOCKED") continue; // the set of lists changed
-          if (error.code === "READONLY") continue; // demoted: reconnecting
           if (!this.#useBlpop && /unknown command/i.test(error.message)) {
             this.#useBlpop = true; // Redis before 7.0
             continue;

@@ -109,7 +109,7 @@ export class Holdings implements LeaseBackend {
     const retry = async (error: unknown) => {
       const pauses = backoff({ minMs: 50, maxMs: 1_000, jitter: 0.5 });
       while (isTransientError(error) && performance.now() < untilMs) {
-        observer.waitRetry(error);
+        observer.waitRetry(error, "releasing");
         if (!(await pause(pauses.next().value!, closing))) return;
         try {
           await this.release(id);

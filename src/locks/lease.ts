@@ -355,7 +355,14 @@ export class Lease implements AsyncDisposable {
     this.#controller.abort(error);
     this.#settle(error);
     // Locally given up: make sure the server does not keep it either.
-    if (wasHeld) this.#backend.releaseLater(this.id, this.#deadline);
+    // The server's entry may outlive the local deadline by a round trip's
+    // slack: keep retrying a little past it.
+    if (wasHeld) {
+      this.#backend.releaseLater(
+        this.id,
+        Math.max(this.#deadline, performance.now()) + 2_000,
+      );
+    }
   }
 
   #settle(lost: LockLostError | undefined): void {

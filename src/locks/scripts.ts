@@ -97,8 +97,8 @@ if fresh or not redis.call('ZSCORE', queue, id) then
   end
   -- A poller barges in while nobody queues; once others queue ahead of it,
   -- it joins the line too (else it would starve behind blocking waiters),
-  -- with a heartbeat as short as its polls, and takes its grant at its next
-  -- poll.
+  -- refreshes its heartbeat with every poll, and takes its grant at its
+  -- next poll.
   if mode == 'try' or (mode == 'poll' and queued == 0) then
     local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
     return {0, first and (tonumber(first) - now) or -1, -1, now}
