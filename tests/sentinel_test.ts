@@ -3,7 +3,7 @@
  * through a failover, with locks working on it unchanged.
  */
 import assert from "node:assert/strict";
-import { connect, ConnectionError, Mutex } from "../mod.ts";
+import { connect, ConnectionError, Mutex, Semaphore } from "../mod.ts";
 import { startSentinels } from "./_sentinel.ts";
 import { test } from "./_test.ts";
 
@@ -96,6 +96,75 @@ test(
     const lease = await waiting;
     assert.ok(lease.held);
     await lease.release();
+  },
+  { timeoutMs: 90_000 },
+);
+
+test(
+  "sentinel: the primary killed during contention on a semaphore: acquisitions resume on the new primary, never over the limit among holders granted after it",
+  async () => {
+    await using topology = await startSentinels();
+    const options = {
+      url: topology.url,
+      commandTimeoutMs: 1_500,
+      reconnect: { minDelayMs: 50, maxDelayMs: 300 },
+    };
+    const clients = await Promise.all(
+      Array.from({ length: 4 }, () => connect(options)),
+    );
+    try {
+      const name = unique("killed-primary");
+      const semaphores = await Promise.all(
+        clients.map((client) =>
+          Semaphore.create(client, name, { permits: 2, leaseMs: 2_000 })
+        ),
+      );
+      let killedAt = Infinity;
+      let holding = 0;
+      let mostAfter = 0;
+      const acquiredAfter: number[] = [];
+      const stopAt = { value: Infinity };
+      const worker = async (semaphore: Semaphore) => {
+        while (performance.now() < stopAt.value) {
+          const calledAt = performance.now();
+          const lease = await semaphore.acquire(AbortSignal.timeout(30_000));
+          // Only acquisitions asked for once the primary was dead count.
+          const grantedAfter = calledAt > killedAt;
+          if (grantedAfter) {
+            holding++;
+            mostAfter = Math.max(mostAfter, holding);
+            acquiredAfter.push(performance.now() - killedAt);
+          }
+          await delay(20);
+          if (grantedAfter) holding--;
+          await lease.release().catch(() => {}); // may have been lost with it
+        }
+      };
+      const running = [...semaphores, ...semaphores].map(worker);
+      await delay(500); // contending on the first primary
+      await topology.primary.kill();
+      killedAt = performance.now();
+      // Sentinel notices (down-after 1 s), elects and promotes the replica.
+      const deadline = performance.now() + 30_000;
+      while (acquiredAfter.length < 20) {
+        assert.ok(
+          performance.now() < deadline,
+          `${acquiredAfter.length} acquisitions in 30 s after the kill`,
+        );
+        await delay(100);
+      }
+      stopAt.value = performance.now();
+      await Promise.all(running);
+      assert.equal(await topology.primaryPort(), topology.replica.port);
+      assert.ok(mostAfter <= 2, `${mostAfter} holders at once after the kill`);
+      console.log(
+        `failover: first acquisition asked for after the kill: ${
+          Math.round(acquiredAfter[0])
+        } ms after it (down-after-milliseconds 1000)`,
+      );
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
   },
   { timeoutMs: 90_000 },
 );
