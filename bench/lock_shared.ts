@@ -33,7 +33,7 @@ import {
   summarize,
   within,
 } from "./lock_stats.ts";
-import { Lane, laneWorker, Oracle } from "./locks.ts";
+import { deleteRun, Lane, laneWorker, Oracle } from "./locks.ts";
 
 /** How much work the shared-client cells do. */
 export interface SharedBenchOptions {
@@ -517,30 +517,8 @@ async function webCell(ctx: Context): Promise<WebResult> {
 // ---------------------------------------------------------------------------
 
 /** Deletes every key of this run, and our names from `redsync:contended`. */
-async function cleanup(ctx: Context): Promise<void> {
-  const redis = ctx.observer;
-  let cursor = "0";
-  for (let page = 0; page < 10_000; page++) {
-    const reply = await redis.send(
-      "SCAN",
-      cursor,
-      "MATCH",
-      `*${ctx.runId}*`,
-      "COUNT",
-      1_000,
-    ) as [string, string[]];
-    cursor = String(reply[0]);
-    if (reply[1].length > 0) await redis.send("UNLINK", ...reply[1]);
-    if (cursor === "0") break;
-  }
-  const names = [...ctx.names];
-  for (let from = 0; from < names.length; from += 500) {
-    await redis.send(
-      "ZREM",
-      "redsync:contended",
-      ...names.slice(from, from + 500),
-    );
-  }
+function cleanup(ctx: Context): Promise<void> {
+  return deleteRun(ctx.observer, ctx.runId, ctx.names);
 }
 
 /**

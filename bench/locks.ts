@@ -18,6 +18,7 @@
  *
  * @module
  */
+import type { RedisClient } from "../mod.ts";
 import { connectionArgs, parseBenchmarkCsv, redisBenchmark } from "./client.ts";
 import {
   Connections,
@@ -1043,16 +1044,19 @@ export interface LockBenchResult {
   shared?: SharedBenchResult;
 }
 
-/** Deletes every key of this run, and our names from `redsync:contended`. */
-async function cleanup(run: Run): Promise<void> {
-  const redis = run.connections.observer;
+/** Deletes every key whose name holds `runId`, and `names` from `redsync:contended`. */
+export async function deleteRun(
+  redis: RedisClient,
+  runId: string,
+  names: Iterable<string>,
+): Promise<void> {
   let cursor = "0";
   for (let page = 0; page < 10_000; page++) {
     const reply = await redis.send(
       "SCAN",
       cursor,
       "MATCH",
-      `*${run.runId}*`,
+      `*${runId}*`,
       "COUNT",
       1_000,
     ) as [string, string[]];
@@ -1060,14 +1064,19 @@ async function cleanup(run: Run): Promise<void> {
     if (reply[1].length > 0) await redis.send("UNLINK", ...reply[1]);
     if (cursor === "0") break;
   }
-  const names = [...run.names];
-  for (let from = 0; from < names.length; from += 500) {
+  const all = [...names];
+  for (let from = 0; from < all.length; from += 500) {
     await redis.send(
       "ZREM",
       "redsync:contended",
-      ...names.slice(from, from + 500),
+      ...all.slice(from, from + 500),
     );
   }
+}
+
+/** Deletes every key of this run, and our names from `redsync:contended`. */
+function cleanup(run: Run): Promise<void> {
+  return deleteRun(run.connections.observer, run.runId, run.names);
 }
 
 /**

@@ -44,7 +44,9 @@ export function startScript(file: string, args: string[]): Script {
   });
   child.stderr!.on("data", (chunk) => err += chunk);
   const lines = new Promise<Record<string, number>[]>((resolve, reject) => {
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": after "exit" the last stdout chunk may still be
+    // unread (a lost last line made a test flaky).
+    child.on("close", (code, signal) => {
       if (code !== 0 && signal !== "SIGKILL") {
         reject(
           new Error(`${file} exited ${code ?? signal}: ${err.slice(-2000)}`),

@@ -7,25 +7,10 @@ import { AutoResetEvent, connect, Mutex } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "./_server.ts";
 import { startProxy } from "./_proxy.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every 10 ms until it holds, failing after `ms`. */
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    }
-    await delay(10);
-  }
-}
 
 test("reliability: a waiter that vanished while queued holds a grant only until its heartbeat lapses, not a whole lease", async () => {
   await using redis = await connect(url);

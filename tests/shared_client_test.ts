@@ -16,11 +16,11 @@ import {
 import { sharedRedisUrl, startRedis } from "./_server.ts";
 import { startProxy } from "./_proxy.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 import { defaultConnector } from "../src/transport/mod.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connections the server has open under `clientName` (`CLIENT LIST`). */
 async function connectionsNamed(
@@ -32,21 +32,6 @@ async function connectionsNamed(
     line.includes(` name=${clientName} `)
   )
     .length;
-}
-
-/** Polls `check` every 10 ms until it holds, failing after `ms`. */
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    }
-    await delay(10);
-  }
 }
 
 test(

@@ -206,18 +206,13 @@ export class LockEngine {
       true,
       retry,
     );
+    const recheck = () =>
+      this.#attempt(id, weight, scriptMode, signal, false, retry);
     for (let round = 0;; round++) {
       if (state.granted) {
         const usable = await this.#usable(id, state, signal);
         if (usable) return usable;
-        state = await this.#attempt(
-          id,
-          weight,
-          scriptMode,
-          signal,
-          false,
-          retry,
-        );
+        state = await recheck();
         continue;
       }
       if (mode === "try") return undefined;
@@ -252,14 +247,7 @@ export class LockEngine {
         const pauseMs = next ? shortestMs : pauses!.next().value!;
         await delay(Math.min(heartbeatMs, pauseMs), signal);
       }
-      state = await this.#attempt(
-        id,
-        weight,
-        scriptMode,
-        signal,
-        false,
-        retry,
-      );
+      state = await recheck();
     }
   }
 

@@ -47,23 +47,26 @@ export const denoConnector: Connector = async (
     }
     const tcp = await Deno.connect({ hostname, port, signal });
     const starting = Deno.startTls(tcp, { hostname: tls.servername, caCerts });
-    const conn = await abortable(starting, signal, () => {
-      starting.then(closeQuietly, () => closeQuietly(tcp));
-    });
-    try {
-      await abortable(conn.handshake(), signal, () => {});
-    } catch (error) {
-      closeQuietly(conn);
-      throw error;
-    }
-    return new DenoTransport(conn, handlers);
+    return await finishTls(starting, signal, handlers, () => closeQuietly(tcp));
   }
   const pending = clientCert
     ? Deno.connectTls({ hostname, port, caCerts, cert: tls.cert, key: tls.key })
     : Deno.connectTls({ hostname, port, caCerts });
-  // Deno.connectTls takes no signal: race it, and close a late connection.
+  return await finishTls(pending, signal, handlers, () => {});
+};
+
+/**
+ * Waits for a TLS connection and its handshake, racing the signal (neither
+ * takes one): a connection that lands after the abort is closed.
+ */
+async function finishTls(
+  pending: Promise<Deno.TlsConn>,
+  signal: AbortSignal | undefined,
+  handlers: TransportHandlers,
+  onFailedStart: () => void,
+): Promise<Transport> {
   const conn = await abortable(pending, signal, () => {
-    pending.then(closeQuietly, () => {});
+    pending.then(closeQuietly, onFailedStart);
   });
   try {
     await abortable(conn.handshake(), signal, () => {});
@@ -72,7 +75,7 @@ export const denoConnector: Connector = async (
     throw error;
   }
   return new DenoTransport(conn, handlers);
-};
+}
 
 function closeQuietly(conn: Deno.Conn): void {
   try {
