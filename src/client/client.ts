@@ -98,6 +98,7 @@ export class RedisClient implements AsyncDisposable {
   #closed = false;
   #hub: WakeHub | undefined;
   readonly #closing = new AbortController();
+  #internals: ClientInternals | undefined;
   #policy: Promise<string | undefined> | undefined;
 
   private constructor(options: ResolvedOptions) {
@@ -128,26 +129,31 @@ export class RedisClient implements AsyncDisposable {
       await client.#link.open();
       return client;
     };
-    internals = (client) => ({
-      hub: () => {
-        if (client.#closed) throw client.#closedError();
-        return client.#hub ??= new WakeHub(
-          client.#options,
-          (id) => client.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
-        );
-      },
-      onReconnect: (listener) => client.#link.onReconnect(listener),
-      closing: client.#closing.signal,
-      loadedScripts: () => client.#link.connection?.scripts,
-      evictionPolicy: () =>
-        client.#policy ??= client.command(["CONFIG", "GET", "maxmemory-policy"])
-          .then((reply) => {
-            const value = reply instanceof Map
-              ? reply.get("maxmemory-policy")
-              : (reply as unknown[])?.[1];
-            return typeof value === "string" ? value : undefined;
-          }, () => undefined),
-    });
+    internals = (client) =>
+      client.#internals ??= {
+        hub: () => {
+          if (client.#closed) throw client.#closedError();
+          return client.#hub ??= new WakeHub(
+            client.#options,
+            (id) => client.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
+          );
+        },
+        onReconnect: (listener) => client.#link.onReconnect(listener),
+        closing: client.#closing.signal,
+        loadedScripts: () => client.#link.connection?.scripts,
+        evictionPolicy: () =>
+          client.#policy ??= client.command([
+            "CONFIG",
+            "GET",
+            "maxmemory-policy",
+          ])
+            .then((reply) => {
+              const value = reply instanceof Map
+                ? reply.get("maxmemory-policy")
+                : (reply as unknown[])?.[1];
+              return typeof value === "string" ? value : undefined;
+            }, () => undefined),
+      };
   }
 
   /** The server's address without credentials, e.g. `redis://127.0.0.1:6379`. */

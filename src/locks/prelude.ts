@@ -60,10 +60,11 @@ local function drop_holder(id)
   end
   local weight = weight_of(id)
   redis.call('ZREM', holders, id)
-  redis.call('HDEL', owners, id)
   if redis.call('ZCARD', holders) == 0 then
-    redis.call('HDEL', owners, '#used')
+    -- The last holder: owners holds only its entry and the total.
+    redis.call('DEL', owners)
   else
+    redis.call('HDEL', owners, id)
     local total = redis.call('HGET', owners, '#used')
     if total then redis.call('HSET', owners, '#used', tonumber(total) - weight) end
   end
@@ -83,7 +84,12 @@ local function grant(id, lease_ms, weight, now, now_us)
   local token = next_token(now_us)
   if redis.call('ZADD', holders, now + lease_ms, id) == 1 then
     if redis.call('ZCARD', holders) == 1 then
-      redis.call('HSET', owners, '#used', weight)
+      -- The only holder (the uncontended path): both keys live as long as
+      -- this lease, and owners holds nothing else yet.
+      redis.call('HSET', owners, '#used', weight, id, fmt(token) .. ':' .. weight)
+      redis.call('PEXPIRE', holders, lease_ms)
+      redis.call('PEXPIRE', owners, lease_ms)
+      return token
     else
       local total = redis.call('HGET', owners, '#used')
       if total then redis.call('HSET', owners, '#used', tonumber(total) + weight) end
