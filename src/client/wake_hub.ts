@@ -89,6 +89,8 @@ export class WakeHub {
   /** Bumped whenever the connection is lost: tickets re-check Redis. */
   #epoch = 0;
   #loop: Promise<void> | undefined;
+  /** The loop runs (set and cleared synchronously, unlike `#loop`). */
+  #running = false;
   /** The `BLMPOP` in flight and the lists it covers. */
   #current: { reply: Promise<RedisReply>; lists: Set<string> } | undefined;
   #unblocking: Promise<void> | undefined;
@@ -191,8 +193,15 @@ export class WakeHub {
   }
 
   #ensureLoop(): void {
-    if (this.#loop || this.#closed) return;
-    this.#loop = this.#run().finally(() => this.#loop = undefined);
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    this.#loop = this.#run().catch((error) => {
+      // Not expected; never left unhandled (it would end a Deno process):
+      // the waiters re-check Redis, and the next listen() starts anew.
+      this.#running = false;
+      this.#lastError = error;
+      this.#rearm();
+    });
   }
 
   /** The BLMPOP loop: runs while any list is listened to (or lingers). */
@@ -201,7 +210,12 @@ export class WakeHub {
     let delays = newDelays();
     while (!this.#closed) {
       this.#prune();
-      if (this.#lists.size === 0) return;
+      if (this.#lists.size === 0) {
+        // Marked stopped in this same step, so a listen() right after
+        // starts a new loop instead of relying on this one.
+        this.#running = false;
+        return;
+      }
       const connection = await this.#connect(delays);
       if (!connection) continue;
       const lists = new Set(this.#lists.keys());
