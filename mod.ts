@@ -15,7 +15,8 @@
  *
  * @module
  */
-export { connect, RedisClient } from "./src/client/client.ts";
+export { RedisClient } from "./src/client/client.ts";
+export { connect } from "./src/client/connect.ts";
 export type { CommandOptions } from "./src/client/client.ts";
 export {
   ConnectionError,

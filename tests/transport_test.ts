@@ -285,3 +285,50 @@ test("transport: a wake hub told LOADING (a restarted Redis) waits and goes on: 
   controller.abort();
   await assert.rejects(waiting, { name: "AbortError" });
 });
+
+test("transport: with Sentinel, a +switch-master message moves every connection to the new primary at once", async () => {
+  let primaryPort = 6379;
+  const dataPorts: number[] = [];
+  let watcher: TransportHandlers | undefined;
+  const answer = scripted((command, handlers) => {
+    const reply = (text: string) => handlers.onData(encoder.encode(text));
+    if (command === "HELLO") reply("%0\r\n");
+    else if (command === "SENTINEL") {
+      const port = String(primaryPort);
+      reply(`*2\r\n$9\r\n127.0.0.1\r\n$${port.length}\r\n${port}\r\n`);
+    } else if (command === "SUBSCRIBE") {
+      watcher = handlers;
+      reply("*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n");
+    } else if (command === "ROLE") reply("*1\r\n$6\r\nmaster\r\n");
+    else if (command === "INFO") reply("$0\r\n\r\n");
+    else reply("+PONG\r\n");
+  });
+  const recording: Connector = (options, handlers) => {
+    if (options.port !== 26379) dataPorts.push(options.port);
+    return answer(options, handlers);
+  };
+  await using redis = await connect({
+    sentinel: { nodes: ["127.0.0.1:26379"], name: "mymaster" },
+    reconnect: { minDelayMs: 1, maxDelayMs: 5 },
+    connector: recording,
+  });
+  assert.equal(await redis.send("PING"), "PONG");
+  assert.deepEqual(dataPorts, [6379]);
+  const deadline = performance.now() + 5_000;
+  while (!watcher && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(watcher, "the watcher subscribed to +switch-master");
+  // The sentinels announce a new primary; nothing is in flight, so only
+  // the hint can move the idle main connection.
+  primaryPort = 6380;
+  const text = "mymaster 127.0.0.1 6379 127.0.0.1 6380";
+  watcher.onData(encoder.encode(
+    `*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$${text.length}\r\n${text}\r\n`,
+  ));
+  while (!dataPorts.includes(6380) && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(dataPorts.includes(6380), `data connections: ${dataPorts}`);
+  assert.equal(await redis.send("PING"), "PONG");
+});

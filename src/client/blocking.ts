@@ -209,6 +209,14 @@ export class BlockingPool {
     );
   }
 
+  /** Closes the idle connections (their successors connect anew). */
+  dropIdle(): void {
+    for (const connection of this.#idle.splice(0)) {
+      this.#all.delete(connection);
+      connection.close();
+    }
+  }
+
   /** Closes every pooled connection; blocked commands reject. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -13,13 +13,10 @@ import {
 } from "./commands.ts";
 import { MainLink } from "./main_link.ts";
 import { SentinelResolver } from "./sentinel.ts";
+import { SentinelWatcher } from "./sentinel_watcher.ts";
 import { WakeHub } from "./wake_hub.ts";
 import { ConnectionError } from "../errors.ts";
-import {
-  type ConnectOptions,
-  type ResolvedOptions,
-  resolveOptions,
-} from "./options.ts";
+import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 
 /** Per-command settings for {@linkcode RedisClient.command}. */
@@ -75,7 +72,7 @@ export function internalsOf(client: RedisClient): ClientInternals {
 }
 
 /**
- * A connection to one Redis server. Create it with {@linkcode connect}.
+ * A connection to one Redis server. Create it with `connect()`.
  *
  * Concurrent commands are pipelined on one socket and written together
  * within a tick; replies come back in order. Blocking commands run on a
@@ -98,6 +95,7 @@ export class RedisClient implements AsyncDisposable {
   #closed = false;
   #hub: WakeHub | undefined;
   readonly #closing = new AbortController();
+  #watcher: SentinelWatcher | undefined;
   #internals: ClientInternals | undefined;
   #policy: Promise<string | undefined> | undefined;
 
@@ -126,7 +124,16 @@ export class RedisClient implements AsyncDisposable {
         }
         : resolved;
       const client = new RedisClient(options);
+      if (options.sentinel) {
+        // A hint: on +switch-master, move every connection to the new one.
+        client.#watcher = new SentinelWatcher(
+          options,
+          options.sentinel,
+          () => client.#followFailover(),
+        );
+      }
       await client.#link.open();
+      client.#watcher?.start();
       return client;
     };
     internals = (client) =>
@@ -344,7 +351,18 @@ export class RedisClient implements AsyncDisposable {
       this.#link.close(),
       this.#pool.close(),
       this.#hub?.close(),
+      this.#watcher?.close(),
     ]);
+  }
+
+  /** The sentinels announced a new primary: every connection moves to it. */
+  #followFailover(): void {
+    if (this.#closed || this.#options.reconnect === false) return;
+    const reason =
+      `${this.#options.display}: the sentinels announced a new primary`;
+    this.#link.drop(reason);
+    this.#hub?.drop(reason);
+    this.#pool.dropIdle();
   }
 
   /** Same as {@linkcode RedisClient.close}, for `await using`. */
@@ -353,42 +371,7 @@ export class RedisClient implements AsyncDisposable {
   }
 }
 
-/**
- * Opens a client: connects, then speaks RESP3 where the server has it
- * (`HELLO 3`), RESP2 otherwise, authenticates, and selects the database.
- * Rejects with `ConnectionError` within `connectTimeoutMs` when the server
- * cannot be reached or refuses the credentials, and with `TypeError` or
- * `RangeError` for bad options (before any network call). Passwords never
- * appear in errors.
- *
- * @example
- * ```ts
- * import { connect } from "@redsync/core";
- * await using redis = await connect("redis://127.0.0.1:6379");
- * await redis.send("SET", "greeting", "hello");
- * console.log(await redis.send("GET", "greeting")); // "hello"
- * ```
- *
- * @example With options (ACL user, TLS with a private CA)
- * ```ts
- * import { connect } from "@redsync/core";
- * await using redis = await connect({
- *   url: "rediss://redis.internal:6380/2",
- *   username: "app",
- *   password: Deno.env.get("REDIS_PASSWORD"),
- *   tls: { ca: await Deno.readTextFile("ca.pem") },
- *   commandTimeoutMs: 2_000,
- * });
- * ```
- */
-export function connect(
-  urlOrOptions?: string | ConnectOptions,
-): Promise<RedisClient> {
-  let options: ResolvedOptions;
-  try {
-    options = resolveOptions(urlOrOptions);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+/** @internal Opens a client from resolved options (see `connect()`). */
+export function openClient(options: ResolvedOptions): Promise<RedisClient> {
   return open(options);
 }

@@ -48,6 +48,11 @@ export interface OpenOptions {
   wantId?: boolean;
   /** Called once when the connection ends for any reason but `close()`. */
   onLost?: (error: ConnectionError) => void;
+  /**
+   * Receives replies no command waits for (a RESP2 subscriber's messages);
+   * without it such a reply is a protocol error.
+   */
+  onUnsolicited?: (reply: RedisReply) => void;
 }
 
 /** One socket to Redis with its handshake done. */
@@ -62,6 +67,7 @@ export class Connection {
   #closedError: ConnectionError | undefined;
   #closedPromise = deferred<void>();
   #onLost: ((error: ConnectionError) => void) | undefined;
+  #onUnsolicited: ((reply: RedisReply) => void) | undefined;
   /** Protocol spoken after the handshake. */
   protocol: 2 | 3 = 2;
   /** `CLIENT ID` when asked for and permitted. */
@@ -136,6 +142,7 @@ export class Connection {
       );
     }
     connection.#onLost = openOptions.onLost;
+    connection.#onUnsolicited = openOptions.onUnsolicited;
     return connection;
   }
 
@@ -234,6 +241,10 @@ export class Connection {
 
   #onReply(reply: RedisReply | ConnectionError): void {
     const entry = this.#pending.shift();
+    if (!entry && this.#onUnsolicited && !(reply instanceof ConnectionError)) {
+      this.#onUnsolicited(reply);
+      return;
+    }
     if (!entry) {
       throw new Error("a reply arrived that no command waits for");
     }
@@ -293,6 +304,14 @@ export class Connection {
     const onLost = this.#onLost;
     this.#onLost = undefined;
     onLost?.(error);
+  }
+
+  /**
+   * Ends the connection as if it had been lost (its `onLost` runs, so its
+   * owner reconnects): to move off a server that is no longer the one.
+   */
+  drop(reason: string): void {
+    this.#fail(new ConnectionError(reason));
   }
 
   /**

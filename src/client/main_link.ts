@@ -141,6 +141,11 @@ export class MainLink {
     return new ConnectionError(`Client for ${this.#options.display} is closed`);
   }
 
+  /** Drops the connection as if lost: the link reconnects (re-resolving). */
+  drop(reason: string): void {
+    this.#connection?.drop(reason);
+  }
+
   /** Closes the connection; waiters reject with `ConnectionError`. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -347,6 +347,11 @@ export class WakeHub {
     );
   }
 
+  /** Drops the hub's connection as if lost: waiters re-arm, it reconnects. */
+  drop(reason: string): void {
+    this.#connection?.drop(reason);
+  }
+
   /** Closes the hub's connection; waits reject with `ConnectionError`. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -1,0 +1,51 @@
+/**
+ * `connect()`: the one way to make a client.
+ *
+ * @module
+ */
+import { openClient, type RedisClient } from "./client.ts";
+import {
+  type ConnectOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
+
+/**
+ * Opens a client: connects, then speaks RESP3 where the server has it
+ * (`HELLO 3`), RESP2 otherwise, authenticates, and selects the database.
+ * Rejects with `ConnectionError` within `connectTimeoutMs` when the server
+ * cannot be reached or refuses the credentials, and with `TypeError` or
+ * `RangeError` for bad options (before any network call). Passwords never
+ * appear in errors.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * await using redis = await connect("redis://127.0.0.1:6379");
+ * await redis.send("SET", "greeting", "hello");
+ * console.log(await redis.send("GET", "greeting")); // "hello"
+ * ```
+ *
+ * @example With options (ACL user, TLS with a private CA)
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * await using redis = await connect({
+ *   url: "rediss://redis.internal:6380/2",
+ *   username: "app",
+ *   password: Deno.env.get("REDIS_PASSWORD"),
+ *   tls: { ca: await Deno.readTextFile("ca.pem") },
+ *   commandTimeoutMs: 2_000,
+ * });
+ * ```
+ */
+export function connect(
+  urlOrOptions?: string | ConnectOptions,
+): Promise<RedisClient> {
+  let options: ResolvedOptions;
+  try {
+    options = resolveOptions(urlOrOptions);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return openClient(options);
+}
