@@ -9,6 +9,7 @@ import type {
   HandoffResult,
   LockBenchResult,
 } from "./locks.ts";
+import { int, msText, num } from "./format.ts";
 import { medianOf } from "./lock_stats.ts";
 import { SEMAPHORE_PERMITS } from "./lock_contenders.ts";
 import { sharedMarkdown, sharedTargetLines } from "./lock_shared_report.ts";
@@ -25,24 +26,6 @@ export function idleWakeP50Us(result: LockBenchResult): number {
 
 function us(msValue: number): string {
   return Number.isFinite(msValue) ? (msValue * 1_000).toFixed(0) : "n/a";
-}
-
-function msText(value: number): string {
-  if (!Number.isFinite(value)) return "n/a";
-  if (value >= 100) return value.toFixed(0);
-  if (value >= 10) return value.toFixed(1);
-  if (value >= 1) return value.toFixed(2);
-  return value.toFixed(3);
-}
-
-function num(value: number, digits = 1): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
-}
-
-function int(value: number): string {
-  return Number.isFinite(value)
-    ? Math.round(value).toLocaleString("en-US")
-    : "n/a";
 }
 
 function cell(text: string): string {

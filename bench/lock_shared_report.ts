@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { int, msText, num as fixed } from "./format.ts";
 import { SEMAPHORE_PERMITS } from "./lock_contenders.ts";
 import type { SharedBenchResult, SharedHandoffResult } from "./lock_shared.ts";
 
@@ -19,22 +20,9 @@ export interface SharedFloors {
 /** The target of the ratios and of flatness in W. */
 export const SHARED_TARGET = 1.2;
 
-function msText(value: number): string {
-  if (!Number.isFinite(value)) return "n/a";
-  if (value >= 100) return value.toFixed(0);
-  if (value >= 10) return value.toFixed(1);
-  if (value >= 1) return value.toFixed(2);
-  return value.toFixed(3);
-}
-
+/** Ratios here read best with two decimals. */
 function num(value: number, digits = 2): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : "n/a";
-}
-
-function int(value: number): string {
-  return Number.isFinite(value)
-    ? Math.round(value).toLocaleString("en-US")
-    : "n/a";
+  return fixed(value, digits);
 }
 
 const yes = (ok: boolean) => ok ? "**met**" : "**missed**";

@@ -58,6 +58,12 @@ export interface ClientInternals {
    */
   evictionPolicy(): Promise<string | undefined>;
   /**
+   * The loggers already warned that the server may evict lock keys: one
+   * warning per client and logger, however many primitive objects (one per
+   * request is common) share them.
+   */
+  readonly evictionWarned: WeakSet<object>;
+  /**
    * The scripts the main connection has been sent (see
    * `Connection.scripts`), or `undefined` while it reconnects.
    */
@@ -148,6 +154,7 @@ export class RedisClient implements AsyncDisposable {
         onReconnect: (listener) => client.#link.onReconnect(listener),
         closing: client.#closing.signal,
         loadedScripts: () => client.#link.connection?.scripts,
+        evictionWarned: new WeakSet(),
         evictionPolicy: () =>
           client.#policy ??= client.command([
             "CONFIG",

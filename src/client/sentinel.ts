@@ -14,7 +14,7 @@ import { ConnectionError } from "../errors.ts";
 import { Connection } from "./connection.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { ResolvedSentinel } from "./sentinel_options.ts";
-import type { Target, TargetResolver } from "./target.ts";
+import { fixedTarget, type Target, type TargetResolver } from "./target.ts";
 
 /** Asks the sentinels for the current primary; keeps their order. */
 export class SentinelResolver implements TargetResolver {
@@ -106,23 +106,10 @@ export class SentinelResolver implements TargetResolver {
   }
 
   #sentinelOptions(node: Target, timeoutMs: number): ResolvedOptions {
-    const host = node.hostname.includes(":")
-      ? `[${node.hostname}]`
-      : node.hostname;
-    return {
-      ...this.#options,
-      hostname: node.hostname,
-      port: node.port,
-      username: this.#sentinel.username,
-      password: this.#sentinel.password,
-      db: 0,
-      clientName: undefined,
-      tls: undefined, // sentinels are asked in plain TCP (documented)
+    return sentinelNodeOptions(this.#options, this.#sentinel, node, {
       connectTimeoutMs: timeoutMs,
       commandTimeoutMs: timeoutMs,
-      target: { primaryOnly: false, resolve: () => Promise.resolve(node) },
-      display: `redis://${host}:${node.port} (sentinel)`,
-    };
+    });
   }
 }
 
@@ -131,4 +118,33 @@ function pairs(flat: unknown[]): [unknown, unknown][] {
   const out: [unknown, unknown][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
   return out;
+}
+
+/**
+ * The options of a connection to the sentinel at `node`: the sentinels'
+ * credentials, plain TCP (documented), no database or client name, and the
+ * node itself as the target.
+ */
+export function sentinelNodeOptions(
+  options: ResolvedOptions,
+  sentinel: ResolvedSentinel,
+  node: Target,
+  overrides: Partial<ResolvedOptions> = {},
+): ResolvedOptions {
+  const host = node.hostname.includes(":")
+    ? `[${node.hostname}]`
+    : node.hostname;
+  return {
+    ...options,
+    hostname: node.hostname,
+    port: node.port,
+    username: sentinel.username,
+    password: sentinel.password,
+    db: 0,
+    clientName: undefined,
+    tls: undefined,
+    target: fixedTarget(node),
+    display: `redis://${host}:${node.port} (sentinel)`,
+    ...overrides,
+  };
 }

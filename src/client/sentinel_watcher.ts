@@ -13,7 +13,7 @@ import type { RedisReply } from "../resp/types.ts";
 import { Connection } from "./connection.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { ResolvedSentinel } from "./sentinel_options.ts";
-import { fixedTarget } from "./target.ts";
+import { sentinelNodeOptions } from "./sentinel.ts";
 
 /** Watches `+switch-master` for one master; `onSwitch` on each change. */
 export class SentinelWatcher {
@@ -47,22 +47,17 @@ export class SentinelWatcher {
       const node = nodes[turn % nodes.length];
       const lost = deferred<void>();
       try {
-        const connection = await Connection.open({
-          ...this.#options,
-          hostname: node.hostname,
-          port: node.port,
-          username: this.#sentinel.username,
-          password: this.#sentinel.password,
-          db: 0,
-          clientName: undefined,
-          tls: undefined,
-          protocol: 2, // messages come as plain replies no command waits for
-          target: fixedTarget(node),
-          display: `redis://${node.hostname}:${node.port} (sentinel)`,
-        }, {
-          onLost: () => lost.resolve(),
-          onUnsolicited: (reply) => this.#onMessage(reply),
-        }, signal);
+        const connection = await Connection.open(
+          // RESP2: messages come as plain replies no command waits for.
+          sentinelNodeOptions(this.#options, this.#sentinel, node, {
+            protocol: 2,
+          }),
+          {
+            onLost: () => lost.resolve(),
+            onUnsolicited: (reply) => this.#onMessage(reply),
+          },
+          signal,
+        );
         this.#connection = connection;
         await connection.request(["SUBSCRIBE", "+switch-master"]);
         await abortable(lost.promise, signal);

@@ -79,15 +79,20 @@ export class LockEngine {
     );
   }
 
-  /** Warns (logger) once if the server may evict lock keys. */
+  /** Warns once per client and logger if the server may evict lock keys. */
   #checkEviction(): void {
     if (this.#evictionChecked) return;
     this.#evictionChecked = true;
-    const { client, observer } = this.#config;
-    internalsOf(client).evictionPolicy().then((policy) => {
-      if (policy !== undefined && policy !== "noeviction") {
-        observer.evictionWarning(policy);
-      }
+    const { client, observer, options } = this.#config;
+    // Nothing to warn through: not even asked.
+    const logger = options.logger;
+    const internals = internalsOf(client);
+    if (!logger || internals.evictionWarned.has(logger)) return;
+    internals.evictionPolicy().then((policy) => {
+      if (policy === undefined || policy === "noeviction") return;
+      if (internals.evictionWarned.has(logger)) return;
+      internals.evictionWarned.add(logger);
+      observer.evictionWarning(policy);
     });
   }
 

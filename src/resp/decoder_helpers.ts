@@ -57,7 +57,7 @@ const SHORT_DECODE = 32;
 const QUOTE_BYTES = 100;
 
 /** The limits a decoder applies when none are given. */
-export const DEFAULT_LIMITS: Readonly<Required<RespLimits>> = Object.freeze({
+const DEFAULT_LIMITS: Readonly<Required<RespLimits>> = Object.freeze({
   maxBulkBytes: 512 * 1024 * 1024,
   maxLineBytes: 64 * 1024,
   maxAggregateLength: 2 ** 24,
@@ -65,11 +65,11 @@ export const DEFAULT_LIMITS: Readonly<Required<RespLimits>> = Object.freeze({
 });
 
 /** Longest integer line (`:`) after its type byte: a sign and 39 digits. */
-export const MAX_INTEGER_LINE = 40;
+const MAX_INTEGER_LINE = 40;
 /** Longest length header (`$`, `*`, ...), null or boolean line. */
-export const MAX_HEADER_LINE = 20;
+const MAX_HEADER_LINE = 20;
 /** Most entries of a map or set (a JavaScript engine limit, in V8). */
-export const MAX_COLLECTION = 2 ** 24;
+const MAX_COLLECTION = 2 ** 24;
 
 /**
  * Checks `limits` and fills in the defaults.
@@ -252,7 +252,7 @@ export function utf8(b: Uint8Array, start: number, end: number): string {
 }
 
 /** Parses a length: digits, or `-1`. Returns NaN when malformed. */
-export function parseLength(b: Uint8Array, start: number, end: number): number {
+function parseLength(b: Uint8Array, start: number, end: number): number {
   const n = end - start;
   if (n === 0 || n > 10) return NaN;
   if (b[start] === 45) {
@@ -308,7 +308,7 @@ export function parseInteger(
  *
  * @throws {RespProtocolError} when malformed.
  */
-export function parseBig(b: Uint8Array, start: number, end: number): bigint {
+function parseBig(b: Uint8Array, start: number, end: number): bigint {
   const s = utf8(b, start, end);
   if (!/^[+-]?\d+$/.test(s)) {
     throw protocolError(`bad big number ${quote(b, start, end)}`);
@@ -321,7 +321,7 @@ export function parseBig(b: Uint8Array, start: number, end: number): bigint {
  *
  * @throws {RespProtocolError} when malformed.
  */
-export function parseDouble(b: Uint8Array, start: number, end: number): number {
+function parseDouble(b: Uint8Array, start: number, end: number): number {
   const s = utf8(b, start, end).toLowerCase();
   switch (s) {
     case "inf":
