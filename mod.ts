@@ -23,7 +23,7 @@ export {
   RedisReplyError,
   RedsyncError,
 } from "./src/errors.ts";
-export { redactUrl } from "./src/client/options.ts";
+export { redactUrl } from "./src/client/url.ts";
 export type { ConnectOptions, ReconnectOptions } from "./src/client/options.ts";
 export type { SentinelOptions } from "./src/client/sentinel_options.ts";
 export type { RedisArg, RedisReply } from "./src/resp/types.ts";

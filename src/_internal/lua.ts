@@ -26,12 +26,15 @@ end
 
 -- Wakes waiter id ('<hubId>.<n>') with message: appends 'id|message' to
 -- its client's wake list for this primitive, wake_prefix .. hubId, which
--- that client's wake hub BLMPOPs. Same hash slot as the primitive.
+-- that client's wake hub BLMPOPs. Same hash slot as the primitive. A
+-- cluster client's hub ('~' first) watches the list through sharded
+-- pub/sub instead: the list's own channel announces the message.
 local function wake(wake_prefix, id, message, ttl)
   local hub = string.match(id, '^(.-)%.')
   if not hub then return end
   local list = wake_prefix .. hub
   redis.call('RPUSH', list, id .. '|' .. message)
   keep(list, ttl)
+  if string.byte(hub, 1) == 126 then redis.call('SPUBLISH', list, '') end
 end
 `;

@@ -4,17 +4,15 @@
  *
  * @module
  */
-import { BlockingPool, waitOn } from "./blocking.ts";
 import {
   isBlockingCommand,
   isSubscriberCommand,
   isWaitCommand,
   stateCommandRefusal,
 } from "./commands.ts";
-import { MainLink } from "./main_link.ts";
-import { SentinelResolver } from "./sentinel.ts";
-import { SentinelWatcher } from "./sentinel_watcher.ts";
-import { WakeHub } from "./wake_hub.ts";
+import { ClusterTopology } from "../cluster/topology.ts";
+import { SingleTopology } from "./single.ts";
+import type { PrimaryNode, Topology, WakeSource } from "./topology.ts";
 import { ConnectionError } from "../errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
@@ -47,7 +45,7 @@ let open: (options: ResolvedOptions) => Promise<RedisClient>;
 /** What the primitives use of a client beyond its public methods. */
 export interface ClientInternals {
   /** The client's wake-up hub (created on first use). */
-  hub(): WakeHub;
+  hub(): WakeSource;
   /** Calls `listener` after each reconnect of the main connection. */
   onReconnect(listener: () => void): () => void;
   /** Aborts when the client closes (ends background retries). */
@@ -64,10 +62,12 @@ export interface ClientInternals {
    */
   readonly evictionWarned: WeakSet<object>;
   /**
-   * The scripts the main connection has been sent (see
-   * `Connection.scripts`), or `undefined` while it reconnects.
+   * The scripts the main connection a command on `key` goes to has been
+   * sent (see `Connection.scripts`), or `undefined` while it reconnects.
    */
-  loadedScripts(): Set<string> | undefined;
+  loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
+  /** Every primary (one, unless the client talks to a cluster). */
+  primaries(): Promise<PrimaryNode[]>;
 }
 
 let internals: (client: RedisClient) => ClientInternals;
@@ -96,64 +96,40 @@ export function internalsOf(client: RedisClient): ClientInternals {
  */
 export class RedisClient implements AsyncDisposable {
   readonly #options: ResolvedOptions;
-  readonly #pool: BlockingPool;
-  readonly #link: MainLink;
+  readonly #topology: Topology;
   #closed = false;
-  #hub: WakeHub | undefined;
   readonly #closing = new AbortController();
-  #watcher: SentinelWatcher | undefined;
   #internals: ClientInternals | undefined;
   #policy: Promise<string | undefined> | undefined;
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;
-    this.#pool = new BlockingPool(
-      options,
-      (id) => this.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
-    );
     // Without reconnects, a lost main connection ends the client.
-    this.#link = new MainLink(options, () => {
+    const onGiveUp = () => {
       this.#closed = true;
       this.#closing.abort();
-      this.#pool.close();
-      this.#hub?.close();
-    });
+    };
+    this.#topology = options.cluster
+      ? new ClusterTopology(options, options.cluster, onGiveUp)
+      : new SingleTopology(options, onGiveUp);
   }
 
   static {
-    open = async (resolved) => {
-      // Following a master through Sentinel: every connection resolves it.
-      const options = resolved.sentinel
-        ? {
-          ...resolved,
-          target: new SentinelResolver(resolved, resolved.sentinel),
-        }
-        : resolved;
+    open = async (options) => {
       const client = new RedisClient(options);
-      if (options.sentinel) {
-        // A hint: on +switch-master, move every connection to the new one.
-        client.#watcher = new SentinelWatcher(
-          options,
-          options.sentinel,
-          () => client.#followFailover(),
-        );
-      }
-      await client.#link.open();
-      client.#watcher?.start();
+      await client.#topology.open();
       return client;
     };
     internals = (client) =>
       client.#internals ??= {
         hub: () => {
           if (client.#closed) throw client.#closedError();
-          return client.#hub ??= new WakeHub(
-            client.#options,
-            (id) => client.command(["CLIENT", "UNBLOCK", id, "ERROR"]),
-          );
+          return client.#topology.hub();
         },
-        onReconnect: (listener) => client.#link.onReconnect(listener),
+        onReconnect: (listener) => client.#topology.onReconnect(listener),
         closing: client.#closing.signal,
-        loadedScripts: () => client.#link.connection?.scripts,
+        loadedScripts: (key) => client.#topology.loadedScripts(key),
+        primaries: () => client.#topology.primaries(),
         evictionWarned: new WeakSet(),
         evictionPolicy: () =>
           client.#policy ??= client.command([
@@ -177,7 +153,7 @@ export class RedisClient implements AsyncDisposable {
 
   /** Protocol version of the main connection: 3 where the server has it. */
   get protocol(): 2 | 3 {
-    return this.#link.connection?.protocol ?? 2;
+    return this.#topology.protocol;
   }
 
   /** `true` once {@linkcode RedisClient.close} was called. */
@@ -271,40 +247,11 @@ export class RedisClient implements AsyncDisposable {
     const bytes = options?.bytes ?? false;
     const signal = options?.signal;
     // WAIT/WAITAOF count the writes of the connection they run on: ours.
-    const wait = isWaitCommand(args);
-    if (!wait && (options?.blocking ?? isBlockingCommand(args))) {
-      return this.#pool.run(args, bytes, signal);
+    if (isWaitCommand(args)) return this.#topology.wait(args, signal);
+    if (options?.blocking ?? isBlockingCommand(args)) {
+      return this.#topology.blocking(args, bytes, signal);
     }
-    if (wait) return this.#waitOnMain(args, signal);
-    // The routing seam: a cluster or sentinel topology picks the connection here.
-    const main = this.#link.connection;
-    if (main) {
-      try {
-        return main.request(args, { bytes, signal });
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.#link.whenReady(signal).then((connection) =>
-      connection.request(args, { bytes, signal })
-    );
-  }
-
-  /** `WAIT`/`WAITAOF` on the main connection: see `waitOn()`. */
-  async #waitOnMain(
-    args: readonly RedisArg[],
-    signal: AbortSignal | undefined,
-  ): Promise<RedisReply> {
-    signal?.throwIfAborted();
-    const connection = await this.#link.whenReady(signal);
-    return await waitOn(
-      connection,
-      args,
-      signal,
-      this.#options.commandTimeoutMs,
-      (id) =>
-        this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
-    );
+    return this.#topology.request(args, bytes, signal);
   }
 
   /**
@@ -330,10 +277,7 @@ export class RedisClient implements AsyncDisposable {
     signal?: AbortSignal,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    return this.#pool.exclusive(
-      (connection) => fn((...args) => connection.request(args)),
-      signal,
-    );
+    return this.#topology.exclusive(fn, signal);
   }
 
   #closedError(): ConnectionError {
@@ -354,22 +298,7 @@ export class RedisClient implements AsyncDisposable {
   async close(): Promise<void> {
     this.#closed = true;
     this.#closing.abort();
-    await Promise.all([
-      this.#link.close(),
-      this.#pool.close(),
-      this.#hub?.close(),
-      this.#watcher?.close(),
-    ]);
-  }
-
-  /** The sentinels announced a new primary: every connection moves to it. */
-  #followFailover(): void {
-    if (this.#closed || this.#options.reconnect === false) return;
-    const reason =
-      `${this.#options.display}: the sentinels announced a new primary`;
-    this.#link.drop(reason);
-    this.#hub?.drop(reason);
-    this.#pool.dropIdle();
+    await this.#topology.close();
   }
 
   /** Same as {@linkcode RedisClient.close}, for `await using`. */

@@ -196,6 +196,20 @@ export class Connection {
     return promise.finally(() => signal.removeEventListener("abort", onAbort));
   }
 
+  /**
+   * Writes a command whose answers no request waits for: they reach
+   * `onUnsolicited` (a subscriber's commands). Throws `ConnectionError`
+   * when the connection is closed.
+   */
+  send(args: readonly RedisArg[]): void {
+    if (this.#closedError) throw this.#closedError;
+    this.#writer.add(args);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#writer.size > 0 && !this.#closedError) {

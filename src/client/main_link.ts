@@ -43,6 +43,15 @@ export class MainLink {
     this.#connection = await this.#openConnection();
   }
 
+  /**
+   * Connects in the background, retrying with backoff like a reconnect
+   * (a cluster node the client learned of, or one down at first).
+   */
+  openLater(): void {
+    if (this.#closed || this.connection) return;
+    this.#reconnecting ??= this.#reconnectLoop(true);
+  }
+
   /** The open connection, or `undefined` while reconnecting. */
   get connection(): Connection | undefined {
     const connection = this.#connection;
@@ -96,7 +105,7 @@ export class MainLink {
   }
 
   /** Exponential backoff with "equal" jitter until connected or closed. */
-  async #reconnectLoop(): Promise<void> {
+  async #reconnectLoop(now = false): Promise<void> {
     const reconnect = this.#options.reconnect;
     if (reconnect === false) return;
     const abort = new AbortController();
@@ -108,7 +117,9 @@ export class MainLink {
         jitter: 0.5,
       });
       for (const delay of delays) {
-        if (this.#closed || !(await pause(delay, abort.signal))) return;
+        if (this.#closed) return;
+        if (!now && !(await pause(delay, abort.signal))) return;
+        now = false;
         try {
           const connection = await this.#openConnection(abort.signal);
           if (this.#closed) {

@@ -13,7 +13,15 @@ import {
   sentinelDisplay,
   type SentinelOptions,
 } from "./sentinel_options.ts";
+import {
+  clusterDisplay,
+  type ClusterOptions,
+  parseClusterUrl,
+  resolveCluster,
+  type ResolvedCluster,
+} from "../cluster/options.ts";
 import { fixedTarget, type TargetResolver } from "./target.ts";
+import { parseUrl } from "./url.ts";
 
 /** Reconnection after a dropped connection: exponential backoff with jitter. */
 export interface ReconnectOptions {
@@ -130,6 +138,13 @@ export interface ConnectOptions {
    */
   sentinel?: SentinelOptions;
   /**
+   * Talk to a Redis Cluster: seed nodes, from which the client learns the
+   * slot map and follows it (redirects, resharding, failovers). The URL form
+   * `redis+cluster://h1:7000,h2:7001` sets it too.
+   * @default {undefined}
+   */
+  cluster?: ClusterOptions;
+  /**
    * Socket implementation; the current runtime's by default.
    * @default {defaultConnector()}
    */
@@ -155,6 +170,8 @@ export interface ResolvedOptions {
   connector: Connector | undefined;
   /** Sentinel settings, when the client follows a monitored master. */
   sentinel: ResolvedSentinel | undefined;
+  /** Cluster settings, when the client talks to a Redis Cluster. */
+  cluster: ResolvedCluster | undefined;
   /** Where each new connection goes (set by the client for Sentinel). */
   target: TargetResolver;
   /** `redis://host:port/db` with no credentials, for messages. */
@@ -180,6 +197,8 @@ export function resolveOptions(
     ? {}
     : /^redis\+sentinel:\/\//i.test(given.url)
     ? parseSentinelUrl(given.url)
+    : /^rediss?\+cluster:\/\//i.test(given.url)
+    ? parseClusterUrl(given.url)
     : parseUrl(given.url);
   const merged: ConnectOptions = { ...fromUrl, ...stripUndefined(given) };
   const {
@@ -199,10 +218,19 @@ export function resolveOptions(
     maxAggregateLength = 2 ** 24,
     connector,
     sentinel: sentinelGiven,
+    cluster: clusterGiven,
   } = merged;
   const sentinel = sentinelGiven === undefined
     ? undefined
     : resolveSentinel(sentinelGiven);
+  const cluster = clusterGiven === undefined
+    ? undefined
+    : resolveCluster(clusterGiven);
+  if (cluster && sentinel) {
+    throw new TypeError(
+      "Cannot connect as 'cluster' and 'sentinel' exclude each other: give one",
+    );
+  }
   if (typeof hostname !== "string" || hostname === "") {
     throw new TypeError(
       `Cannot connect as 'hostname' must be a non-empty string: current value is ${
@@ -211,7 +239,7 @@ export function resolveOptions(
     );
   }
   checkInteger("connect", "port", port, 1, 65535);
-  checkInteger("connect", "db", db, 0, 1_000_000);
+  checkInteger("connect", "db", db, 0, cluster ? 0 : 1_000_000);
   checkInteger("connect", "connectTimeoutMs", connectTimeoutMs, 1, 2 ** 31 - 1);
   checkInteger("connect", "commandTimeoutMs", commandTimeoutMs, 1, 2 ** 31 - 1);
   checkInteger(
@@ -287,94 +315,14 @@ export function resolveOptions(
     maxAggregateLength,
     connector,
     sentinel,
+    cluster,
     target: fixedTarget({ hostname, port }),
     display: sentinel
       ? sentinelDisplay(sentinel, db)
+      : cluster
+      ? clusterDisplay(cluster, tls !== false)
       : `${scheme}://${host}:${port}${db ? `/${db}` : ""}`,
   };
-}
-
-/** Parses `redis://` and `rediss://` URLs; errors never echo the password. */
-function parseUrl(url: string): ConnectOptions {
-  if (typeof url !== "string") {
-    throw new TypeError(
-      `Cannot connect as 'url' must be a string: current type is ${typeof url}`,
-    );
-  }
-  // A raw "/", "?" or "#" in the user info ends it early for a URL parser:
-  // part of the password would become the host, the port or the path, and
-  // could appear in a message. Such URLs are refused, showing nothing.
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
-  const at = url.lastIndexOf("@");
-  if (
-    scheme && at > scheme.length && /[/?#]/.test(url.slice(scheme.length, at))
-  ) {
-    throw new TypeError(
-      "Cannot connect as 'url' has a raw '/', '?' or '#' in its user name or password: percent-encode them (%2F, %3F, %23); the URL is not shown",
-    );
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(
-      `Cannot connect as 'url' is not a valid URL: current value is ${
-        JSON.stringify(redactUrl(url))
-      }`,
-    );
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    throw new TypeError(
-      `Cannot connect as 'url' must start with redis:// or rediss://: current value is ${
-        JSON.stringify(redactUrl(url))
-      }`,
-    );
-  }
-  const options: ConnectOptions = {};
-  if (parsed.hostname) {
-    options.hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  }
-  if (parsed.port) options.port = Number(parsed.port);
-  if (parsed.username) options.username = decodeURIComponent(parsed.username);
-  if (parsed.password) options.password = decodeURIComponent(parsed.password);
-  const path = parsed.pathname.replace(/^\//, "");
-  if (path) {
-    if (!/^\d+$/.test(path)) {
-      throw new TypeError(
-        `Cannot connect as the URL path must be a database number: current value is ${
-          JSON.stringify(path)
-        }`,
-      );
-    }
-    options.db = Number(path);
-  }
-  const name = parsed.searchParams.get("clientName") ??
-    parsed.searchParams.get("name");
-  if (name) options.clientName = name;
-  if (parsed.protocol === "rediss:") options.tls = true;
-  return options;
-}
-
-/**
- * Replaces the password of a `redis://` URL by `***`, for messages and logs.
- *
- * @example
- * ```ts
- * import { redactUrl } from "@redsync/core";
- * console.log(redactUrl("redis://app:s3cret@db:6379/2")); // redis://app:***@db:6379/2
- * ```
- */
-export function redactUrl(url: string): string {
-  // Everything up to the last "@" is user info, whatever it contains (a raw
-  // "@" or "/" in a password makes the URL invalid, but must not leak).
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
-  const rest = url.slice(scheme.length);
-  const at = rest.lastIndexOf("@");
-  if (at === -1) return url;
-  const userinfo = rest.slice(0, at);
-  const colon = userinfo.indexOf(":");
-  const shown = colon === -1 ? "***" : `${userinfo.slice(0, colon)}:***`;
-  return `${scheme}${shown}${rest.slice(at)}`;
 }
 
 function stripUndefined(options: ConnectOptions): ConnectOptions {

@@ -130,7 +130,7 @@ export class Script<
     // A connection that has not run this script yet gets it whole once
     // (no NOSCRIPT round trip after a reconnect, restart or failover);
     // later commands on it, which Redis runs after this one, use its digest.
-    const loaded = internalsOf(client).loadedScripts();
+    const loaded = internalsOf(client).loadedScripts(keys[0]);
     if (options?.evalOnly || (loaded && !loaded.has(this.sha1))) {
       loaded?.add(this.sha1);
       return await client.command(
@@ -149,7 +149,7 @@ export class Script<
         throw error;
       }
       options?.noRetryAfter?.throwIfAborted();
-      internalsOf(client).loadedScripts()?.add(this.sha1);
+      internalsOf(client).loadedScripts(keys[0])?.add(this.sha1);
       return await client.command(
         ["EVAL", this.source, keys.length, ...keys, ...args],
         options,

@@ -16,59 +16,25 @@
  *
  * @module
  */
-import { backoff, deferred, pause } from "../_internal/async.ts";
+import { backoff, pause } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import { isTransientError } from "../_internal/transient.ts";
 import type { RedisReply } from "../resp/types.ts";
 import { type Unblocker, unblockUntilSettled } from "./blocking.ts";
 import { Connection } from "./connection.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { Mailboxes, type WakeTicket } from "./mailboxes.ts";
+import type { WakeSource } from "./topology.ts";
 
-/** {@linkcode WakeTicket.next}: the wait ended without a message. */
-export const TIMEOUT: unique symbol = Symbol("timeout");
-/** {@linkcode WakeTicket.next}: messages may have been lost: check Redis. */
-export const REARM: unique symbol = Symbol("rearm");
-
-/** What {@linkcode WakeTicket.next} resolves. */
-export type WakeResult = string | typeof TIMEOUT | typeof REARM;
+export { REARM, TIMEOUT } from "./mailboxes.ts";
+export type { WakeResult, WakeTicket } from "./mailboxes.ts";
 
 /** Server timeout of the hub's `BLMPOP`, in seconds. */
 export const HUB_BLOCK_S = 2;
 /** Messages taken per `BLMPOP`. */
 const HUB_BATCH = 1_000;
 /** A list nobody here listens to any more is dropped from the set after this long. */
-const LINGER_MS = 10_000;
-
-/** One waiter's mailbox on the hub. */
-export interface WakeTicket {
-  /** The waiter's id: `<hubId>.<n>`, unique across processes. */
-  readonly id: string;
-  /**
-   * Starts listening on the ticket's wake list (the first `listen()` of a
-   * list adds it to the hub's `BLMPOP`). Until then messages for this
-   * ticket wait in Redis, and any that arrive anyway are kept.
-   */
-  listen(): void;
-  /**
-   * The next message for this ticket; `TIMEOUT` after `ms`; `REARM` when
-   * the hub's connection was lost since the last call (a message may have
-   * been lost with it). Rejects with `signal.reason`, or with
-   * `ConnectionError` once the client is closed.
-   */
-  next(ms: number, signal: AbortSignal): Promise<WakeResult>;
-  /** Done: later messages for this id are dropped. */
-  close(): void;
-}
-
-interface TicketState {
-  key: string;
-  listening: boolean;
-  mailbox: string[];
-  /** The hub epoch this ticket last saw. */
-  epoch: number;
-  /** Settles the pending `next()`, if any. */
-  deliver: ((result: WakeResult | Error) => void) | undefined;
-}
+export const LINGER_MS = 10_000;
 
 interface ListState {
   listeners: number;
@@ -77,17 +43,14 @@ interface ListState {
 }
 
 /** The per-client wake-up multiplexer. */
-export class WakeHub {
+export class WakeHub implements WakeSource {
   /** Random per hub (per client): the part of waiter ids that names it. */
   readonly id: string;
   readonly #options: ResolvedOptions;
   readonly #unblock: Unblocker;
-  readonly #tickets = new Map<string, TicketState>();
+  readonly #mailboxes: Mailboxes;
   readonly #lists = new Map<string, ListState>();
-  #counter = 0;
   #connection: Connection | undefined;
-  /** Bumped whenever the connection is lost: tickets re-check Redis. */
-  #epoch = 0;
   #loop: Promise<void> | undefined;
   /** The loop runs (set and cleared synchronously, unlike `#loop`). */
   #running = false;
@@ -106,6 +69,10 @@ export class WakeHub {
     const bytes = crypto.getRandomValues(new Uint8Array(8));
     this.id = Array.from(bytes, (b) => b.toString(36).padStart(2, "0"))
       .join("");
+    this.#mailboxes = new Mailboxes(this.id, {
+      listen: (key) => this.#listen(key),
+      leave: (key) => this.#leave(key),
+    });
   }
 
   /** Connections the hub has open now (0 or 1). */
@@ -115,80 +82,24 @@ export class WakeHub {
 
   /** A new ticket whose messages arrive on the list `wakePrefix + hubId`. */
   ticket(wakePrefix: string): WakeTicket {
-    const id = `${this.id}.${(this.#counter++).toString(36)}`;
-    const state: TicketState = {
-      key: wakePrefix + this.id,
-      listening: false,
-      mailbox: [],
-      epoch: this.#epoch,
-      deliver: undefined,
-    };
-    this.#tickets.set(id, state);
-    return {
-      id,
-      listen: () => this.#listen(state),
-      next: (ms, signal) => this.#next(state, ms, signal),
-      close: () => this.#closeTicket(id, state),
-    };
+    return this.#mailboxes.ticket(wakePrefix + this.id);
   }
 
-  #listen(state: TicketState): void {
-    if (state.listening || this.#closed) return;
-    state.listening = true;
-    const list = this.#lists.get(state.key);
+  #listen(key: string): void {
+    if (this.#closed) return;
+    const list = this.#lists.get(key);
     if (list) {
       list.listeners++;
     } else {
-      this.#lists.set(state.key, { listeners: 1, idleSince: 0 });
+      this.#lists.set(key, { listeners: 1, idleSince: 0 });
     }
     this.#ensureLoop();
     const current = this.#current;
-    if (current && !current.lists.has(state.key)) this.#interrupt();
+    if (current && !current.lists.has(key)) this.#interrupt();
   }
 
-  #next(
-    state: TicketState,
-    ms: number,
-    signal: AbortSignal,
-  ): Promise<WakeResult> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.#closed) return Promise.reject(this.#closedError());
-    const queued = state.mailbox.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    if (state.epoch !== this.#epoch) {
-      state.epoch = this.#epoch;
-      return Promise.resolve(REARM);
-    }
-    const { promise, resolve, reject } = deferred<WakeResult>();
-    const finish = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      state.deliver = undefined;
-    };
-    const onAbort = () => {
-      finish();
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      finish();
-      resolve(TIMEOUT);
-    }, Math.max(0, ms));
-    signal.addEventListener("abort", onAbort, { once: true });
-    state.deliver = (result) => {
-      finish();
-      if (result instanceof Error) return reject(result);
-      if (result === REARM) state.epoch = this.#epoch;
-      resolve(result);
-    };
-    return promise;
-  }
-
-  #closeTicket(id: string, state: TicketState): void {
-    if (this.#tickets.get(id) !== state) return;
-    this.#tickets.delete(id);
-    if (!state.listening) return;
-    state.listening = false;
-    const list = this.#lists.get(state.key);
+  #leave(key: string): void {
+    const list = this.#lists.get(key);
     if (list && --list.listeners === 0) list.idleSince = performance.now();
   }
 
@@ -299,23 +210,14 @@ export class WakeHub {
 
   /** Every ticket re-checks Redis: a popped message may have been lost. */
   #rearm(): void {
-    this.#epoch++;
-    for (const state of this.#tickets.values()) state.deliver?.(REARM);
+    this.#mailboxes.rearm();
   }
 
   #dispatch(value: RedisReply): void {
     // BLMPOP: [key, [element, ...]]; BLPOP: [key, element].
     const pair = value as [string, string[] | string];
     const elements = Array.isArray(pair[1]) ? pair[1] : [pair[1]];
-    for (const element of elements) {
-      const bar = element.indexOf("|");
-      const id = bar === -1 ? element : element.slice(0, bar);
-      const state = this.#tickets.get(id);
-      if (!state) continue; // a waiter that left: Redis was told already
-      const message = bar === -1 ? "" : element.slice(bar + 1);
-      if (state.deliver) state.deliver(message);
-      else state.mailbox.push(message);
-    }
+    for (const element of elements) this.#mailboxes.deliver(element);
   }
 
   /** Drops lists nobody here listened to for `LINGER_MS`. */
@@ -357,9 +259,7 @@ export class WakeHub {
     if (this.#closed) return;
     this.#closed = true;
     this.#stop.abort();
-    const error = this.#closedError();
-    for (const state of this.#tickets.values()) state.deliver?.(error);
-    this.#tickets.clear();
+    this.#mailboxes.close(this.#closedError());
     const connection = this.#connection;
     this.#connection = undefined;
     await Promise.all([connection?.close(), this.#loop]);

@@ -1,0 +1,75 @@
+/**
+ * The contract between `RedisClient` and the servers behind it: one server
+ * (or the primary Sentinel names) in `single.ts`, a Redis Cluster in
+ * `../cluster/topology.ts`. The client validates commands and picks the
+ * kind (ordinary, blocking, `WAIT`); the topology picks the connection.
+ *
+ * @module
+ */
+import type { RedisArg, RedisReply } from "../resp/types.ts";
+import type { WakeTicket } from "./mailboxes.ts";
+
+/** Sends one command on a connection lent to one caller. */
+export type ExclusiveSend = (...args: RedisArg[]) => Promise<RedisReply>;
+
+/** What wakes waiters: a `WakeHub`, or the cluster's hub. */
+export interface WakeSource {
+  /** The part of waiter ids that names this hub. */
+  readonly id: string;
+  /** Connections the hub has open now. */
+  readonly connections: number;
+  /** A new ticket whose messages arrive on the list `wakePrefix + id`. */
+  ticket(wakePrefix: string): WakeTicket;
+  /** Drops the hub's connections as if lost: waiters re-check Redis. */
+  drop(reason: string): void;
+  /** Closes the hub; waits reject with `ConnectionError`. */
+  close(): Promise<void>;
+}
+
+/** A primary, for commands that must reach every one (`SCAN`). */
+export interface PrimaryNode {
+  /** `host:port`. */
+  readonly address: string;
+  /** Sends one command to this primary. */
+  send(args: readonly RedisArg[]): Promise<RedisReply>;
+}
+
+/** The servers behind one client. */
+export interface Topology {
+  /** Protocol version spoken (of one main connection). */
+  readonly protocol: 2 | 3;
+  /** Connects (rejects as `connect()` does). */
+  open(): Promise<void>;
+  /** An ordinary command, pipelined. */
+  request(
+    args: readonly RedisArg[],
+    bytes: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<RedisReply>;
+  /** A blocking command, on a connection of its own. */
+  blocking(
+    args: readonly RedisArg[],
+    bytes: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<RedisReply>;
+  /** `WAIT`/`WAITAOF`, on the connection whose writes they count. */
+  wait(
+    args: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+  ): Promise<RedisReply>;
+  /** Runs `fn` with a connection no one else uses meanwhile. */
+  exclusive<T>(
+    fn: (send: ExclusiveSend) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T>;
+  /** The wake hub (created on first use). */
+  hub(): WakeSource;
+  /** Calls `listener` after any main connection reconnects. */
+  onReconnect(listener: () => void): () => void;
+  /** The scripts sent on the connection a command on `key` would use. */
+  loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
+  /** Every primary now. */
+  primaries(): Promise<PrimaryNode[]>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}

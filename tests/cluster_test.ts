@@ -1,0 +1,108 @@
+/**
+ * Redis Cluster: the client reads the slot map, routes every command to the
+ * owner of its key's slot, follows MOVED/ASK through a resharding and the
+ * slot map through failovers; the primitives work on it unchanged.
+ */
+import assert from "node:assert/strict";
+import {
+  connect,
+  ConnectionError,
+  ManualResetEvent,
+  Mutex,
+  Semaphore,
+} from "../mod.ts";
+import { startCluster } from "./_cluster.ts";
+import { test } from "./_test.ts";
+
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+
+test(
+  "cluster: commands reach the owner of their slot; locks and events work across slots",
+  async () => {
+    await using cluster = await startCluster();
+    await using redis = await connect(cluster.url);
+    assert.match(redis.url, /^redis\+cluster:\/\/127\.0\.0\.1:\d+,/);
+    // 200 keys over every primary, set and read back through the client.
+    const keys = Array.from({ length: 200 }, (_, i) => `k:${i}`);
+    await Promise.all(keys.map((key, i) => redis.send("SET", key, i)));
+    const values = await Promise.all(keys.map((key) => redis.send("GET", key)));
+    assert.deepEqual(values, keys.map((_, i) => String(i)));
+    const owners = new Set(
+      await Promise.all(
+        keys.slice(0, 30).map(async (k) =>
+          cluster.ownerOf(await cluster.keySlot(k))
+        ),
+      ),
+    );
+    assert.equal(owners.size, 3, "the keys span every primary");
+    // Every primary has its share of keys (DBSIZE per node).
+    const primaries = await cluster.primaries();
+    const sizes = await Promise.all(
+      primaries.map(async (p) => Number(await cluster.cli(p.port, "DBSIZE"))),
+    );
+    assert.ok(sizes.every((n) => n > 0), `keys on every primary: ${sizes}`);
+    // Scripts, a multi-key command within one slot, CROSSSLOT otherwise.
+    assert.equal(
+      await redis.send("EVAL", "return redis.call('GET', KEYS[1])", 1, "k:7"),
+      "7",
+    );
+    await redis.send("MSET", "{t}a", 1, "{t}b", 2);
+    assert.deepEqual(await redis.send("MGET", "{t}a", "{t}b"), ["1", "2"]);
+    await assert.rejects(redis.send("MGET", "k:1", "k:2"), /CROSSSLOT/);
+    // A blocking command, served from another client.
+    const popped = redis.send("BLPOP", "{q}list", 5);
+    await redis.send("RPUSH", "{q}list", "x");
+    assert.deepEqual(await popped, ["{q}list", "x"]);
+
+    // Mutexes on 100 names, contended by 4 tasks each on one shared client.
+    const names = Array.from({ length: 100 }, (_, i) => unique(`m${i}`));
+    let inside = 0;
+    let most = 0;
+    await Promise.all(names.flatMap((name) => {
+      const mutex = new Mutex(redis, name, { leaseMs: 5_000 });
+      return Array.from({ length: 4 }, async () => {
+        await using _lease = await mutex.acquire(AbortSignal.timeout(30_000));
+        inside++;
+        most = Math.max(most, inside);
+        await new Promise((r) => setTimeout(r, 5));
+        inside--;
+      });
+    }));
+    assert.ok(most >= 2, "mutexes of different names are held at once");
+    // A semaphore of 3 under 12 waiters: never more than 3 holders.
+    const semaphore = await Semaphore.create(redis, unique("sem"), {
+      permits: 3,
+    });
+    let holders = 0;
+    let peak = 0;
+    await Promise.all(Array.from({ length: 12 }, async () => {
+      await using _lease = await semaphore.acquire(AbortSignal.timeout(30_000));
+      holders++;
+      peak = Math.max(peak, holders);
+      await new Promise((r) => setTimeout(r, 20));
+      holders--;
+    }));
+    assert.ok(peak <= 3 && peak >= 2, `peak holders ${peak}`);
+    // An event wait woken by a set from another client.
+    await using other = await connect({ cluster: { nodes: cluster.seeds } });
+    const event = new ManualResetEvent(redis, unique("event"));
+    const waited = event.wait(AbortSignal.timeout(10_000));
+    await new Promise((r) => setTimeout(r, 50));
+    await new ManualResetEvent(other, event.name).set();
+    await waited;
+  },
+  { timeoutMs: 90_000 },
+);
+
+test(
+  "cluster: a node that is not in cluster mode and unreachable seeds are clear errors",
+  async () => {
+    const down = await connect({
+      cluster: { nodes: ["127.0.0.1:1", "127.0.0.1:2"] },
+      connectTimeoutMs: 2_000,
+      reconnect: false,
+    }).catch((e) => e);
+    assert.ok(down instanceof ConnectionError, String(down));
+    assert.match(down.message, /Cannot read the slot map of redis\+cluster:/);
+  },
+);
