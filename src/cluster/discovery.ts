@@ -42,10 +42,12 @@ class NotClusterError extends ConnectionError {
 }
 
 /** Asks one node for the map. */
-async function ask(source: LayoutSource): Promise<SlotMap> {
+async function ask(source: LayoutSource, tls: boolean): Promise<SlotMap> {
   const host = source.target.hostname;
   try {
-    return parseClusterShards(await source.send(["CLUSTER", "SHARDS"]), host);
+    return parseClusterShards(await source.send(["CLUSTER", "SHARDS"]), host, {
+      tls,
+    });
   } catch (error) {
     if (!(error instanceof RedisReplyError)) throw error;
     if (/cluster support disabled/i.test(error.message)) {
@@ -77,7 +79,7 @@ export async function readLayout(
     if (signal.aborted) break;
     try {
       const map = "send" in source
-        ? await abortable(ask(source), signal)
+        ? await abortable(ask(source, options.tls !== undefined), signal)
         : await askSeed(options, source, signal);
       if (map.primaries.length === 0) {
         throw new ConnectionError(
@@ -124,7 +126,10 @@ async function askSeed(
   );
   try {
     return await abortable(
-      ask({ target: seed, send: (args) => connection.request(args) }),
+      ask(
+        { target: seed, send: (args) => connection.request(args) },
+        options.tls !== undefined,
+      ),
       signal,
     );
   } finally {
