@@ -24,17 +24,20 @@ local function keep(key, ms)
   end
 end
 
--- Wakes waiter id ('<hubId>.<n>') with message: appends 'id|message' to
--- its client's wake list for this primitive, wake_prefix .. hubId, which
--- that client's wake hub BLMPOPs. Same hash slot as the primitive. A
--- cluster client's hub ('~' first) watches the list through sharded
--- pub/sub instead: the list's own channel announces the message.
+-- Wakes waiter id ('<hubId>.<n>') with message. Its client's wake hub
+-- watches wake_prefix .. hubId (same hash slot as the primitive): a list,
+-- which the hub of a one-server client BLMPOPs ('id|message' appended),
+-- or for a cluster client's hub (its id starts with '~') the sharded
+-- pub/sub channel of that name, which touches no key.
 local function wake(wake_prefix, id, message, ttl)
   local hub = string.match(id, '^(.-)%.')
   if not hub then return end
   local list = wake_prefix .. hub
+  if string.byte(hub, 1) == 126 then
+    redis.call('SPUBLISH', list, id .. '|' .. message)
+    return
+  end
   redis.call('RPUSH', list, id .. '|' .. message)
   keep(list, ttl)
-  if string.byte(hub, 1) == 126 then redis.call('SPUBLISH', list, '') end
 end
 `;

@@ -70,6 +70,8 @@ export class Connection {
   #onUnsolicited: ((reply: RedisReply) => void) | undefined;
   /** Protocol spoken after the handshake. */
   protocol: 2 | 3 = 2;
+  /** The server's major version, when `INFO` told it. */
+  major: number | undefined;
   /** `CLIENT ID` when asked for and permitted. */
   id: number | undefined;
   /**
@@ -120,9 +122,10 @@ export class Connection {
         (args) => connection.request(args),
         options,
         openOptions.wantId ?? false,
-      ).then(({ protocol, id }) => {
+      ).then(({ protocol, id, major }) => {
         connection.protocol = protocol;
         connection.id = id;
+        connection.major = major;
       });
       handshake.catch(() => {}); // settles after the close when the race is lost
       await abortable(handshake, combined);

@@ -26,7 +26,9 @@ export async function runHandshake(
   request: (args: readonly RedisArg[]) => Promise<RedisReply>,
   options: ResolvedOptions,
   wantId: boolean,
-): Promise<{ protocol: 2 | 3; id: number | undefined }> {
+): Promise<
+  { protocol: 2 | 3; id: number | undefined; major: number | undefined }
+> {
   const { protocol, username, password, clientName, db } = options;
   let protocol3 = false;
   let clientId: number | undefined;
@@ -88,7 +90,9 @@ export async function runHandshake(
     info?.catch(() => {});
     throw authFailure(options, error);
   }
-  if (info) checkVersion(options, await info.catch(() => undefined));
+  const major = info
+    ? checkVersion(options, await info.catch(() => undefined))
+    : undefined;
   if (role) {
     const reply = await role;
     const kind = Array.isArray(reply) ? String(reply[0]) : String(reply);
@@ -106,25 +110,26 @@ export async function runHandshake(
       if (!(error instanceof RedisReplyError)) throw error;
     }
   }
-  return { protocol: protocol3 ? 3 : 2, id: clientId };
+  return { protocol: protocol3 ? 3 : 2, id: clientId, major };
 }
 
 /**
  * Refuses a server older than Redis 5.0 (`CLIENT UNBLOCK`, scripts that
  * replicate their effects). A reply that does not say (`INFO` renamed or
- * not permitted) is let through.
+ * not permitted) is let through. Returns the major version, if known.
  */
 function checkVersion(
   options: ResolvedOptions,
   reply: RedisReply | undefined,
-): void {
+): number | undefined {
   const text = typeof reply === "string"
     ? reply
     : reply instanceof Uint8Array
     ? new TextDecoder().decode(reply)
     : "";
   const match = /redis_version:(\d+)\.(\d+)\.?(\d*)/.exec(text);
-  if (!match || Number(match[1]) >= MIN_REDIS_MAJOR) return;
+  if (!match) return undefined;
+  if (Number(match[1]) >= MIN_REDIS_MAJOR) return Number(match[1]);
   throw new ConnectionError(
     `Cannot connect to ${options.display}: Redis ${MIN_REDIS_MAJOR}.0 or later is required, and this server runs ${
       match[0].slice("redis_version:".length)

@@ -2,17 +2,24 @@
  * The wake hub of a cluster client. On one server, `WakeHub` `BLMPOP`s all
  * the wake lists of a client at once; in a cluster that cannot work (one
  * `BLMPOP` may only name keys of one slot, and the lists of a client are
- * spread over every slot its primitives use). So messages still go to the
- * same lists (Redis stays the truth), and each list is also a sharded
- * pub/sub channel: the script that appends to it `SPUBLISH`es on it (see
- * `wake()` in `_internal/lua.ts`; the hub's id starts with `~`). The hub
- * keeps ONE subscriber connection per primary, `SSUBSCRIBE`s there to the
- * lists its waiters listen on, and on each announcement pops the list
- * (`LMPOP`, on the ordinary connection). A list is popped too once its
- * subscription is confirmed (messages from before it), and its tickets
- * re-check Redis (`REARM`) whenever its subscription was lost: the
- * subscriber's connection dropped, the server dropped the channel (its
+ * spread over every slot its primitives use). So a cluster client's hub
+ * (its id starts with `~`) is told through sharded pub/sub instead: the
+ * script that wakes one of its waiters `SPUBLISH`es `<id>|<message>` on the
+ * channel named like the list would be (see `wake()` in
+ * `_internal/lua.ts`), in the primitive's slot; no key is written, so a
+ * resharding never meets a half-migrated wake list. The hub keeps ONE
+ * subscriber connection per primary and `SSUBSCRIBE`s there to the
+ * channels its waiters listen on.
+ *
+ * Pub/sub keeps nothing for later, so Redis stays the truth: the tickets of
+ * a channel re-check Redis (`REARM`) once its subscription is confirmed
+ * (a wake-up sent before it is found that way), and whenever it was lost:
+ * the subscriber's connection dropped, the server dropped the channel (its
  * slot moved), or the slot map gave the slot to another node.
+ *
+ * Servers before Redis 7.0 have no sharded pub/sub: there the hub's ids
+ * have no `~`, scripts append to lists as on one server, and the hub polls
+ * the lists its waiters listen on (`LPOP`, every `POLL_MS`).
  *
  * @module
  */
@@ -31,7 +38,7 @@ import { addressOf } from "./redirect.ts";
 export interface ClusterHubHooks {
   /** The primary serving `key`'s slot now (after `natMap`), if known. */
   ownerOf(key: string): Target | undefined;
-  /** Pops up to 1,000 messages of `key` (routed, redirects followed). */
+  /** Pops up to 1,000 messages of the list `key` (routed; polling only). */
   sweep(key: string, signal: AbortSignal): Promise<RedisReply>;
   /** Asks for a slot-map refresh. */
   refresh(): void;
@@ -81,17 +88,23 @@ export class ClusterHub implements WakeSource {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryDelays = backoff({ minMs: 50, maxMs: 2_000, jitter: 0.5 });
   readonly #tick: ReturnType<typeof setInterval>;
-  /** The server has no sharded pub/sub (before 7.0): lists are polled. */
-  #polling = false;
+  /** The servers have no sharded pub/sub (before 7.0): lists are polled. */
+  readonly #polling: boolean;
   #closed = false;
   readonly #stop = new AbortController();
   #lastError: unknown;
 
-  constructor(options: ResolvedOptions, hooks: ClusterHubHooks) {
+  /** `pubsub`: the servers have sharded pub/sub (Redis 7.0 and later). */
+  constructor(
+    options: ResolvedOptions,
+    hooks: ClusterHubHooks,
+    pubsub: boolean,
+  ) {
     this.#options = options;
     this.#hooks = hooks;
+    this.#polling = !pubsub;
     const bytes = crypto.getRandomValues(new Uint8Array(8));
-    this.id = "~" +
+    this.id = (pubsub ? "~" : "") +
       Array.from(bytes, (b) => b.toString(36).padStart(2, "0")).join("");
     this.#mailboxes = new Mailboxes(this.id, {
       listen: (key) => this.#listen(key),
@@ -244,11 +257,6 @@ export class ClusterHub implements WakeSource {
       const head = sub.expected.shift();
       if (head?.kind !== "ssubscribe") return;
       sub.channels.delete(head.key);
-      if (/unknown command/i.test(frame.message)) {
-        this.#polling = true; // Redis before 7.0: no sharded pub/sub
-        this.#detach(head.key, sub);
-        return;
-      }
       // MOVED (the map was stale), CLUSTERDOWN, ...: again, after a refresh.
       this.#lastError = frame;
       this.#hooks.refresh();
@@ -259,13 +267,14 @@ export class ClusterHub implements WakeSource {
     const kind = String(frame[0]).toLowerCase();
     const key = String(frame[1]);
     if (kind === "smessage") {
-      this.#sweep(key);
+      this.#mailboxes.deliver(String(frame[2]));
     } else if (kind === "ssubscribe" || kind === "pong") {
       sub.expected.shift();
       const list = this.#lists.get(key);
       if (kind === "ssubscribe" && list?.on === sub) {
         list.confirmed = true;
-        this.#sweep(key); // messages from before the subscription
+        // A wake-up sent before now was missed: its waiters check Redis.
+        this.#mailboxes.rearm(new Set([key]));
       }
     } else if (kind === "sunsubscribe") {
       const head = sub.expected[0];
@@ -281,7 +290,7 @@ export class ClusterHub implements WakeSource {
     }
   }
 
-  /** Pops `key`'s messages and hands them out (coalesced per list). */
+  /** Polling: pops `key`'s messages and hands them out (one pop at a time). */
   #sweep(key: string): void {
     const list = this.#lists.get(key);
     if (!list || this.#closed) return;
@@ -294,10 +303,8 @@ export class ClusterHub implements WakeSource {
       do {
         list.again = false;
         const reply = await this.#hooks.sweep(key, this.#stop.signal);
-        // [key, [element, ...]] or null
-        const elements = Array.isArray(reply) && Array.isArray(reply[1])
-          ? reply[1] as string[]
-          : [];
+        // LPOP key count: [element, ...] or null
+        const elements = Array.isArray(reply) ? reply as string[] : [];
         for (const element of elements) this.#mailboxes.deliver(element);
         if (elements.length >= 1_000) list.again = true;
       } while (list.again && !this.#closed);

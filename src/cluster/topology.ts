@@ -171,12 +171,13 @@ export class ClusterTopology implements Topology {
   }
 
   hub(): WakeSource {
+    // Sharded pub/sub came with Redis 7.0 (an unknown version: assumed).
+    const major = this.#anyNode()?.server.connection?.major;
     return this.#hub ??= new ClusterHub(this.#options, {
       ownerOf: (key) => this.#owners[keySlot(key)]?.target,
-      sweep: (key, signal) =>
-        this.request(["LMPOP", 1, key, "LEFT", "COUNT", 1_000], false, signal),
+      sweep: (key, signal) => this.request(["LPOP", key, 1_000], false, signal),
       refresh: () => this.#refresher.soon(),
-    });
+    }, major === undefined || major >= 7);
   }
 
   onReconnect(listener: () => void): () => void {
