@@ -12,6 +12,7 @@ import {
   Semaphore,
 } from "../mod.ts";
 import { startCluster } from "./_cluster.ts";
+import { startRedis } from "./_server.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
@@ -104,5 +105,38 @@ test(
     }).catch((e) => e);
     assert.ok(down instanceof ConnectionError, String(down));
     assert.match(down.message, /Cannot read the slot map of redis\+cluster:/);
+    // A plain server given as a cluster seed: told at once, not retried.
+    await using plain = await startRedis();
+    const started = performance.now();
+    const notCluster = await connect({
+      cluster: { nodes: [`127.0.0.1:${plain.port}`] },
+      connectTimeoutMs: 5_000,
+    }).catch((e) => e);
+    assert.ok(notCluster instanceof ConnectionError, String(notCluster));
+    assert.match(notCluster.message, /is not in cluster mode/);
+    assert.ok(
+      performance.now() - started < 4_000,
+      "not retried until the timeout",
+    );
+    // Bad options: typed errors before any network call.
+    await assert.rejects(
+      connect({ cluster: { nodes: [] } }),
+      /'cluster.nodes' must be a non-empty array/,
+    );
+    await assert.rejects(
+      connect({ cluster: { nodes: ["h:1"] }, db: 2 }),
+      RangeError,
+    );
+    await assert.rejects(
+      connect("redis+cluster://h:1,h:2/3"),
+      /a cluster has only database 0/,
+    );
+    await assert.rejects(
+      connect({
+        cluster: { nodes: ["h:1"] },
+        sentinel: { nodes: ["s:1"], name: "m" },
+      }),
+      /exclude each other/,
+    );
   },
 );
