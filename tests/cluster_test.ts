@@ -91,6 +91,33 @@ test(
     await new Promise((r) => setTimeout(r, 50));
     await new ManualResetEvent(other, event.name).set();
     await waited;
+    // WATCH/MULTI/EXEC on the node of the watched key.
+    await redis.send("SET", "{acct}balance", 10);
+    const committed = await redis.exclusive(async (send) => {
+      await send("WATCH", "{acct}balance");
+      const balance = Number(await send("GET", "{acct}balance"));
+      await send("MULTI");
+      await send("SET", "{acct}balance", balance + 5);
+      return await send("EXEC");
+    });
+    assert.deepEqual(committed, ["OK"]);
+    assert.equal(await redis.send("GET", "{acct}balance"), "15");
+    // WAIT counts one connection's writes: not on a cluster client.
+    await assert.rejects(redis.send("WAIT", 1, 100), TypeError);
+    // natMap: every announced address goes through it.
+    const seen = new Set<string>();
+    await using mapped = await connect({
+      cluster: {
+        nodes: [cluster.seeds[0]],
+        natMap: (address) => {
+          seen.add(`${address.hostname}:${address.port}`);
+          return address;
+        },
+      },
+    });
+    await Promise.all(keys.map((key) => mapped.send("GET", key)));
+    const primaryPorts = (await cluster.primaries()).map((p) => p.port);
+    for (const port of primaryPorts) assert.ok(seen.has(`127.0.0.1:${port}`));
   },
   { timeoutMs: 90_000 },
 );
