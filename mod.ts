@@ -26,6 +26,7 @@ export {
 export { redactUrl } from "./src/client/url.ts";
 export type { ConnectOptions, ReconnectOptions } from "./src/client/options.ts";
 export type { SentinelOptions } from "./src/client/sentinel_options.ts";
+export type { ClusterOptions, NodeAddress } from "./src/cluster/options.ts";
 export type { RedisArg, RedisReply } from "./src/resp/types.ts";
 export { RespProtocolError } from "./src/errors.ts";
 export { Script } from "./src/client/script.ts";

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { backoff, pause } from "../_internal/async.ts";
+import { backoff } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { RedisReply } from "../resp/types.ts";
 import { Connection } from "../client/connection.ts";
@@ -110,7 +110,10 @@ export class ClusterHub implements WakeSource {
       listen: (key) => this.#listen(key),
       leave: (key) => this.#leave(key),
     });
-    this.#tick = setInterval(() => this.#watch(), TICK_MS);
+    this.#tick = setInterval(
+      () => this.#watch(),
+      this.#polling ? POLL_MS : TICK_MS,
+    );
   }
 
   get connections(): number {
@@ -367,19 +370,6 @@ export class ClusterHub implements WakeSource {
           // Closed: onLost ran.
         }
       }
-    }
-    if (this.#polling) this.#pollSoon();
-  }
-
-  /** Between ticks, polled lists are swept every `POLL_MS`. */
-  #pollSoon(): void {
-    for (let at = POLL_MS; at < TICK_MS; at += POLL_MS) {
-      pause(at, this.#stop.signal).then((whole) => {
-        if (!whole) return;
-        for (const [key, list] of this.#lists) {
-          if (list.listeners > 0) this.#sweep(key);
-        }
-      });
     }
   }
 

@@ -8,6 +8,27 @@ import { checkInteger } from "../_internal/validate.ts";
 import type { Target } from "../client/target.ts";
 
 /**
+ * A node's address, as the cluster announces it or as `natMap` turns it.
+ *
+ * @example
+ * ```ts
+ * import { connect, type NodeAddress } from "@redsync/core";
+ * // Announced as 10.0.0.x:6379, reached through a forwarded port each.
+ * const natMap = ({ hostname, port }: NodeAddress): NodeAddress => ({
+ *   hostname: "127.0.0.1",
+ *   port: 7000 + Number(hostname.split(".")[3]),
+ * });
+ * await using redis = await connect({ cluster: { nodes: ["127.0.0.1:7001"], natMap } });
+ * ```
+ */
+export interface NodeAddress {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+}
+
+/**
  * A Redis Cluster to follow: a few seed nodes (the client learns the rest),
  * the `cluster` option of `connect()`.
  *
@@ -33,7 +54,7 @@ export interface ClusterOptions {
    * to `"host:port"` to use, or a function.
    * @default {undefined}
    */
-  natMap?: Record<string, string> | ((address: Target) => Target);
+  natMap?: Record<string, string> | ((address: NodeAddress) => NodeAddress);
   /**
    * How often the slot map is refreshed when nothing asked for it
    * (redirects, lost connections and failovers refresh it at once), in
