@@ -8,7 +8,9 @@
  * deno run -A jsr:@redsync/core/cli release nightly-report
  * ```
  *
- * Global options: `--url <redis-url>` (default: `REDIS_URL`, else
+ * Global options: `--url <redis-url>` (`redis://`, `rediss://`,
+ * `redis+sentinel://` or `redis+cluster://`, as `connect()` takes it; on a
+ * cluster, `list` scans every primary; default: `REDIS_URL`, else
  * `redis://127.0.0.1:6379`), `--prefix <p>` (default `redsync`), `--json`
  * (one JSON document on stdout), `--help`. Exit codes: 0 done, 1 failed
  * (connection, unknown name, declined confirmation), 2 usage error or

@@ -22,8 +22,10 @@ Commands:
     --yes, -y              do not ask for confirmation
 
 Options:
-  --url <redis-url>        redis://[user[:password]@]host[:port][/db] or
-                           rediss://...; default: $REDIS_URL, else
+  --url <redis-url>        redis://[user[:password]@]host[:port][/db],
+                           rediss://..., redis+sentinel://h:p[,h:p...]/name
+                           or redis+cluster://h:p[,h:p...] (every primary
+                           is scanned by list); default: $REDIS_URL, else
                            redis://127.0.0.1:6379
   --prefix <p>             key prefix of the primitives (default "redsync")
   --json                   one JSON document on stdout instead of text

@@ -1,13 +1,17 @@
 /**
  * Operator views of the primitives in Redis: one primitive's state
  * ({@linkcode inspect}), every primitive under a prefix
- * ({@linkcode listPrimitives}, with `SCAN`, safe on a large keyspace), and
- * the one write an operator needs: {@linkcode forceRelease}.
+ * ({@linkcode listPrimitives}, with `SCAN` on every primary, safe on a
+ * large keyspace), and the one write an operator needs:
+ * {@linkcode forceRelease}.
  *
  * @module
  */
-import type { RedisClient } from "./client/client.ts";
-import { checkName, keysOf, SCRIPT_KEYS } from "./locks/keys.ts";
+import { internalsOf, type RedisClient } from "./client/client.ts";
+import type { PrimaryNode } from "./client/topology.ts";
+import { abortable } from "./_internal/async.ts";
+import { ConnectionError } from "./errors.ts";
+import { checkName, keysOf, parseKey, SCRIPT_KEYS } from "./locks/keys.ts";
 import { INFO, RELEASE } from "./locks/scripts.ts";
 
 /** One live lease, as Redis sees it. */
@@ -92,11 +96,11 @@ export interface PrimitiveSummary {
   keys: string[];
 }
 
-const SUFFIX = /\}:((?:grant|wake):.+|[a-z-]+)$/;
-
 /**
  * Lists the primitives under `prefix` with `SCAN` (never `KEYS`): each name
- * once, with the kinds of keys it has. Bounded by `limit` names.
+ * once, with the kinds of keys it has, sorted by name. Bounded by `limit`
+ * names. On a Redis Cluster every primary is scanned (each with its own
+ * cursor, all at once) and the results merged.
  *
  * @example
  * ```ts
@@ -110,36 +114,52 @@ export async function listPrimitives(
   options: { prefix?: string; limit?: number; signal?: AbortSignal } = {},
 ): Promise<PrimitiveSummary[]> {
   const { prefix = "redsync", limit = 10_000, signal } = options;
-  const start = `${prefix}${prefix ? ":" : ""}{`;
-  const pattern = escapeGlob(start) + "*";
-  const found = new Map<string, Set<string>>();
-  let cursor = "0";
-  let full = false;
-  // SCAN visits every key at least once in a bounded number of calls; the
-  // scan stops early once `limit` names are found.
-  for (let calls = 0; calls < 1_000_000 && !full; calls++) {
-    const [next, keys] = await client.command(
-      ["SCAN", cursor, "MATCH", pattern, "COUNT", 1000],
-      { signal },
-    ) as [string, string[]];
-    for (const key of keys) {
-      const match = SUFFIX.exec(key);
-      if (!match || !key.startsWith(start)) continue;
-      const name = key.slice(start.length, match.index);
-      const suffix = match[1].replace(/^(grant|wake):.*/, "$1");
-      let kinds = found.get(name);
-      if (!kinds) {
-        if (found.size >= limit) {
-          full = true;
-          continue; // keys of names already found may still follow
-        }
-        found.set(name, kinds = new Set());
-      }
-      kinds.add(suffix);
-    }
-    cursor = next;
-    if (cursor === "0") break;
+  signal?.throwIfAborted();
+  // A closed cluster client knows no primary: fail as its commands do.
+  if (client.closed) {
+    throw new ConnectionError(`Client for ${client.url} is closed`);
   }
+  const pattern = escapeGlob(`${prefix}${prefix ? ":" : ""}{`) + "*";
+  const found = new Map<string, Set<string>>();
+  // Set once `limit` names are found, or one primary failed: every scan
+  // stops after its command in flight.
+  let stop = false;
+  const scan = async (node: PrimaryNode) => {
+    let cursor = "0";
+    // SCAN visits every key of the node at least once in a bounded number
+    // of calls.
+    for (let calls = 0; calls < 1_000_000 && !stop; calls++) {
+      const [next, keys] = await abortable(
+        node.send(["SCAN", cursor, "MATCH", pattern, "COUNT", 1000]),
+        signal,
+      ) as [string, string[]];
+      for (const key of keys) {
+        const parsed = parseKey(prefix, key);
+        if (parsed === undefined) continue;
+        const { name, suffix } = parsed;
+        let kinds = found.get(name);
+        if (!kinds) {
+          if (found.size >= limit) {
+            stop = true;
+            continue; // keys of names already found may still follow
+          }
+          found.set(name, kinds = new Set());
+        }
+        // During a resharding, a key may be seen on two primaries: one
+        // name, one set of kinds.
+        kinds.add(suffix.replace(/^(grant|wake):.*/, "$1"));
+      }
+      cursor = next;
+      if (cursor === "0") break;
+    }
+  };
+  const nodes = await internalsOf(client).primaries();
+  await Promise.all(nodes.map((node) =>
+    scan(node).catch((error) => {
+      stop = true;
+      throw error;
+    })
+  ));
   return [...found].map(([name, keys]) => ({ name, keys: [...keys].sort() }))
     .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }

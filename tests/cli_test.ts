@@ -406,6 +406,32 @@ test("cli: errors: bad URL, server down, auth failure (no password echoed), unkn
   const help = await cli(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: redsync <command>/);
+  assert.match(help.stdout, /redis\+cluster:\/\//);
+});
+
+test("cli: a name that starts with } is listed, inspected and released by its name", async () => {
+  const prefix = `cli-${crypto.randomUUID()}`;
+  await using redis = await connect(url);
+  const name = "}odd{name";
+  await using mutex = new Mutex(redis, name, { prefix, leaseMs: LEASE_MS });
+  await using lease = await mutex.acquire(AbortSignal.timeout(5_000));
+  const base = ["--url", url, "--prefix", prefix];
+  const listed = await cli(["list", "--json", ...base]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(
+    JSON.parse(listed.stdout).primitives.map((p: { name: string }) => p.name),
+    [name],
+  );
+  const info = await cli(["info", name, "--json", ...base]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.deepEqual(
+    JSON.parse(info.stdout).holders.map((h: { id: string }) => h.id),
+    [lease.id],
+  );
+  const release = await cli(["release", name, "--yes", ...base]);
+  assert.equal(release.code, 0, release.stderr);
+  assert.match(release.stdout, /Released 1 lease of '\}odd\{name'/);
+  assert.deepEqual((await inspect(redis, name, { prefix })).holders, []);
 });
 
 test("cli: main() in-process, with a terminal that types the name", async () => {

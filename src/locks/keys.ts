@@ -1,8 +1,11 @@
 /**
- * The key layout of the primitives, in one place: the `prefix:{name}` base
- * (the braces make `name` the Redis Cluster hash tag, so every key of one
- * primitive lives in one slot), name checks, and the keys the lock scripts
- * take. Used by the engine, `inspect`, the events and the CLI.
+ * The key layout of the primitives, in one place: the base every key of one
+ * primitive starts with (`prefix:{name}`, whose braces make `name` the Redis
+ * Cluster hash tag, so every key of one primitive lives in one slot; see
+ * {@linkcode keyBase} for names that start with `}`), name checks, the keys
+ * the lock scripts take, and {@linkcode parseKey}, which reads a primitive's
+ * name back out of one of its keys. Used by the engine, `inspect`, the
+ * events and the CLI.
  *
  * @module
  */
@@ -11,12 +14,93 @@
 export const MAX_NAME_LENGTH = 1024;
 
 /**
- * The part every key of one primitive starts with: `prefix:{name}`. The
- * braces make `name` the Redis Cluster hash tag, so all keys of a primitive
- * share one slot.
+ * The part every key of one primitive starts with. With `Q` = `prefix:` (or
+ * nothing when the prefix is empty):
+ *
+ * - `Q{name}` for a name that does not start with `}` (the layout since the
+ *   first release, unchanged): Redis Cluster hashes only the hash tag, the
+ *   text between the first `{` and the first `}` after it, so all keys of
+ *   the primitive share one slot;
+ * - `Q{~}name~` for a name that starts with `}`: in `Q{}...}` the tag would
+ *   be empty, and Redis would hash each whole key (each key of the
+ *   primitive in a slot of its own: CROSSSLOT). Here the tag is `~`, so
+ *   every such primitive lives in the slot of `~` (one slot for all of
+ *   them: such names are rare).
+ *
+ * (A prefix with a `{` of its own moves the tag into the prefix; it still
+ * ends within the base, so the keys of one primitive still share a slot,
+ * unless the prefix holds an empty `{}`.)
+ *
+ * No two keys collide, within one prefix. Every key is `base:s`, where the
+ * suffix `s` is one of the words `holders owners queue waiters wants meta
+ * fence` (locks), `state listeners woken` (ManualResetEvent), `signals
+ * takers heartbeats granted` (AutoResetEvent), or `wake:<hubId>` (wake
+ * lists and channels; a hub id is base-36 digits, with a `~` first for a
+ * cluster hub): `s` has no `}` and no `~:` (the grammar
+ * {@linkcode parseKey} checks). The other key under a prefix,
+ * `Q` + `contended`, has no `{` after `Q`. {@linkcode parseKey} gives back
+ * `(name, s)` from every key `base:s`, so two different `(name, s)` can
+ * never make one key:
+ *
+ * 1. `Q{name}:s`: `s` has no `}`, so the last `}` of the key is the one
+ *    after `name`, followed by `:s`: step 1 of `parseKey` finds `name` and
+ *    `s`.
+ * 2. `Q{~}name~:s` (`name` starts with `}`): all of `~:s` comes after the
+ *    key's last `}` (the one of `{~}` or one of `name`; `s` has none). Step
+ *    1 would need the text after that `}` to be `:s'` with `s'` in the
+ *    grammar, ending with `~:s`: as long as `~:s`, the first characters
+ *    differ (`:` and `~`); longer, `s'` would contain `~:`. Neither can be,
+ *    so step 1 rejects the key, and step 2 takes the last `~:` of the key:
+ *    `s` holds none, so it is the one after `name`.
  */
 export function keyBase(prefix: string, name: string): string {
-  return `${prefix}${prefix ? ":" : ""}{${name}}`;
+  const start = `${prefix}${prefix ? ":" : ""}`;
+  return name.startsWith("}") ? `${start}{~}${name}~` : `${start}{${name}}`;
+}
+
+/**
+ * What may follow `base:` in a key: a word, or `wake:`/`grant:` and an id
+ * (`grant:` lists were written by releases before the wake hub). No `}`,
+ * and the only `:` follows `wake` or `grant`, so never `~:`.
+ */
+const KEY_SUFFIX = /^(?:[a-z-]+|(?:wake|grant):[^:}]+)$/;
+
+/** A key of a primitive, read back by {@linkcode parseKey}. */
+export interface ParsedKey {
+  /** The primitive's name. */
+  name: string;
+  /** What follows `base:`: `holders`, `meta`, `wake:<hubId>`, ... */
+  suffix: string;
+}
+
+/**
+ * The name and suffix of `key`, a key of a primitive under `prefix` (see
+ * {@linkcode keyBase}), or `undefined` when it is none. The inverse of
+ * `keyBase(prefix, name) + ":" + suffix` for every suffix of the grammar.
+ */
+export function parseKey(prefix: string, key: string): ParsedKey | undefined {
+  const start = `${prefix}${prefix ? ":" : ""}{`;
+  if (!key.startsWith(start)) return undefined;
+  const rest = key.slice(start.length);
+  // 1. `name}:suffix`: the suffix has no `}`.
+  const close = rest.lastIndexOf("}");
+  if (close >= 0 && rest[close + 1] === ":") {
+    const suffix = rest.slice(close + 2);
+    if (KEY_SUFFIX.test(suffix)) {
+      const name = rest.slice(0, close);
+      // A `}` name's key from before its layout changed: not where
+      // keyBase puts that name's keys now, so not listed.
+      if (name.startsWith("}")) return undefined;
+      return { name, suffix };
+    }
+  }
+  // 2. `~}name~:suffix` (name starts with `}`): the suffix has no `~:`.
+  if (!rest.startsWith("~}}")) return undefined;
+  const end = rest.lastIndexOf("~:");
+  if (end < 3) return undefined;
+  const suffix = rest.slice(end + 2);
+  if (!KEY_SUFFIX.test(suffix)) return undefined;
+  return { name: rest.slice(2, end), suffix };
 }
 
 /** Throws TypeError/RangeError for a bad primitive name. */
@@ -56,11 +140,11 @@ export interface LockKeys {
   meta: string;
   /** Prefix of the wake lists: `wakePrefix + hubId` (see `WakeHub`). */
   wakePrefix: string;
-  /** `prefix:{name}`. */
+  /** `prefix:{name}` (see {@linkcode keyBase}). */
   base: string;
 }
 
-/** The Redis keys of one primitive; they all share the hash tag `{name}`. */
+/** The Redis keys of one primitive; they all share one hash tag. */
 export function keysOf(prefix: string, name: string): LockKeys {
   const base = keyBase(prefix, name);
   const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
