@@ -40,12 +40,14 @@ export type {
 } from "./src/transport/types.ts";
 export {
   DisposedError,
+  DurabilityError,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
   SemaphoreMismatchError,
 } from "./src/errors.ts";
 export { Lease } from "./src/locks/lease.ts";
+export type { DurabilityOptions } from "./src/locks/durability.ts";
 export type {
   AcquireOptions,
   BlockingOptions,

@@ -247,3 +247,42 @@ export class LockTimeoutError extends RedsyncError {
     this.waitedMs = waitedMs;
   }
 }
+
+/**
+ * Fewer replicas acknowledged a grant or a renewal than the primitive's
+ * `durability.replicas` within `durability.timeoutMs`: with
+ * `onShortfall: "fail"` the permit was given back (an `acquire()` then
+ * tries again within its signal; a renewal counts as failed); with
+ * `"warn"` it is only reported (`shortfall` event, logger).
+ *
+ * @example
+ * ```ts
+ * import { connect, DurabilityError, Mutex } from "@redsync/core";
+ * await using redis = await connect();
+ * const mutex = new Mutex(redis, "payout", {
+ *   durability: { replicas: 1, onShortfall: "warn" },
+ * });
+ * mutex.addEventListener("shortfall", (event) => {
+ *   const error = event.reason as DurabilityError;
+ *   console.warn(`${error.acknowledged}/${error.wanted} replicas`);
+ * });
+ * ```
+ */
+export class DurabilityError extends RedsyncError {
+  /** Replicas that acknowledged. */
+  readonly acknowledged: number;
+  /** Replicas that should have. */
+  readonly wanted: number;
+  /** Builds the error from the counts. */
+  constructor(
+    message: string,
+    acknowledged: number,
+    wanted: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "DurabilityError";
+    this.acknowledged = acknowledged;
+    this.wanted = wanted;
+  }
+}

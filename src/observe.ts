@@ -13,7 +13,8 @@ export type LockEventType =
   | "timeout"
   | "released"
   | "renewed"
-  | "lost";
+  | "lost"
+  | "shortfall";
 
 /** Fields of a {@linkcode LockEvent}. */
 export interface LockEventInit {
@@ -81,6 +82,8 @@ export interface LockEventMap {
   renewed: LockEvent;
   /** A lease was lost. */
   lost: LockEvent;
+  /** Too few replicas acknowledged a grant or renewal (`durability`). */
+  shortfall: LockEvent;
 }
 
 /** Any console-like object: `console`, pino, winston, ... */
@@ -203,6 +206,7 @@ const LEVEL: Record<LockEventType, keyof LockLogger> = {
   renewed: "debug",
   timeout: "info",
   lost: "error",
+  shortfall: "warn",
 };
 
 /** @internal Fans one occurrence out to events, the logger and metrics. */
@@ -274,6 +278,14 @@ export class Observer {
         )
       );
     }
+  }
+
+  /**
+   * Too few replicas acknowledged a grant or renewal (`durability`): a
+   * `shortfall` event (logged as a warning).
+   */
+  shortfall(error: Error): void {
+    this.emit("shortfall", { reason: error });
   }
 
   /** A wait met a transient error (Redis unreachable...) and retries. */

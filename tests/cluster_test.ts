@@ -102,6 +102,11 @@ test(
     });
     assert.deepEqual(committed, ["OK"]);
     assert.equal(await redis.send("GET", "{acct}balance"), "15");
+    // Replica-acknowledged grants: WAIT on the node of the primitive.
+    const durable = new Mutex(redis, unique("durable"), {
+      durability: { replicas: 1, timeoutMs: 1_000 },
+    });
+    await (await durable.acquire(AbortSignal.timeout(10_000))).release();
     // WAIT counts one connection's writes: not on a cluster client.
     await assert.rejects(redis.send("WAIT", 1, 100), TypeError);
     // natMap: every announced address goes through it.

@@ -1,12 +1,16 @@
 /**
  * Which errors a retry may cure: the connection dropped (or is not back
  * yet), or the server is loading its data, busy with a script, or failing
- * over. Waits and renewals retry these; any other error (auth, wrong type,
+ * over, or too few replicas acknowledged in time. Waits and renewals retry these; any other error (auth, wrong type,
  * a script error, a closed client) is final.
  *
  * @module
  */
-import { ConnectionError, RedisReplyError } from "../errors.ts";
+import {
+  ConnectionError,
+  DurabilityError,
+  RedisReplyError,
+} from "../errors.ts";
 import { backoff, delay } from "./async.ts";
 
 const TRANSIENT_CODES = new Set([
@@ -19,7 +23,9 @@ const TRANSIENT_CODES = new Set([
 
 /** Whether retrying the command later may succeed. */
 export function isTransientError(error: unknown): boolean {
-  return error instanceof ConnectionError ||
+  // Too few replicas acknowledged (a renewal with durability): they may
+  // catch up, so renewals retry it while the lease lasts.
+  return error instanceof ConnectionError || error instanceof DurabilityError ||
     (error instanceof RedisReplyError && TRANSIENT_CODES.has(error.code));
 }
 

@@ -12,7 +12,12 @@ import {
 } from "./commands.ts";
 import { ClusterTopology } from "../cluster/topology.ts";
 import { SingleTopology } from "./single.ts";
-import type { PrimaryNode, Topology, WakeSource } from "./topology.ts";
+import type {
+  BuildWrite,
+  PrimaryNode,
+  Topology,
+  WakeSource,
+} from "./topology.ts";
 import { ConnectionError } from "../errors.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
@@ -68,6 +73,13 @@ export interface ClientInternals {
   loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
   /** Every primary (one, unless the client talks to a cluster). */
   primaries(): Promise<PrimaryNode[]>;
+  /** A write and `WAIT` on one connection: see `Topology.writeThenWait`. */
+  writeThenWait(
+    key: RedisArg,
+    build: BuildWrite,
+    wait: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+  ): Promise<[RedisReply, RedisReply]>;
 }
 
 let internals: (client: RedisClient) => ClientInternals;
@@ -130,6 +142,10 @@ export class RedisClient implements AsyncDisposable {
         closing: client.#closing.signal,
         loadedScripts: (key) => client.#topology.loadedScripts(key),
         primaries: () => client.#topology.primaries(),
+        writeThenWait: (key, build, wait, signal) =>
+          client.#closed
+            ? Promise.reject(client.#closedError())
+            : client.#topology.writeThenWait(key, build, wait, signal),
         evictionWarned: new WeakSet(),
         evictionPolicy: () =>
           client.#policy ??= client.command([

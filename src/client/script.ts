@@ -116,6 +116,22 @@ export class Script<
     return await this.#run(client, keys, args ?? [], options) as Result;
   }
 
+  /**
+   * The command that runs this script on a connection that was sent
+   * `scripts`: `EVALSHA` when it was, else `EVAL` (and it is noted).
+   */
+  command(
+    keys: readonly RedisArg[],
+    args: Args,
+    scripts: Set<string>,
+  ): RedisArg[] {
+    if (scripts.has(this.sha1)) {
+      return ["EVALSHA", this.sha1, keys.length, ...keys, ...args];
+    }
+    scripts.add(this.sha1);
+    return ["EVAL", this.source, keys.length, ...keys, ...args];
+  }
+
   async #run(
     client: RedisClient,
     keys: readonly RedisArg[],

@@ -11,6 +11,7 @@ import { MainLink } from "./main_link.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { ConnectionError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
+import type { BuildWrite } from "./topology.ts";
 
 /** One server's connections. */
 export class ServerNode {
@@ -99,6 +100,32 @@ export class ServerNode {
       (id) =>
         this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
     );
+  }
+
+  /**
+   * The write `build` makes, then `WAIT`/`WAITAOF`, on the main connection
+   * (`asking`: after `ASKING`, in a cluster).
+   */
+  async writeThenWait(
+    build: BuildWrite,
+    wait: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+    asking = false,
+  ): Promise<[RedisReply, RedisReply]> {
+    signal?.throwIfAborted();
+    const connection = await this.#link.whenReady(signal);
+    if (asking) connection.request(["ASKING"]).catch(() => {});
+    const write = connection.request(build(connection.scripts), { signal });
+    const waited = waitOn(
+      connection,
+      wait,
+      signal,
+      this.options.commandTimeoutMs,
+      (id) =>
+        this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
+    );
+    waited.catch(() => {}); // the write's error is the one reported
+    return [await write, await waited];
   }
 
   /** Lends a pool connection no other command uses while `fn` runs. */

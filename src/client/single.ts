@@ -12,6 +12,7 @@ import { SentinelResolver } from "./sentinel.ts";
 import { SentinelWatcher } from "./sentinel_watcher.ts";
 import { ServerNode } from "./server_node.ts";
 import type {
+  BuildWrite,
   ExclusiveSend,
   PrimaryNode,
   Topology,
@@ -83,6 +84,15 @@ export class SingleTopology implements Topology {
     signal: AbortSignal | undefined,
   ): Promise<RedisReply> {
     return this.#node.wait(args, signal);
+  }
+
+  writeThenWait(
+    _key: RedisArg,
+    build: BuildWrite,
+    wait: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+  ): Promise<[RedisReply, RedisReply]> {
+    return this.#node.writeThenWait(build, wait, signal);
   }
 
   exclusive<T>(

@@ -12,6 +12,9 @@ import type { WakeTicket } from "./mailboxes.ts";
 /** Sends one command on a connection lent to one caller. */
 export type ExclusiveSend = (...args: RedisArg[]) => Promise<RedisReply>;
 
+/** Makes a command from the scripts a connection was sent (`EVALSHA` or `EVAL`). */
+export type BuildWrite = (scripts: Set<string>) => RedisArg[];
+
 /** What wakes waiters: a `WakeHub`, or the cluster's hub. */
 export interface WakeSource {
   /** The part of waiter ids that names this hub. */
@@ -57,6 +60,18 @@ export interface Topology {
     args: readonly RedisArg[],
     signal: AbortSignal | undefined,
   ): Promise<RedisReply>;
+  /**
+   * A write, then `WAIT`/`WAITAOF` on the same connection (whose writes it
+   * counts): the main connection of the node that owns `key`. `build` makes
+   * the write from the scripts that connection was sent. Resolves with both
+   * replies.
+   */
+  writeThenWait(
+    key: RedisArg,
+    build: BuildWrite,
+    wait: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+  ): Promise<[RedisReply, RedisReply]>;
   /** Runs `fn` with a connection no one else uses meanwhile. */
   exclusive<T>(
     fn: (send: ExclusiveSend) => Promise<T>,

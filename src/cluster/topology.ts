@@ -13,11 +13,11 @@
 import { abortable, backoff, delay } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
-import type { Connection } from "../client/connection.ts";
 import type { ResolvedOptions } from "../client/options.ts";
 import { ServerNode } from "../client/server_node.ts";
 import { fixedTarget, type Target } from "../client/target.ts";
 import type {
+  BuildWrite,
   ExclusiveSend,
   PrimaryNode,
   Topology,
@@ -25,6 +25,7 @@ import type {
 } from "../client/topology.ts";
 import { firstKey } from "./command_keys.ts";
 import { type Layout, readLayout } from "./discovery.ts";
+import { lendFirstKeyNode } from "./exclusive.ts";
 import { ClusterHub } from "./hub.ts";
 import type { ResolvedCluster } from "./options.ts";
 import { addressOf, redirectOf } from "./redirect.ts";
@@ -134,40 +135,29 @@ export class ClusterTopology implements Topology {
     );
   }
 
-  async exclusive<T>(
+  async writeThenWait(
+    key: RedisArg,
+    build: BuildWrite,
+    wait: readonly RedisArg[],
+    signal: AbortSignal | undefined,
+  ): Promise<[RedisReply, RedisReply]> {
+    let both: [RedisReply, RedisReply] | undefined;
+    await this.#route(["WRITE", key], signal, false, async (node, asking) => {
+      both = await node.server.writeThenWait(build, wait, signal, asking);
+      return null;
+    });
+    return both!;
+  }
+
+  exclusive<T>(
     fn: (send: ExclusiveSend) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
-    // The connection is taken from the node that owns the key of the
-    // first command sent (WATCH key, or MULTI's first command's key).
-    let bound: Promise<Connection> | undefined;
-    let finish!: (error?: unknown) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      finish = (error) => error === undefined ? resolve() : reject(error);
-    });
-    done.catch(() => {});
-    let lending: Promise<unknown> | undefined;
-    const send: ExclusiveSend = async (...args) => {
-      bound ??= this.#owner(slotOf(args), signal).then((node) =>
-        new Promise<Connection>((resolve, reject) => {
-          lending = node.server.exclusive((connection) => {
-            resolve(connection);
-            return done;
-          }, signal).catch(reject);
-        })
-      );
-      return await (await bound).request(args);
-    };
-    try {
-      const result = await fn(send);
-      finish();
-      return result;
-    } catch (error) {
-      finish(error ?? new Error("exclusive() failed"));
-      throw error;
-    } finally {
-      await lending?.catch(() => {});
-    }
+    return lendFirstKeyNode(
+      (args) => this.#owner(slotOf(args), signal).then((node) => node.server),
+      fn,
+      signal,
+    );
   }
 
   hub(): WakeSource {

@@ -8,15 +8,20 @@
 import { internalsOf, type RedisClient } from "../client/client.ts";
 import type { WakeTicket } from "../client/wake_hub.ts";
 import { retryTransient } from "../_internal/transient.ts";
-import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
+import {
+  DisposedError,
+  DurabilityError,
+  SemaphoreMismatchError,
+} from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
 import type { Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import { keysOf, type LockKeys } from "./keys.ts";
 import { ContendedMarker } from "./stats.ts";
-import { grantMarginMs, parseGrant } from "./wait.ts";
+import { type Grant, grantMarginMs, parseGrant, type Waiting } from "./wait.ts";
 import { ACQUIRE } from "./scripts.ts";
+import { type Confirmer, confirmer } from "./durability.ts";
 import { abortable, backoff, delay } from "../_internal/async.ts";
 import type { Observer } from "../observe.ts";
 
@@ -33,27 +38,6 @@ export interface EngineConfig {
   options: ResolvedLockOptions;
   /** Where events, logs and metrics go. */
   observer: Observer;
-}
-
-/** Permits granted: the lease starts from `sentAt` + `leftMs`. */
-interface Grant {
-  granted: true;
-  token: number;
-  /** Lease time left by the server's clock, from when it answered. */
-  leftMs: number;
-  /** `performance.now()` when the request that answered was sent. */
-  sentAt: number;
-}
-interface Waiting {
-  granted: false;
-  /** Ms until the first holder's lease ends, or -1. */
-  wakeMs: number;
-  /** Place in the queue (0: next), or -1 when not queued. */
-  rank: number;
-  /** The server's clock (ms) when it answered. */
-  serverNow: number;
-  /** `performance.now()` when the request was sent (before `serverNow`). */
-  sentAt: number;
 }
 
 /** Acquire, release and extend for one primitive. */
@@ -147,8 +131,31 @@ export class LockEngine {
     signal.addEventListener("abort", undo, { once: true });
     const observer = this.#config.observer;
     const started = performance.now();
+    // With `durability`: a grant counts once the replicas have it.
+    const confirm = confirmer<Grant>({
+      durability: this.#config.options.durability,
+      signal,
+      extend: () =>
+        this.#retrying(
+          signal,
+          () =>
+            this.#holdings.extendDurably(
+              id,
+              this.#config.options.leaseMs,
+              signal,
+            ),
+        ),
+      release: () => this.#retrying(signal, () => this.#holdings.release(id)),
+    });
     try {
-      const grant = await this.#acquireLoop(id, weight, mode, signal, ticket);
+      const grant = await this.#acquireLoop(
+        id,
+        weight,
+        mode,
+        signal,
+        ticket,
+        confirm,
+      );
       // From here to the lease nothing awaits, so no abort can slip in
       // between: either it came before (undone; we throw) or it comes after
       // (the lease is the caller's, and the listener is gone).
@@ -169,7 +176,8 @@ export class LockEngine {
       observer.metric("wait", waitMs, "aborted");
       if (signal.aborted) {
         observer.emit("timeout", { waitMs, reason: signal.reason });
-        throw signal.reason;
+        // The signal ended while too few replicas acknowledged the grants.
+        throw confirm.shortfall ?? signal.reason;
       }
       throw error;
     } finally {
@@ -184,6 +192,7 @@ export class LockEngine {
     mode: "wait" | "try",
     signal: AbortSignal,
     ticket: WakeTicket | undefined,
+    confirm: Confirmer<Grant>,
   ): Promise<Grant | undefined> {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
@@ -216,7 +225,10 @@ export class LockEngine {
     for (let round = 0;; round++) {
       if (state.granted) {
         const usable = await this.#usable(id, state, signal);
-        if (usable) return usable;
+        const confirmed = usable && await confirm(usable);
+        if (confirmed) return confirmed;
+        // tryAcquire() does not wait for replicas to catch up.
+        if (mode === "try" && confirm.shortfall) return undefined;
         state = await recheck();
         continue;
       }
@@ -241,7 +253,8 @@ export class LockEngine {
             sentAt: state.sentAt,
           };
           const usable = await this.#usable(id, grant, signal);
-          if (usable) return usable;
+          const confirmed = usable && await confirm(usable);
+          if (confirmed) return confirmed;
         }
         // TIMEOUT (heartbeat, a lease ends) or REARM (the hub's connection
         // dropped): ACQUIRE re-checks, and consumes a grant made meanwhile.
@@ -293,6 +306,14 @@ export class LockEngine {
         ),
     );
     return leftMs > 0 ? { ...grant, leftMs, sentAt } : undefined;
+  }
+
+  #extendDurably(id: string, signal?: AbortSignal) {
+    return this.#holdings.extendDurably(
+      id,
+      this.#config.options.leaseMs,
+      signal,
+    );
   }
 
   /** `ACQUIRE`, retried on transient errors until `signal` aborts. */

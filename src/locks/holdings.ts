@@ -7,7 +7,8 @@
  * @module
  */
 import { internalsOf, type RedisClient } from "../client/client.ts";
-import type { LockLostError } from "../errors.ts";
+import { DurabilityError, type LockLostError } from "../errors.ts";
+import { acknowledged, waitCommand } from "./durability.ts";
 import { backoff, pause } from "../_internal/async.ts";
 import { isTransientError } from "../_internal/transient.ts";
 import { guard, type Observer } from "../observe.ts";
@@ -122,14 +123,62 @@ export class Holdings implements LeaseBackend {
     this.release(id, true).catch(retry);
   }
 
-  /** LeaseBackend: extends a live lease. */
-  extend(id: string, leaseMs: number): Promise<number> {
-    return EXTEND.run(this.#config.client, this.#config.keys.script, [
-      id,
-      leaseMs,
-      this.#config.limit,
-      this.#config.keys.wakePrefix,
-    ]);
+  /**
+   * LeaseBackend: extends a live lease. With `durability`, only once the
+   * replicas have it: too few in time is a `DurabilityError` (with
+   * `onShortfall: "fail"`; renewals retry it while the lease lasts).
+   */
+  async extend(id: string, leaseMs: number): Promise<number> {
+    const durability = this.#config.options.durability;
+    if (!durability) {
+      return await EXTEND.run(this.#config.client, this.#config.keys.script, [
+        id,
+        leaseMs,
+        this.#config.limit,
+        this.#config.keys.wakePrefix,
+      ]);
+    }
+    const { left, shortfall } = await this.extendDurably(id, leaseMs);
+    if (shortfall && durability.onShortfall === "fail") throw shortfall;
+    return left;
+  }
+
+  /**
+   * `EXTEND` and `WAIT` (or `WAITAOF`) together on one connection (see
+   * `durability.ts`): the lease time left (0: the lease is gone from the
+   * server reached), and the shortfall if too few replicas acknowledged
+   * (already reported).
+   */
+  async extendDurably(
+    id: string,
+    leaseMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ left: number; shortfall: DurabilityError | undefined }> {
+    const { client, keys, limit, options, observer } = this.#config;
+    const durability = options.durability!;
+    const [left, waited] = await internalsOf(client).writeThenWait(
+      keys.script[0],
+      (scripts) =>
+        EXTEND.command(
+          keys.script,
+          [id, leaseMs, limit, keys.wakePrefix],
+          scripts,
+        ),
+      waitCommand(durability),
+      signal,
+    );
+    const leftMs = Number(left);
+    const count = acknowledged(waited);
+    if (leftMs <= 0 || count >= durability.replicas) {
+      return { left: leftMs, shortfall: undefined };
+    }
+    const shortfall = new DurabilityError(
+      `Only ${count} of ${durability.replicas} replica(s) acknowledged the lease on '${this.name}' within ${durability.timeoutMs} ms`,
+      count,
+      durability.replicas,
+    );
+    observer.shortfall(shortfall);
+    return { left: leftMs, shortfall };
   }
 
   /** LeaseBackend: the lease ended. */

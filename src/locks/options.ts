@@ -12,6 +12,11 @@ import {
   checkOptionsObject,
 } from "../_internal/validate.ts";
 import { MAX_NAME_LENGTH } from "./keys.ts";
+import {
+  type DurabilityOptions,
+  type ResolvedDurability,
+  resolveDurability,
+} from "./durability.ts";
 
 /** Waiting by polling: retries with exponential backoff and jitter. */
 export interface PollingOptions {
@@ -98,6 +103,13 @@ export interface LockOptions {
    * @default {undefined}
    */
   metrics?: LockMetrics;
+  /**
+   * Count a grant (and a renewal) only once this many replicas have it:
+   * `WAIT` (or `WAITAOF`) on the connection that made the write. Narrows,
+   * without closing, the window in which a failover loses a grant.
+   * @default {undefined}
+   */
+  durability?: DurabilityOptions;
 }
 
 /** {@linkcode LockOptions} with every default applied. */
@@ -110,6 +122,7 @@ export interface ResolvedLockOptions {
   waiterTtlMs: number;
   logger: LockLogger | undefined;
   metrics: LockMetrics | undefined;
+  durability: ResolvedDurability | undefined;
 }
 
 const MAX_MS = 2 ** 31 - 1;
@@ -129,6 +142,7 @@ export function resolveLockOptions(
     waiterTtlMs = 10_000,
     logger,
     metrics,
+    durability,
   } = options;
   for (const [field, value] of [["logger", logger], ["metrics", metrics]]) {
     if (value !== undefined && (typeof value !== "object" || value === null)) {
@@ -169,6 +183,7 @@ export function resolveLockOptions(
     waiterTtlMs,
     logger,
     metrics,
+    durability: resolveDurability(action, durability),
   };
 }
 

@@ -30,3 +30,24 @@ export function parseGrant(message: string): GrantMessage {
 export function grantMarginMs(leaseMs: number): number {
   return Math.min(1_000, Math.floor(leaseMs / 2));
 }
+
+/** Permits granted: the lease starts from `sentAt` + `leftMs`. */
+export interface Grant {
+  granted: true;
+  token: number;
+  /** Lease time left by the server's clock, from when it answered. */
+  leftMs: number;
+  /** `performance.now()` when the request that answered was sent. */
+  sentAt: number;
+}
+export interface Waiting {
+  granted: false;
+  /** Ms until the first holder's lease ends, or -1. */
+  wakeMs: number;
+  /** Place in the queue (0: next), or -1 when not queued. */
+  rank: number;
+  /** The server's clock (ms) when it answered. */
+  serverNow: number;
+  /** `performance.now()` when the request was sent (before `serverNow`). */
+  sentAt: number;
+}
