@@ -8,11 +8,7 @@
 import { internalsOf, type RedisClient } from "../client/client.ts";
 import type { WakeTicket } from "../client/wake_hub.ts";
 import { retryTransient } from "../_internal/transient.ts";
-import {
-  DisposedError,
-  DurabilityError,
-  SemaphoreMismatchError,
-} from "../errors.ts";
+import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
 import type { Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
