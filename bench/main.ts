@@ -9,12 +9,14 @@
  * To add a benchmark, append a {@linkcode Section} to `SECTIONS`: it gets the
  * server URL and a logger, and returns its markdown.
  *
- * Environment: `BENCH_SECTIONS=client,locks` runs only those sections (the
- * report then holds only them); for the lock section, `BENCH_QUICK=1` makes
- * a smoke run of a few seconds per measurement, `BENCH_LOCKS_ONLY=<regexp>`
- * keeps the contenders whose id matches (the shared-client cells of
- * `lock_shared.ts` run when it matches `ours-shared`), and
- * `BENCH_LOCKS_JSON=<file>` also writes the raw figures there.
+ * Environment: `BENCH_SECTIONS=client,locks,cluster` runs only those
+ * sections (the report then holds only them); `BENCH_QUICK=1` makes a smoke
+ * run of the lock and cluster sections, a few seconds per measurement; for
+ * the lock section, `BENCH_LOCKS_ONLY=<regexp>` keeps the contenders whose
+ * id matches (the shared-client cells of `lock_shared.ts` run when it
+ * matches `ours-shared`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
+ * figures there. The cluster section (`lock_cluster.ts`) starts its own
+ * Redis Cluster and stops it at the end.
  *
  * @module
  */
@@ -32,6 +34,12 @@ import {
   QUICK_SHARED_BENCH,
   SHARED_ID,
 } from "./lock_shared.ts";
+import {
+  benchCluster,
+  DEFAULT_CLUSTER_BENCH,
+  QUICK_CLUSTER_BENCH,
+} from "./lock_cluster.ts";
+import { clusterMarkdown } from "./lock_cluster_report.ts";
 
 /** What every section is given. */
 export interface SectionContext {
@@ -78,6 +86,21 @@ const SECTIONS: Section[] = [
       await formatFile(CHART);
       log(`wrote ${CHART.pathname}`);
       return locksMarkdown(result, "handoff.svg");
+    },
+  },
+  {
+    // Starts its own 3 + 3 cluster on 127.0.0.1 (tests/_cluster.ts) and
+    // compares it with a single-node client of `url`.
+    name: "cluster",
+    run: async ({ url, log }) => {
+      const quick = process.env.BENCH_QUICK === "1";
+      return clusterMarkdown(
+        await benchCluster(
+          url,
+          log,
+          quick ? QUICK_CLUSTER_BENCH : DEFAULT_CLUSTER_BENCH,
+        ),
+      );
     },
   },
 ];
