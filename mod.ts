@@ -47,6 +47,8 @@ export {
   SemaphoreMismatchError,
 } from "./src/errors.ts";
 export { Lease } from "./src/locks/lease.ts";
+export { FencedResource } from "./src/fencing.ts";
+export type { FencedResourceOptions } from "./src/fencing.ts";
 export type { DurabilityOptions } from "./src/locks/durability.ts";
 export type {
   AcquireOptions,

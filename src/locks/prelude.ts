@@ -71,12 +71,22 @@ local function drop_holder(id)
   return expiry
 end
 
+-- How long the fence key outlives its last token, in ms: 7 days (the
+-- default idleTtlMs of a semaphore; ACQUIRE raises it to a longer one).
+local fence_idle_ms = 604800000
+
 -- Strictly increasing, and never below the server clock in microseconds,
--- so tokens keep increasing even if the fence key were lost.
+-- so tokens keep increasing even if the fence key is gone. The key lives
+-- until the server clock is fence_idle_ms past the token it holds (TTLs are
+-- only lengthened, as keep() does; a key with none gets one): after that
+-- the clock alone is above every token issued, unless it went back by more
+-- than fence_idle_ms.
 local function next_token(now_us)
   local last = tonumber(redis.call('GET', fence) or '0')
   local token = math.max(last + 1, now_us)
-  redis.call('SET', fence, fmt(token))
+  local ttl = math.floor(token / 1000) - math.floor(now_us / 1000) + fence_idle_ms
+  ttl = math.max(ttl, redis.call('PTTL', fence))
+  redis.call('SET', fence, fmt(token), 'PX', fmt(ttl))
   return token
 end
 

@@ -11,8 +11,14 @@
  * | `p:{name}:waiters`   | ZSET   | waiter id -> heartbeat deadline (server ms)        |
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"                      |
  * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
- * | `p:{name}:fence`     | STRING | last fencing token (kept: no TTL)                  |
+ * | `p:{name}:fence`     | STRING | last fencing token (TTL: see below)                |
  * | `p:{name}:wake:<hub>` | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
+ *
+ * Every key expires when idle. `fence` lives until the server clock is 7
+ * days past its token (a semaphore's `idleTtlMs` if longer; `next_token()`
+ * in the prelude), so tokens still increase once it is gone: they never fall
+ * below the server clock in microseconds, unless that clock goes back by
+ * more than this idle time.
  *
  * Scripts read the server clock (`TIME`), never a client's. Names reach the
  * scripts only as KEYS and ARGV.
@@ -27,9 +33,10 @@ import { PRELUDE } from "./prelude.ts";
  *
  * KEYS: holders, owners, queue, waiters, wants, meta, fence.
  * ARGV: id, limit, weight, leaseMs, mode ("try": never queue; "wait":
- * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs,
- * wakePrefix, keepMeta ("1" for semaphores), fresh ("1" on the first call
- * for this id: it cannot hold or queue yet).
+ * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs (of
+ * `meta`, and of `fence` when over 7 days; 0 for a mutex), wakePrefix,
+ * keepMeta ("1" for semaphores), fresh ("1" on the first call for this
+ * id: it cannot hold or queue yet).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
  * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
@@ -64,6 +71,7 @@ local idle_ttl = tonumber(ARGV[7])
 local wake_prefix = ARGV[8]
 local keep_meta = ARGV[9] == '1'
 local fresh = ARGV[10] == '1'
+if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
 
 local stored = redis.call('HGET', meta, 'permits')
 if stored and tonumber(stored) ~= limit then
