@@ -18,6 +18,12 @@ export interface Proxy {
   readonly accepted: number;
   /** Stops forwarding on every open connection, without closing any. */
   freeze(): void;
+  /**
+   * Stops forwarding on the replication links only (those a replica opened:
+   * they started with `REPLCONF`/`PSYNC`), silently: the replica sees no
+   * error, and what the primary writes from now on never reaches it.
+   */
+  freezeReplication(): void;
   /** Closes everything. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -27,6 +33,8 @@ interface Link {
   client: Socket;
   upstream: Socket;
   frozen: boolean;
+  /** A replica's link (it sent REPLCONF or PSYNC). */
+  replication: boolean;
 }
 
 /** Starts a proxy to `127.0.0.1:targetPort`. */
@@ -36,9 +44,12 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
   const server = createServer((client) => {
     accepted++;
     const upstream = connect({ host: "127.0.0.1", port: targetPort });
-    const link: Link = { client, upstream, frozen: false };
+    const link: Link = { client, upstream, frozen: false, replication: false };
     links.add(link);
     client.on("data", (chunk) => {
+      if (!link.replication && /REPLCONF|PSYNC/i.test(String(chunk))) {
+        link.replication = true;
+      }
       if (!link.frozen) upstream.write(chunk);
     });
     upstream.on("data", (chunk) => {
@@ -71,6 +82,9 @@ export async function startProxy(targetPort: number): Promise<Proxy> {
     },
     freeze() {
       for (const link of links) link.frozen = true;
+    },
+    freezeReplication() {
+      for (const link of links) if (link.replication) link.frozen = true;
     },
     close,
     [Symbol.asyncDispose]: close,

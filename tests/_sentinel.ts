@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "../mod.ts";
 import { type RedisServer, startRedis } from "./_server.ts";
+import { type Proxy, startProxy } from "./_proxy.ts";
 
 /** The running topology. */
 export interface SentinelTopology {
@@ -23,6 +24,13 @@ export interface SentinelTopology {
   readonly sentinels: string[];
   /** `redis+sentinel://...` for connect(). */
   readonly url: string;
+  /**
+   * With `replicationProxy`: the primary is known (to the sentinels, the
+   * replica and the clients) at this TCP proxy's address, so that
+   * `freezeReplication()` can stop replication silently (the replica sees
+   * no error): writes made after it are lost when the primary dies.
+   */
+  readonly replication?: Proxy;
   /** The port the sentinels report as the primary now. */
   primaryPort(): Promise<number>;
   close(): Promise<void>;
@@ -42,10 +50,21 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Starts the topology and waits until the sentinels agree on the primary. */
 export async function startSentinels(
   name = "mymaster",
+  options: { replicationProxy?: boolean } = {},
 ): Promise<SentinelTopology> {
-  const primary = await startRedis();
+  const primary = await startRedis({
+    args: ["--repl-diskless-sync-delay", "0"],
+  });
+  const replication = options.replicationProxy
+    ? await startProxy(primary.port)
+    : undefined;
+  // With the proxy, the primary's address is the proxy's for everyone (the
+  // sentinels would otherwise "fix" a replica pointed elsewhere).
+  const upstream = replication
+    ? Number(new URL(replication.url).port)
+    : primary.port;
   const replica = await startRedis({
-    args: ["--replicaof", "127.0.0.1", String(primary.port)],
+    args: ["--replicaof", "127.0.0.1", String(upstream)],
   });
   const dir = await mkdtemp(join(tmpdir(), "redsync-sentinel-"));
   const children: ChildProcess[] = [];
@@ -64,6 +83,7 @@ export async function startSentinels(
     await rm(dir, { recursive: true, force: true });
     await replica.stop();
     await primary.stop();
+    await replication?.close();
   };
   try {
     for (let i = 0; i < 3; i++) {
@@ -75,7 +95,7 @@ export async function startSentinels(
           `port ${port}`,
           "bind 127.0.0.1",
           `dir ${dir}`,
-          `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+          `sentinel monitor ${name} 127.0.0.1 ${upstream} 2`,
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 5000`,
           `sentinel parallel-syncs ${name} 1`,
@@ -131,6 +151,7 @@ export async function startSentinels(
       primary,
       replica,
       sentinels,
+      replication,
       url: `redis+sentinel://${sentinels.join(",")}/${name}`,
       primaryPort,
       close,

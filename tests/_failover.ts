@@ -1,0 +1,183 @@
+/**
+ * The measure of replica-acknowledged grants: workers contend for a
+ * Semaphore through Sentinel while replication to the replica is silently
+ * stopped and then the primary is killed, so every write made after the
+ * freeze is lost in the failover. A grant lost that way lets the new primary
+ * admit another holder while the first still believes it holds: an
+ * over-admission, counted here from the holders' own view (leases granted
+ * and neither released nor lost). Used by `tests/failover_test.ts` and
+ * `bench/failover.ts`.
+ *
+ * @module
+ */
+import {
+  connect,
+  type DurabilityOptions,
+  type Lease,
+  Semaphore,
+} from "../mod.ts";
+import { startSentinels } from "./_sentinel.ts";
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One run's settings. */
+export interface FailoverRunOptions {
+  durability?: DurabilityOptions;
+  /** Permits of the semaphore. @default {4} */
+  permits?: number;
+  /** Worker tasks (over two clients). @default {12} */
+  workers?: number;
+  /** How long each holder holds, ms (a range). @default {[1000, 6000]} */
+  holdMs?: [number, number];
+  /** Contention before the freeze, ms. @default {2000} */
+  warmupMs?: number;
+  /** Replication frozen this long before the kill, ms. @default {2500} */
+  frozenMs?: number;
+  /** Observation after the failover, ms. @default {4000} */
+  afterMs?: number;
+  /** Lease of the semaphore, ms. @default {3000} */
+  leaseMs?: number;
+  /** Receives a line per grant, loss and phase (debugging). */
+  log?: (line: string) => void;
+}
+
+/** What one run saw. */
+export interface FailoverRunResult {
+  /** Grants counted by the workers. */
+  grants: number;
+  /**
+   * Grants counted between the freeze and the kill: their write never
+   * reached the replica that became the primary, so these holders held a
+   * permit the new primary never knew of.
+   */
+  grantsLost: number;
+  /** Grants made while more holders believed they held than permits. */
+  overAdmissions: number;
+  /** Most holders believing at once. */
+  mostBelievers: number;
+  /** Leases lost (their signal aborted). */
+  lost: number;
+  /** Shortfall events (durability). */
+  shortfalls: number;
+  /** Ms from the kill to the first grant after it. */
+  resumedMs: number;
+  /** Errors other than the workers' own stop. */
+  errors: unknown[];
+}
+
+/** Runs the scenario once on a fresh Sentinel topology. */
+export async function runFailover(
+  options: FailoverRunOptions = {},
+): Promise<FailoverRunResult> {
+  const {
+    durability,
+    permits = 4,
+    workers = 12,
+    holdMs = [1_000, 6_000],
+    warmupMs = 2_000,
+    frozenMs = 2_500,
+    afterMs = 4_000,
+    leaseMs = 3_000,
+    log,
+  } = options;
+  const t0 = performance.now();
+  const at = () => Math.round(performance.now() - t0);
+  await using topology = await startSentinels("mymaster", {
+    replicationProxy: true,
+  });
+  const clientOptions = {
+    url: topology.url,
+    commandTimeoutMs: 1_000,
+    reconnect: { minDelayMs: 50, maxDelayMs: 300 },
+  };
+  await using a = await connect(clientOptions);
+  await using b = await connect(clientOptions);
+  const name = `failover:${crypto.randomUUID()}`;
+  const semaphoreOptions = {
+    permits,
+    leaseMs,
+    durability: durability ? { timeoutMs: 100, ...durability } : undefined,
+  };
+  const semaphores = await Promise.all(
+    [a, b].map((client) => Semaphore.create(client, name, semaphoreOptions)),
+  );
+  const result: FailoverRunResult = {
+    grants: 0,
+    grantsLost: 0,
+    overAdmissions: 0,
+    mostBelievers: 0,
+    lost: 0,
+    shortfalls: 0,
+    resumedMs: NaN,
+    errors: [],
+  };
+  for (const semaphore of semaphores) {
+    semaphore.addEventListener("shortfall", () => result.shortfalls++);
+  }
+  const believers = new Set<Lease>();
+  let killedAt = Infinity;
+  let frozenAt = Infinity;
+  const stop = new AbortController();
+  const loops = Array.from({ length: workers }, async (_, i) => {
+    const semaphore = semaphores[i % 2];
+    while (!stop.signal.aborted) {
+      let lease: Lease;
+      try {
+        lease = await semaphore.acquire(
+          AbortSignal.any([stop.signal, AbortSignal.timeout(30_000)]),
+        );
+      } catch (error) {
+        if (!stop.signal.aborted) result.errors.push(error);
+        return;
+      }
+      const now = performance.now();
+      result.grants++;
+      if (now > frozenAt && now < killedAt) result.grantsLost++;
+      if (now > killedAt && Number.isNaN(result.resumedMs)) {
+        result.resumedMs = now - killedAt;
+      }
+      believers.add(lease);
+      log?.(`${at()} grant #${lease.token} believers ${believers.size}`);
+      if (believers.size > permits) result.overAdmissions++;
+      result.mostBelievers = Math.max(result.mostBelievers, believers.size);
+      const hold = holdMs[0] + Math.random() * (holdMs[1] - holdMs[0]);
+      // Held until the hold time ends, the lease is lost, or the run stops.
+      const ended = AbortSignal.any([lease.signal, stop.signal]);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, hold);
+        ended.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      believers.delete(lease);
+      log?.(
+        `${at()} end #${lease.token} ${
+          lease.signal.aborted ? "LOST" : "release"
+        }`,
+      );
+      if (lease.signal.aborted) result.lost++;
+      else await lease.release().catch(() => {});
+    }
+  });
+  await delay(warmupMs);
+  topology.replication!.freezeReplication();
+  frozenAt = performance.now();
+  log?.(`${at()} freeze`);
+  await delay(frozenMs);
+  await topology.primary.kill();
+  killedAt = performance.now();
+  log?.(`${at()} kill`);
+  // The old primary comes back empty: the sentinels make it a replica of
+  // the new one, whose grants then have a replica to acknowledge them.
+  const back = delay(3_000).then(() => topology.primary.restart());
+  const deadline = killedAt + 20_000;
+  while (Number.isNaN(result.resumedMs) && performance.now() < deadline) {
+    await delay(50);
+  }
+  await back;
+  await delay(afterMs);
+  stop.abort();
+  await Promise.all(loops);
+  return result;
+}
