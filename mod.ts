@@ -48,6 +48,14 @@ export {
 } from "./src/errors.ts";
 export { Lease } from "./src/locks/lease.ts";
 export { FencedResource } from "./src/fencing.ts";
+export { Redlock, type RedlockExclusive } from "./src/redlock/redlock.ts";
+export { RedlockLease } from "./src/redlock/lease.ts";
+export {
+  type NodeOutcome,
+  type NodeOutcomeKind,
+  QuorumError,
+} from "./src/redlock/errors.ts";
+export type { RedlockOptions } from "./src/redlock/options.ts";
 export type { FencedResourceOptions } from "./src/fencing.ts";
 export type { DurabilityOptions } from "./src/locks/durability.ts";
 export type {

@@ -1,0 +1,338 @@
+/**
+ * Redlock: one lock over N ≥ 3 independent Redis servers (separate
+ * primaries, not replicas), held while a majority of them holds it, so it
+ * survives the loss of any minority of them.
+ *
+ * @module
+ */
+import type { RedisClient } from "../client/client.ts";
+import {
+  DisposedError,
+  type LockLostError,
+  LockTimeoutError,
+} from "../errors.ts";
+import { delay } from "../_internal/async.ts";
+import { checkInteger } from "../_internal/validate.ts";
+import { checkName } from "../locks/keys.ts";
+import { type AcquireOptions, toAcquireOptions } from "../locks/options.ts";
+import type { RunOptions, RunResult } from "../locks/run_exclusive.ts";
+import { guard } from "../observe.ts";
+import { type NodeOutcome, QuorumError } from "./errors.ts";
+import { createRedlockLease, type RedlockLease } from "./lease.ts";
+import { hopeless, RedlockNodes } from "./nodes.ts";
+import {
+  checkClients,
+  type RedlockOptions,
+  resolveRedlockOptions,
+} from "./options.ts";
+
+/** The function `Redlock.runExclusive` runs: its signal aborts if the lease is lost. */
+export type RedlockExclusive<T> = (
+  signal: AbortSignal,
+  lease: RedlockLease,
+) => T | Promise<T>;
+
+/**
+ * A lock over N ≥ 3 independent Redis servers, after the Redlock algorithm
+ * (https://redis.io/docs/latest/develop/use/patterns/distributed-locks/).
+ * Each attempt (a round) asks every server at once, each within
+ * `nodeTimeoutMs`, to take the name for `leaseMs` (a server whose client is
+ * reconnecting is not asked: "unreachable"); the lock is held when a
+ * majority (`⌊N/2⌋ + 1`) took it with validity left (`leaseMs` minus the
+ * time taken minus the drift allowance). Otherwise it is released on every
+ * server (those that did not answer too: the command may have landed) and
+ * tried again after a random delay, with a new id. Held leases are renewed
+ * on every server while a majority answers.
+ *
+ * On each server the lock is a `Mutex` of the same name and prefix (same
+ * keys and scripts), so `inspect(client, name)` shows it there, and each
+ * server hands out its own fencing tokens (see {@linkcode RedlockLease}).
+ * A `Mutex` used on one of these servers with the same name would contend
+ * with the Redlock there: use distinct names.
+ *
+ * N may be even; it then tolerates no more failures than N - 1 servers do.
+ * Unlike `Mutex`, waiting is by retrying (no hand-off, no FIFO order).
+ *
+ * @example
+ * ```ts
+ * import { connect, Redlock } from "@redsync/core";
+ * await using a = await connect("redis://10.0.0.1:6379");
+ * await using b = await connect("redis://10.0.0.2:6379");
+ * await using c = await connect("redis://10.0.0.3:6379");
+ * const lock = new Redlock([a, b, c], "nightly-report", { leaseMs: 10_000 });
+ * {
+ *   await using lease = await lock.acquire(AbortSignal.timeout(5_000));
+ *   await fetch("https://example.com/report", { signal: lease.signal });
+ * } // released on every server here
+ * const maybe = await lock.tryAcquire(); // undefined when held elsewhere
+ * await maybe?.release();
+ * ```
+ */
+export class Redlock implements AsyncDisposable {
+  /** The name of the lock, the same on every server. */
+  readonly name: string;
+  /** The servers' addresses (`client.url`, no credentials), in the clients' order. */
+  readonly urls: readonly string[];
+  /** How many servers make a majority: `⌊N/2⌋ + 1`. */
+  readonly quorum: number;
+
+  readonly #nodes: RedlockNodes;
+  readonly #leases = new Set<RedlockLease>();
+  readonly #disposed = new AbortController();
+  #lastOutcome: readonly NodeOutcome[] | undefined;
+
+  /**
+   * Describes the lock; nothing is sent until `acquire()`. Throws
+   * `TypeError`/`RangeError` for fewer than 3 clients, a client given
+   * twice (or two clients of one server), a cluster client, a closed
+   * client, a bad name or bad options.
+   */
+  constructor(
+    clients: readonly RedisClient[],
+    name: string,
+    options?: RedlockOptions,
+  ) {
+    const checked = checkClients(clients);
+    this.name = checkName("create a Redlock", name);
+    const resolved = resolveRedlockOptions(options);
+    this.#nodes = new RedlockNodes(checked, this.name, resolved);
+    this.urls = checked.map((client) => client.url);
+    this.quorum = this.#nodes.quorum;
+  }
+
+  /**
+   * Each server's outcome in the last round of this object that finished
+   * (every server answered or ran out of time; not one cut short by an
+   * abort), of any `acquire()` or `tryAcquire()`; `undefined` before the
+   * first.
+   */
+  get lastOutcome(): readonly NodeOutcome[] | undefined {
+    return this.#lastOutcome;
+  }
+
+  /**
+   * Waits for the lock and resolves with its lease, retrying until a
+   * majority is had. When `signal` aborts, rejects with `signal.reason`,
+   * whose `cause` becomes the last failed round's `QuorumError` (each
+   * server's outcome) when a round failed and the reason is an object with
+   * no `cause` of its own; nothing is kept on any server. Rejects at once
+   * with a `QuorumError` when errors no retry can cure (an error reply, a
+   * closed client) leave no majority possible.
+   *
+   * @example
+   * ```ts
+   * import { connect, QuorumError, Redlock } from "@redsync/core";
+   * const clients = await Promise.all([6379, 6380, 6381].map((p) => connect({ port: p })));
+   * const lock = new Redlock(clients, "migrations");
+   * try {
+   *   await using lease = await lock.acquire({ signal: AbortSignal.timeout(60_000) });
+   * } catch (error) {
+   *   const cause = (error as Error).cause;
+   *   if (cause instanceof QuorumError) console.log(cause.outcomes);
+   *   throw error;
+   * }
+   * ```
+   */
+  async acquire(signal?: AbortSignal | AcquireOptions): Promise<RedlockLease> {
+    const { signal: abort } = toAcquireOptions("acquire", signal);
+    return (await this.#acquire("wait", abort))!;
+  }
+
+  /**
+   * One round: resolves with the lease when a majority took it, and
+   * `undefined` when not because it is held elsewhere (some server
+   * answered "taken"). Rejects with a `QuorumError` when no majority could
+   * be had and no server reported it taken (an outage, not contention).
+   * `lastOutcome` tells what each server answered.
+   *
+   * @example Skip if another instance runs it
+   * ```ts
+   * import { connect, Redlock } from "@redsync/core";
+   * const clients = await Promise.all([6379, 6380, 6381].map((p) => connect({ port: p })));
+   * await using lease = await new Redlock(clients, "cron:cleanup").tryAcquire();
+   * if (!lease) console.log("another instance is on it");
+   * ```
+   */
+  tryAcquire(): Promise<RedlockLease | undefined> {
+    return this.#acquire("try", undefined);
+  }
+
+  async #acquire(
+    mode: "wait" | "try",
+    userSignal: AbortSignal | undefined,
+  ): Promise<RedlockLease | undefined> {
+    if (this.#disposed.signal.aborted) throw this.#disposed.signal.reason;
+    if (userSignal?.aborted) throw userSignal.reason;
+    const signal = userSignal
+      ? AbortSignal.any([userSignal, this.#disposed.signal])
+      : this.#disposed.signal;
+    const nodes = this.#nodes;
+    const { retryDelayMs, retryJitter } = nodes.options;
+    // The id of the round in flight: an abort releases it on every server
+    // at once, written after that round's ACQUIREs on each connection.
+    let id: string | undefined;
+    const undo = () => {
+      if (id !== undefined) nodes.releaseEverywhere(id);
+      id = undefined;
+    };
+    signal.addEventListener("abort", undo, { once: true });
+    let failure: QuorumError | undefined;
+    try {
+      for (;;) {
+        // A fresh id per round: a late release of an earlier round can
+        // never remove what a later one took.
+        const roundId = id = crypto.randomUUID();
+        const round = await nodes.round(nodes.acquireOp(roundId), signal);
+        // No await from here to the lease: an abort came before (undone,
+        // we throw) or comes after (the lease is the caller's).
+        signal.throwIfAborted();
+        const outcomes = round.outcomes;
+        this.#lastOutcome = outcomes;
+        if (round.ok) {
+          signal.removeEventListener("abort", undo);
+          const lease = createRedlockLease(
+            nodes,
+            roundId,
+            round,
+            (ended, lost) => this.#settled(ended, lost),
+          );
+          this.#leases.add(lease);
+          return lease;
+        }
+        undo();
+        const acquired = outcomes.filter((o) => o.outcome === "acquired");
+        failure = new QuorumError(this.name, this.quorum, outcomes, {
+          note: acquired.length >= this.quorum
+            ? "the validity ran out during the round"
+            : undefined,
+        });
+        if (mode === "try") {
+          if (outcomes.some((o) => o.outcome === "taken")) return undefined;
+          throw failure;
+        }
+        if (hopeless(outcomes, this.quorum, false)) throw failure;
+        await delay(retryDelayMs * (1 - retryJitter * Math.random()), signal);
+      }
+    } catch (error) {
+      undo();
+      if (signal.aborted) throw withCause(signal.reason, failure);
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", undo);
+    }
+  }
+
+  #settled(lease: RedlockLease, lost: LockLostError | undefined): void {
+    this.#leases.delete(lease);
+    const onLost = this.#nodes.options.onLost;
+    if (lost && onLost) guard(() => onLost(lost));
+  }
+
+  /**
+   * Acquires, runs `fn` with a signal that aborts if the lease is lost (or
+   * the given signal aborts), and always releases. Takes a signal, or
+   * options: `wait` is `"forever"` (default), a number of ms (then
+   * `LockTimeoutError`), or `"skip"`: resolve `{ ran: false }` at once
+   * when the lock is held elsewhere.
+   *
+   * @example
+   * ```ts
+   * import { connect, Redlock } from "@redsync/core";
+   * const clients = await Promise.all([6379, 6380, 6381].map((p) => connect({ port: p })));
+   * const result = await new Redlock(clients, "nightly").runExclusive(
+   *   async (signal) => {
+   *     await fetch("https://example.com/job", { method: "POST", signal });
+   *     return "done";
+   *   },
+   *   { wait: "skip" },
+   * );
+   * if (!result.ran) console.log("another instance is running it");
+   * ```
+   */
+  async runExclusive<T>(
+    fn: RedlockExclusive<T>,
+    options: AbortSignal | RunOptions = {},
+  ): Promise<RunResult<T>> {
+    if (typeof fn !== "function") {
+      throw new TypeError(
+        `Cannot run exclusively as 'fn' must be a function: current type is ${typeof fn}`,
+      );
+    }
+    const { wait = "forever", signal } = options instanceof AbortSignal
+      ? { signal: options }
+      : toAcquireOptions<RunOptions>("run exclusively", options);
+    let lease: RedlockLease | undefined;
+    if (wait === "skip") {
+      signal?.throwIfAborted();
+      lease = await this.tryAcquire();
+      if (!lease) return { ran: false };
+    } else if (wait === "forever") {
+      lease = await this.acquire(signal);
+    } else {
+      checkInteger("run exclusively", "wait", wait, 0, 2 ** 31 - 1);
+      const timeout = AbortSignal.timeout(wait);
+      try {
+        lease = await this.acquire(
+          signal ? AbortSignal.any([signal, timeout]) : timeout,
+        );
+      } catch (error) {
+        if (timeout.aborted && !signal?.aborted) {
+          throw new LockTimeoutError(this.name, wait, { cause: error });
+        }
+        throw error;
+      }
+    }
+    await using held = lease;
+    const running = signal
+      ? AbortSignal.any([held.signal, signal])
+      : held.signal;
+    return { ran: true, value: await fn(running, held) };
+  }
+
+  /**
+   * Releases the leases this object handed out and still holds, and makes
+   * pending `acquire()`s reject with `DisposedError`; later calls reject
+   * too. The clients stay open (they are the caller's).
+   *
+   * @example
+   * ```ts
+   * import { connect, Redlock } from "@redsync/core";
+   * const clients = await Promise.all([6379, 6380, 6381].map((p) => connect({ port: p })));
+   * await using lock = new Redlock(clients, "job");
+   * const lease = await lock.acquire();
+   * // leaving the scope releases `lease` if still held
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed.signal.aborted) return;
+    this.#disposed.abort(
+      new DisposedError(`Cannot use '${this.name}' as it was disposed`),
+    );
+    await Promise.allSettled([...this.#leases].map((l) => l.release()));
+  }
+}
+
+/**
+ * `reason`, with `failure` as its `cause` when it is an object that has
+ * none of its own (an abort's `DOMException`, an `Error` without one):
+ * the rejection stays `signal.reason` itself, and still tells what each
+ * server answered. Frozen or primitive reasons are left as they are.
+ */
+function withCause(reason: unknown, failure: QuorumError | undefined): unknown {
+  if (failure === undefined || typeof reason !== "object" || reason === null) {
+    return reason;
+  }
+  if (Object.hasOwn(reason, "cause") || !Object.isExtensible(reason)) {
+    return reason;
+  }
+  try {
+    Object.defineProperty(reason, "cause", {
+      value: failure,
+      writable: true,
+      configurable: true,
+    });
+  } catch {
+    // A proxy or exotic object refused it: the reason stays as it is.
+  }
+  return reason;
+}
