@@ -17,7 +17,10 @@
  */
 export { RedisClient } from "./src/client/client.ts";
 export { connect } from "./src/client/connect.ts";
-export type { CommandOptions } from "./src/client/client.ts";
+export type {
+  CloseOptions,
+  CommandOptions,
+} from "./src/client/client_options.ts";
 export {
   ConnectionError,
   RedisReplyError,
@@ -48,6 +51,11 @@ export {
 } from "./src/errors.ts";
 export { Lease } from "./src/locks/lease.ts";
 export { FencedResource } from "./src/fencing.ts";
+export {
+  acquireAll,
+  MultiLease,
+  type MultiLockPart,
+} from "./src/locks/multi_lock.ts";
 export { Redlock, type RedlockExclusive } from "./src/redlock/redlock.ts";
 export { RedlockLease } from "./src/redlock/lease.ts";
 export {
@@ -66,6 +74,10 @@ export type {
   WaitStrategy,
 } from "./src/locks/options.ts";
 export { Mutex } from "./src/locks/mutex.ts";
+export {
+  ReadWriteLock,
+  type ReadWriteLockOptions,
+} from "./src/locks/rw_lock.ts";
 export { MAX_PERMITS, Semaphore } from "./src/locks/semaphore.ts";
 export type {
   SemaphoreAcquireOptions,

@@ -9,14 +9,16 @@
  * To add a benchmark, append a {@linkcode Section} to `SECTIONS`: it gets the
  * server URL and a logger, and returns its markdown.
  *
- * Environment: `BENCH_SECTIONS=client,locks,cluster` runs only those
- * sections (the report then holds only them); `BENCH_QUICK=1` makes a smoke
- * run of the lock and cluster sections, a few seconds per measurement; for
+ * Environment: `BENCH_SECTIONS=client,locks,cluster,durability` runs only
+ * those sections (the report then holds only them); `BENCH_QUICK=1` makes a
+ * smoke run of the lock, cluster and durability sections, a few seconds per
+ * measurement; for
  * the lock section, `BENCH_LOCKS_ONLY=<regexp>` keeps the contenders whose
  * id matches (the shared-client cells of `lock_shared.ts` run when it
  * matches `ours-shared`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
  * figures there. The cluster section (`lock_cluster.ts`) starts its own
- * Redis Cluster and stops it at the end.
+ * Redis Cluster and stops it at the end; the durability section
+ * (`lock_durability.ts`) its own primary and replica, likewise.
  *
  * @module
  */
@@ -40,6 +42,12 @@ import {
   QUICK_CLUSTER_BENCH,
 } from "./lock_cluster.ts";
 import { clusterMarkdown } from "./lock_cluster_report.ts";
+import {
+  benchDurability,
+  DEFAULT_DURABILITY_BENCH,
+  QUICK_DURABILITY_BENCH,
+} from "./lock_durability.ts";
+import { durabilityMarkdown } from "./lock_durability_report.ts";
 
 /** What every section is given. */
 export interface SectionContext {
@@ -99,6 +107,20 @@ const SECTIONS: Section[] = [
           url,
           log,
           quick ? QUICK_CLUSTER_BENCH : DEFAULT_CLUSTER_BENCH,
+        ),
+      );
+    },
+  },
+  {
+    // Starts its own primary and replica (tests/_server.ts), whatever `url`
+    // is, and compares mutexes with and without `durability` on them.
+    name: "durability",
+    run: async ({ log }) => {
+      const quick = process.env.BENCH_QUICK === "1";
+      return durabilityMarkdown(
+        await benchDurability(
+          log,
+          quick ? QUICK_DURABILITY_BENCH : DEFAULT_DURABILITY_BENCH,
         ),
       );
     },

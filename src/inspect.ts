@@ -24,6 +24,11 @@ export interface HolderInfo {
   permits: number;
   /** Time left on the lease by the server's clock, in ms. */
   remainingMs: number;
+  /**
+   * What its `acquire({ meta })` said about it (who holds it and why);
+   * absent when it gave none.
+   */
+  meta?: string;
 }
 
 /** A primitive's state at one instant, read atomically. */
@@ -48,7 +53,8 @@ export interface LockInfo {
 
 /**
  * Reads the state of the lock primitive `name` (mutex or semaphore) in one
- * atomic script.
+ * atomic script: its holders (with the `meta` each acquisition gave),
+ * waiters and key TTLs.
  *
  * @example
  * ```ts
@@ -56,6 +62,7 @@ export interface LockInfo {
  * await using redis = await connect();
  * const info = await inspect(redis, "partner-api");
  * console.log(info.holders.length, "holders,", info.waiters, "waiting");
+ * for (const h of info.holders) console.log(h.id, h.meta ?? "(no meta)");
  * ```
  */
 export async function inspect(
@@ -66,15 +73,18 @@ export async function inspect(
   checkName("inspect", name);
   const { prefix = "redsync" } = options;
   const reply = await INFO.run(client, keysOf(prefix, name).script);
-  const [serverTime, permits, flat, waiters, queued, ttls] = reply;
+  const [serverTime, permits, flat, waiters, queued, ttls, notes] = reply;
   const holders: HolderInfo[] = [];
   for (let i = 0; i < flat.length; i += 4) {
-    holders.push({
+    const holder: HolderInfo = {
       id: String(flat[i]),
       remainingMs: Number(flat[i + 1]),
       token: Number(flat[i + 2]),
       permits: Number(flat[i + 3]),
-    });
+    };
+    const meta = notes?.[i / 4];
+    if (typeof meta === "string" && meta !== "") holder.meta = meta;
+    holders.push(holder);
   }
   return {
     name,

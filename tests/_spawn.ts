@@ -1,19 +1,38 @@
 /**
- * Starts a TypeScript script as a child process of this same runtime (Deno
- * or Bun) and collects the JSON lines it prints. Used by the multi-process
- * tests.
+ * Starts a TypeScript script as a child process of this same runtime (Deno,
+ * Bun or Node) and collects the JSON lines it prints. Used by the
+ * multi-process tests and the CLI tests.
  *
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import process from "node:process";
 import { runtime } from "./_test.ts";
 
-/** The command line that runs `file` with `args` in this runtime. */
+/**
+ * The command line that runs `file` with `args` in this runtime. Node runs
+ * no TypeScript: there, `file` names a script beside the test bundles that
+ * `tests/run.ts` builds (`tests/x_test.ts` runs as `OUT/tests/x_test.mjs`, so
+ * a path made from its `import.meta.url` lands in `OUT`), and its bundle,
+ * the same path ending in `.mjs`, is run instead.
+ */
 export function scriptCommand(file: string, args: string[]): string[] {
-  return runtime === "deno"
-    ? [process.execPath, "run", "-A", file, ...args]
-    : [process.execPath, file, ...args];
+  if (runtime === "deno") return [process.execPath, "run", "-A", file, ...args];
+  if (runtime === "bun") return [process.execPath, file, ...args];
+  return [process.execPath, nodeBundle(file), ...args];
+}
+
+/** The bundle of `file` for Node (see {@linkcode scriptCommand}). */
+function nodeBundle(file: string): string {
+  const bundle = file.replace(/\.[cm]?ts$/, ".mjs");
+  if (!existsSync(bundle)) {
+    throw new Error(
+      `${bundle} not found: on Node, the scripts that tests spawn run from ` +
+        `the bundles that tests/run.ts builds (add ${file} to its list)`,
+    );
+  }
+  return bundle;
 }
 
 /** A running script. */
@@ -47,7 +66,9 @@ export function startScript(file: string, args: string[]): Script {
     // "close", not "exit": after "exit" the last stdout chunk may still be
     // unread (a lost last line made a test flaky).
     child.on("close", (code, signal) => {
-      if (code !== 0 && signal !== "SIGKILL") {
+      // A SIGTERM the test sent is an end, not a failure (Deno reports the
+      // signal even when the child's handler exited 0).
+      if (code !== 0 && signal !== "SIGKILL" && signal !== "SIGTERM") {
         reject(
           new Error(`${file} exited ${code ?? signal}: ${err.slice(-2000)}`),
         );

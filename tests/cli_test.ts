@@ -20,7 +20,8 @@ import {
   Semaphore,
 } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "./_server.ts";
-import { runtime, test } from "./_test.ts";
+import { scriptCommand } from "./_spawn.ts";
+import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();
 const cliFile = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -39,9 +40,7 @@ interface Run {
  * stdin at all (`/dev/null`, not a terminal).
  */
 function cli(args: string[], input?: string): Promise<Run> {
-  const command = runtime === "deno"
-    ? [process.execPath, "run", "-A", cliFile, ...args]
-    : [process.execPath, cliFile, ...args];
+  const command = scriptCommand(cliFile, args);
   const child = spawn(command[0], command.slice(1), {
     stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },

@@ -19,30 +19,13 @@ import type {
   WakeSource,
 } from "./topology.ts";
 import { ConnectionError } from "../errors.ts";
+import type {
+  Closable,
+  CloseOptions,
+  CommandOptions,
+} from "./client_options.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
-
-/** Per-command settings for {@linkcode RedisClient.command}. */
-export interface CommandOptions {
-  /**
-   * Aborts the wait: the promise rejects with `signal.reason`. A blocking
-   * command is unblocked on the server, and if it was served anyway its
-   * reply is returned, so no popped element is ever lost.
-   * @default {undefined}
-   */
-  signal?: AbortSignal;
-  /**
-   * Return bulk strings as `Uint8Array` instead of `string`.
-   * @default {false}
-   */
-  bytes?: boolean;
-  /**
-   * Run on a connection of the blocking pool. Detected from the command name
-   * (`BLPOP`, `BZPOPMIN`, `WAIT`, `XREAD ... BLOCK`, ...) when absent.
-   * @default {undefined}
-   */
-  blocking?: boolean;
-}
 
 /** Set by `RedisClient`'s static block: its constructor stays private. */
 let open: (options: ResolvedOptions) => Promise<RedisClient>;
@@ -73,6 +56,11 @@ export interface ClientInternals {
   loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
   /** Every primary (one, unless the client talks to a cluster). */
   primaries(): Promise<PrimaryNode[]>;
+  /**
+   * Registers a primitive that holds or waits now: `close()` shuts it down
+   * first. Returns the unregister function (call it once idle).
+   */
+  track(closable: Closable): () => void;
   /** A write and `WAIT` on one connection: see `Topology.writeThenWait`. */
   writeThenWait(
     key: RedisArg,
@@ -113,6 +101,8 @@ export class RedisClient implements AsyncDisposable {
   readonly #closing = new AbortController();
   #internals: ClientInternals | undefined;
   #policy: Promise<string | undefined> | undefined;
+  readonly #tracked = new Set<Closable>();
+  #closingDone: Promise<void> | undefined;
 
   private constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -142,6 +132,10 @@ export class RedisClient implements AsyncDisposable {
         closing: client.#closing.signal,
         loadedScripts: (key) => client.#topology.loadedScripts(key),
         primaries: () => client.#topology.primaries(),
+        track: (closable) => {
+          client.#tracked.add(closable);
+          return () => client.#tracked.delete(closable);
+        },
         writeThenWait: (key, build, wait, signal) =>
           client.#closed
             ? Promise.reject(client.#closedError())
@@ -301,8 +295,10 @@ export class RedisClient implements AsyncDisposable {
   }
 
   /**
-   * Closes every connection. Commands still waiting reject with
-   * `ConnectionError`. Calling it again does nothing.
+   * Closes the client: first releases every lease it holds and withdraws
+   * its waiting acquires (unless `release: false`; within `timeoutMs`),
+   * then closes every connection. Commands still waiting reject with
+   * `ConnectionError`. Calling it again waits for the first call.
    *
    * @example
    * ```ts
@@ -310,8 +306,50 @@ export class RedisClient implements AsyncDisposable {
    * const redis = await connect();
    * await redis.close();
    * ```
+   *
+   * @example Shutting down on SIGTERM/SIGINT (Deno; in Node and Bun, `process.on`)
+   * ```ts
+   * import { connect } from "@redsync/core";
+   * const redis = await connect();
+   * for (const signal of ["SIGINT", "SIGTERM"] as const) {
+   *   Deno.addSignalListener(signal, async () => {
+   *     await redis.close({ timeoutMs: 2_000 }); // permits free at once
+   *     Deno.exit(0);
+   *   });
+   * }
+   * ```
    */
-  async close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    const timeoutMs = options?.timeoutMs;
+    if (
+      timeoutMs !== undefined &&
+      !(Number.isInteger(timeoutMs) && timeoutMs >= 0)
+    ) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot close as 'timeoutMs' must be an integer >= 0: current value is ${timeoutMs}`,
+        ),
+      );
+    }
+    return this.#closingDone ??= this.#close(options ?? {});
+  }
+
+  async #close(options: CloseOptions): Promise<void> {
+    const { release = true, timeoutMs = 2_000 } = options;
+    if (release && this.#tracked.size > 0 && !this.#closed) {
+      const reason = new ConnectionError(
+        `Client for ${this.#options.display} is closing`,
+      );
+      const all = Promise.allSettled(
+        [...this.#tracked].map((closable) => closable.shutdown(reason)),
+      );
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        all,
+        new Promise((resolve) => timer = setTimeout(resolve, timeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
     this.#closed = true;
     this.#closing.abort();
     await this.#topology.close();

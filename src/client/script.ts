@@ -5,11 +5,8 @@
  *
  * @module
  */
-import {
-  type CommandOptions,
-  internalsOf,
-  type RedisClient,
-} from "./client.ts";
+import { internalsOf, type RedisClient } from "./client.ts";
+import type { CommandOptions } from "./client_options.ts";
 import { RedisReplyError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { sha1Hex } from "./sha1.ts";

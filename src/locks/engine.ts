@@ -5,36 +5,21 @@
  *
  * @module
  */
-import { internalsOf, type RedisClient } from "../client/client.ts";
+import { internalsOf } from "../client/client.ts";
 import type { WakeTicket } from "../client/wake_hub.ts";
 import { retryTransient } from "../_internal/transient.ts";
-import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
+import { DisposedError } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
-import type { Lease } from "./lease.ts";
+import { endWithClient, type Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
-import type { ResolvedLockOptions } from "./options.ts";
 import { keysOf, type LockKeys } from "./keys.ts";
-import { ContendedMarker } from "./stats.ts";
+import { Activity, ContendedMarker, warnIfEvicting } from "./stats.ts";
 import { type Grant, grantMarginMs, parseGrant, type Waiting } from "./wait.ts";
-import { ACQUIRE } from "./scripts.ts";
+import { type EngineConfig, runAcquire } from "./attempt.ts";
 import { type Confirmer, confirmer } from "./durability.ts";
 import { abortable, backoff, delay } from "../_internal/async.ts";
-import type { Observer } from "../observe.ts";
 
-/** What an engine is built from. */
-export interface EngineConfig {
-  client: RedisClient;
-  name: string;
-  /** Permit count (1 for a mutex). */
-  limit: number;
-  /** Semaphores keep their count in Redis (`meta`); a mutex does not. */
-  keepMeta: boolean;
-  /** TTL of `meta` when idle, ms. */
-  idleTtlMs: number;
-  options: ResolvedLockOptions;
-  /** Where events, logs and metrics go. */
-  observer: Observer;
-}
+export type { EngineConfig } from "./attempt.ts";
 
 /** Acquire, release and extend for one primitive. */
 export class LockEngine {
@@ -43,6 +28,8 @@ export class LockEngine {
   readonly #keys: LockKeys;
   readonly #holdings: Holdings;
   readonly #disposed = new AbortController();
+  /** Registered with the client while it waits or holds (see `close()`). */
+  readonly #activity: Activity;
   readonly #contended: ContendedMarker;
   #evictionChecked = false;
 
@@ -50,30 +37,22 @@ export class LockEngine {
     this.#config = config;
     this.name = config.name;
     this.#keys = keysOf(config.options.prefix, config.name);
-    this.#holdings = new Holdings({ ...config, keys: this.#keys });
+    this.#holdings = new Holdings({
+      ...config,
+      keys: this.#keys,
+      onIdle: () => this.#activity.idle(),
+    });
+    this.#activity = new Activity(
+      config.client,
+      this,
+      () => this.#holdings.leases.size > 0,
+    );
     this.#contended = new ContendedMarker(
       config.client,
       config.options.prefix,
       config.name,
       config.options.waiterTtlMs,
     );
-  }
-
-  /** Warns once per client and logger if the server may evict lock keys. */
-  #checkEviction(): void {
-    if (this.#evictionChecked) return;
-    this.#evictionChecked = true;
-    const { client, observer, options } = this.#config;
-    // Nothing to warn through: not even asked.
-    const logger = options.logger;
-    const internals = internalsOf(client);
-    if (!logger || internals.evictionWarned.has(logger)) return;
-    internals.evictionPolicy().then((policy) => {
-      if (policy === undefined || policy === "noeviction") return;
-      if (internals.evictionWarned.has(logger)) return;
-      internals.evictionWarned.add(logger);
-      observer.evictionWarning(policy);
-    });
   }
 
   /** Leases of this primitive still held in this process. */
@@ -87,16 +66,21 @@ export class LockEngine {
   }
 
   /**
-   * Takes `weight` permits, waiting (mode "wait") or not ("try"). Resolves
+   * Takes `weight` permits, waiting (mode "wait") or not ("try"). Mode
+   * "queue" waits too, and a poller queues at once instead of barging in
+   * while nobody queues (for a request of every permit, which arrivals
+   * that each find room could keep out forever). Resolves
    * `undefined` only in "try" mode when none is free. On abort or error, no
    * permit is kept and no queue entry is left: the cancel is sent before the
    * promise rejects. Waits survive outages: transient errors (a dropped
    * connection, `LOADING`, ...) are retried until `userSignal` aborts.
+   * `meta` ("" for none) is stored with the lease (see `AcquireOptions`).
    */
   async acquire(
     weight: number,
-    mode: "wait" | "try",
+    mode: "wait" | "try" | "queue",
     userSignal: AbortSignal | undefined,
+    meta = "",
   ): Promise<Lease | undefined> {
     if (this.disposed) throw this.#disposedError();
     userSignal?.throwIfAborted();
@@ -104,9 +88,13 @@ export class LockEngine {
       ? AbortSignal.any([userSignal, this.#disposed.signal])
       : this.#disposed.signal;
     const { client, options } = this.#config;
-    this.#checkEviction();
+    if (!this.#evictionChecked) {
+      this.#evictionChecked = true;
+      warnIfEvicting(client, this.#config.observer, options.logger);
+    }
+    this.#activity.begin();
     // Blocking waiters are woken through the client's hub: their id names it.
-    const ticket = mode === "wait" && options.wait.strategy === "blocking"
+    const ticket = mode !== "try" && options.wait.strategy === "blocking"
       ? internalsOf(client).hub().ticket(this.#keys.wakePrefix)
       : undefined;
     const id = ticket?.id ?? crypto.randomUUID();
@@ -151,6 +139,7 @@ export class LockEngine {
         signal,
         ticket,
         confirm,
+        meta,
       );
       // From here to the lease nothing awaits, so no abort can slip in
       // between: either it came before (undone; we throw) or it comes after
@@ -179,24 +168,41 @@ export class LockEngine {
     } finally {
       signal.removeEventListener("abort", undo);
       ticket?.close();
+      this.#activity.end();
     }
+  }
+
+  /**
+   * The client closes: pending acquires reject with `reason` (their undo
+   * is written at once), and every lease is released.
+   */
+  shutdown(reason: Error): Promise<void> {
+    if (!this.disposed) this.#disposed.abort(reason);
+    // The holders are told through their signal; the release is written now.
+    for (const lease of [...this.#holdings.leases]) endWithClient(lease);
+    return Promise.resolve();
   }
 
   async #acquireLoop(
     id: string,
     weight: number,
-    mode: "wait" | "try",
+    mode: "wait" | "try" | "queue",
     signal: AbortSignal,
     ticket: WakeTicket | undefined,
     confirm: Confirmer<Grant>,
+    meta: string,
   ): Promise<Grant | undefined> {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
     // Blocking waiters queue for a hand-off. Pollers barge in while nobody
     // queues (a permit handed to a sleeping poller would sit idle until its
     // next attempt), and queue only once others queue ahead of them, so
-    // they never starve behind blocking waiters.
-    const scriptMode = ticket ? "wait" : mode === "wait" ? "poll" : "try";
+    // they never starve behind blocking waiters. "queue" pollers queue.
+    const scriptMode = ticket || mode === "queue"
+      ? "wait"
+      : mode === "wait"
+      ? "poll"
+      : "try";
     const { wait } = options;
     const shortestMs = wait.strategy === "polling" ? wait.intervalMs : 0;
     const pauses = wait.strategy === "blocking" ? undefined : backoff({
@@ -207,7 +213,7 @@ export class LockEngine {
     });
     // A wait retries transient errors until its signal; tryAcquire() does
     // not wait, so it reports them.
-    const retry = mode === "wait";
+    const retry = mode !== "try";
     let state = await this.#attempt(
       id,
       weight,
@@ -215,9 +221,10 @@ export class LockEngine {
       signal,
       true,
       retry,
+      meta,
     );
     const recheck = () =>
-      this.#attempt(id, weight, scriptMode, signal, false, retry);
+      this.#attempt(id, weight, scriptMode, signal, false, retry, meta);
     for (let round = 0;; round++) {
       if (state.granted) {
         const usable = await this.#usable(id, state, signal);
@@ -320,13 +327,34 @@ export class LockEngine {
     signal: AbortSignal,
     fresh: boolean,
     retry: boolean,
+    meta: string,
   ): Promise<Grant | Waiting> {
-    if (!retry) return this.#tryOnce(id, weight, mode, signal, fresh);
+    if (!retry) {
+      return runAcquire(
+        this.#config,
+        this.#keys,
+        id,
+        weight,
+        mode,
+        signal,
+        fresh,
+        meta,
+      );
+    }
     // Only the very first send may skip the look-ups: a retry may follow
     // an ACQUIRE that ran although its reply was lost.
     let first = fresh;
     return this.#retrying(signal, () => {
-      const once = this.#tryOnce(id, weight, mode, signal, first);
+      const once = runAcquire(
+        this.#config,
+        this.#keys,
+        id,
+        weight,
+        mode,
+        signal,
+        first,
+        meta,
+      );
       first = false;
       return once;
     });
@@ -339,42 +367,6 @@ export class LockEngine {
       closed: () => this.#config.client.closed,
       onRetry: (error) => this.#config.observer.waitRetry(error),
     });
-  }
-
-  async #tryOnce(
-    id: string,
-    weight: number,
-    mode: "wait" | "try" | "poll",
-    signal: AbortSignal,
-    fresh: boolean,
-  ): Promise<Grant | Waiting> {
-    const { options, limit, keepMeta, idleTtlMs } = this.#config;
-    const sentAt = performance.now();
-    const reply = await ACQUIRE.run(this.#config.client, this.#keys.script, [
-      id,
-      limit,
-      weight,
-      options.leaseMs,
-      mode,
-      options.waiterTtlMs,
-      idleTtlMs,
-      this.#keys.wakePrefix,
-      keepMeta ? "1" : "0",
-      fresh ? "1" : "0",
-    ], { signal });
-    if (reply[0] === -1) {
-      throw new SemaphoreMismatchError(this.name, reply[1], limit);
-    }
-    if (reply[0] === 1) {
-      return { granted: true, token: reply[1], leftMs: reply[2], sentAt };
-    }
-    return {
-      granted: false,
-      wakeMs: reply[1],
-      rank: reply[2],
-      serverNow: reply[3],
-      sentAt,
-    };
   }
 
   #disposedError(): DisposedError {

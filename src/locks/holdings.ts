@@ -31,6 +31,8 @@ export interface HoldingsConfig {
   keys: LockKeys;
   options: ResolvedLockOptions;
   observer: Observer;
+  /** Called when the last lease held here ends. */
+  onIdle?: () => void;
 }
 
 /** A grant turned into a lease: its lease runs from `sentAt` + `leftMs`. */
@@ -66,13 +68,14 @@ export class Holdings implements LeaseBackend {
 
   /** Starts the lease of a grant. */
   lease(id: string, grant: LeaseStart, weight: number): Lease {
-    const { leaseMs, renew } = this.#config.options;
+    const { leaseMs, renew, maxHoldMs } = this.#config.options;
     const { token, leftMs, sentAt } = grant;
     const lease = createLease(this, id, token, weight, {
       leaseMs,
       renew,
       leftMs,
       sentAt,
+      maxHoldMs,
     });
     this.#leases.add(lease);
     // Holders renew as soon as the connection is back, not at their next
@@ -187,6 +190,7 @@ export class Holdings implements LeaseBackend {
     if (this.#leases.size === 0) {
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
+      this.#config.onIdle?.();
     }
     const observer = this.#config.observer;
     observer.metric("hold", heldMs);

@@ -45,20 +45,26 @@ export interface LeaseTiming {
   leftMs: number;
   /** `performance.now()` when the request that granted the lease was sent. */
   sentAt: number;
+  /** Longest hold in ms from the lease's start (`LockOptions.maxHoldMs`). */
+  maxHoldMs?: number;
 }
 
 type State = "held" | "releasing" | "released" | "lost";
 
 /** Set by `Lease`'s static block: its constructor stays private. */
-let construct: (
-  backend: LeaseBackend,
-  id: string,
-  token: number,
-  permits: number,
-  timing: LeaseTiming,
-) => Lease;
+let construct: (...args: Parameters<typeof createLease>) => Lease;
 
 let retryNow: (lease: Lease) => void;
+let endNow: (lease: Lease) => void;
+
+/**
+ * Ends `lease` because its client closes: `signal` aborts with a
+ * `LockLostError` saying so, and the permit is released at once (the
+ * `RELEASE` is written before the client's connections close).
+ */
+export function endWithClient(lease: Lease): void {
+  endNow(lease);
+}
 
 /**
  * Renews `lease` now if its last renewal failed and waits for a retry: the
@@ -130,6 +136,7 @@ export class Lease implements AsyncDisposable {
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #releasing: Promise<void> | undefined;
   readonly #acquiredAt = performance.now();
+  readonly #holdEnd: number; // when `maxHoldMs` is reached (or `Infinity`)
 
   /** A renewal failed and a retry is scheduled. */
   #retrying = false;
@@ -137,6 +144,8 @@ export class Lease implements AsyncDisposable {
   static {
     construct = (...args) => new Lease(...args);
     retryNow = (lease) => lease.#retryNow();
+    endNow = (lease) =>
+      lease.#lose("The lease on '%s' was released as its client closed");
   }
 
   /** Retries a failed renewal at once (the connection is back). */
@@ -164,6 +173,7 @@ export class Lease implements AsyncDisposable {
     this.#leaseMs = timing.leaseMs;
     this.#renew = timing.renew;
     this.#deadline = timing.sentAt + timing.leftMs;
+    this.#holdEnd = this.#acquiredAt + (timing.maxHoldMs ?? Infinity);
     this.#schedule();
   }
 
@@ -234,8 +244,8 @@ export class Lease implements AsyncDisposable {
 
   /**
    * Extends the lease to `leaseMs` from now (the primitive's `leaseMs` by
-   * default). Rejects with `LockLostError` when the lease was lost, and with
-   * `LockNotHeldError` after it was released.
+   * default; never past the end of `maxHoldMs`). Rejects with `LockLostError`
+   * when the lease was lost, and with `LockNotHeldError` after it was released.
    *
    * @example
    * ```ts
@@ -254,7 +264,7 @@ export class Lease implements AsyncDisposable {
     if (this.#state === "lost") throw this.signal.reason;
     if (this.#state !== "held") throw new LockNotHeldError(this.name);
     const sentAt = performance.now();
-    const granted = await this.#backend.extend(this.id, leaseMs);
+    const granted = await this.#backend.extend(this.id, this.#bounded(leaseMs));
     if (this.#state !== "held") {
       if (this.#state === "lost") throw this.signal.reason;
       throw new LockNotHeldError(this.name);
@@ -277,18 +287,29 @@ export class Lease implements AsyncDisposable {
     }
   }
 
+  /** `leaseMs`, cut to the hold time left under `maxHoldMs` (at least 1). */
+  #bounded(leaseMs = this.#leaseMs): number {
+    const left = Math.floor(this.#holdEnd - performance.now());
+    return Math.max(1, Math.min(leaseMs, left));
+  }
+
   /** (Re)arms the renewal and the deadline timers after a grant or renewal. */
   #schedule(): void {
     this.#clearTimers();
     if (this.#state !== "held") return;
-    const untilDeadline = Math.max(0, this.#deadline - performance.now());
+    const now = performance.now();
+    const untilDeadline = Math.max(0, this.#deadline - now);
+    // The hold bound is before the deadline (or < 10 ms past it): no renewal.
+    const bounded = this.#holdEnd - now < untilDeadline + 10;
+    const maxMs = Math.round(this.#holdEnd - this.#acquiredAt);
+    const message = bounded
+      ? `The lease on '%s' reached its maximum hold time of ${maxMs} ms`
+      : "The lease on '%s' ran out before it could be renewed";
     this.#deadlineTimer = setTimeout(() => {
       this.#deadlineTimer = undefined;
-      if (this.#state === "held") {
-        this.#lose("The lease on '%s' ran out before it could be renewed");
-      }
-    }, untilDeadline);
-    if (!this.#renew) return;
+      if (this.#state === "held") this.#lose(message);
+    }, Math.min(this.#holdEnd - now, untilDeadline)); // < 0: at once
+    if (!this.#renew || bounded) return;
     // Renew after about a third of the time left, with +-15% jitter.
     const delay = untilDeadline / 3 * (0.85 + 0.3 * Math.random());
     this.#renewTimer = setTimeout(() => {
@@ -303,7 +324,7 @@ export class Lease implements AsyncDisposable {
     const sentAt = performance.now();
     let granted: number;
     try {
-      granted = await this.#backend.extend(this.id, this.#leaseMs);
+      granted = await this.#backend.extend(this.id, this.#bounded());
     } catch (error) {
       if (this.#state !== "held") return;
       this.#backend.renewalFailed(this, error);

@@ -14,6 +14,7 @@ import {
   toAcquireOptions,
 } from "./options.ts";
 import { engineOf, LockPrimitive, setUpEngine } from "./primitive.ts";
+import type { RunOptions } from "./run_exclusive.ts";
 
 /**
  * Only one holder at a time. A holder that dies frees the mutex when its
@@ -32,7 +33,7 @@ import { engineOf, LockPrimitive, setUpEngine } from "./primitive.ts";
  * } // released here, even on throw
  * ```
  */
-export class Mutex extends LockPrimitive {
+export class Mutex extends LockPrimitive<RunOptions & { meta?: string }> {
   /**
    * Describes the mutex; nothing is sent to Redis until `acquire()`. Throws
    * `TypeError`/`RangeError` for a bad name or options.
@@ -53,25 +54,30 @@ export class Mutex extends LockPrimitive {
    * Waits for the mutex and resolves with its lease. Rejects with
    * `signal.reason` when the signal aborts (a `TimeoutError` for
    * `AbortSignal.timeout(ms)`); an aborted acquire never keeps the mutex.
+   * `meta` (who holds it and why) is stored with the lease for `inspect()`.
    *
    * @example
    * ```ts
    * import { connect, Mutex } from "@redsync/core";
    * await using redis = await connect();
    * const mutex = new Mutex(redis, "migrations");
-   * await using lease = await mutex.acquire({ signal: AbortSignal.timeout(60_000) });
+   * await using lease = await mutex.acquire({
+   *   signal: AbortSignal.timeout(60_000),
+   *   meta: "host-a pid 42 job 7",
+   * });
    * ```
    */
   override async acquire(
     signal?: AbortSignal | AcquireOptions,
   ): Promise<Lease> {
-    const { signal: abort } = toAcquireOptions("acquire", signal);
-    return (await engineOf(this).acquire(1, "wait", abort))!;
+    const { signal: abort, meta } = toAcquireOptions("acquire", signal);
+    return (await engineOf(this).acquire(1, "wait", abort, meta))!;
   }
 
   /**
    * Takes the mutex if it is free right now; resolves `undefined` when
-   * another process holds it (or waits for it). Never waits.
+   * another process holds it (or waits for it). Never waits. Takes `meta`
+   * as `acquire()` does.
    *
    * @example Skip if someone else runs it
    * ```ts
@@ -81,7 +87,10 @@ export class Mutex extends LockPrimitive {
    * if (!lease) console.log("another instance is on it");
    * ```
    */
-  override tryAcquire(): Promise<Lease | undefined> {
-    return engineOf(this).acquire(1, "try", undefined);
+  override async tryAcquire(
+    options?: Omit<AcquireOptions, "signal">,
+  ): Promise<Lease | undefined> {
+    const { meta } = toAcquireOptions("tryAcquire", options);
+    return await engineOf(this).acquire(1, "try", undefined, meta);
   }
 }

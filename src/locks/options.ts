@@ -110,6 +110,15 @@ export interface LockOptions {
    * @default {undefined}
    */
   durability?: DurabilityOptions;
+  /**
+   * Longest time one lease may be held, in ms, counted from when
+   * `acquire()` resolved: renewals (and `extend()`) never reach past it,
+   * and when it is reached the lease is lost on schedule (`signal` aborts
+   * with a `LockLostError` saying so, `onLost` is called) and its permit is
+   * released at once, so the next waiter gets it. `undefined`: no bound.
+   * @default {undefined}
+   */
+  maxHoldMs?: number;
 }
 
 /** {@linkcode LockOptions} with every default applied. */
@@ -123,6 +132,7 @@ export interface ResolvedLockOptions {
   logger: LockLogger | undefined;
   metrics: LockMetrics | undefined;
   durability: ResolvedDurability | undefined;
+  maxHoldMs: number | undefined;
 }
 
 const MAX_MS = 2 ** 31 - 1;
@@ -143,6 +153,7 @@ export function resolveLockOptions(
     logger,
     metrics,
     durability,
+    maxHoldMs,
   } = options;
   for (const [field, value] of [["logger", logger], ["metrics", metrics]]) {
     if (value !== undefined && (typeof value !== "object" || value === null)) {
@@ -155,6 +166,9 @@ export function resolveLockOptions(
   }
   checkInteger(action, "leaseMs", leaseMs, 10, MAX_MS);
   checkInteger(action, "waiterTtlMs", waiterTtlMs, 30, MAX_MS);
+  if (maxHoldMs !== undefined) {
+    checkInteger(action, "maxHoldMs", maxHoldMs, 10, MAX_MS);
+  }
   if (typeof renew !== "boolean") {
     throw new TypeError(
       `Cannot ${action} as 'renew' must be a boolean: current value is ${
@@ -184,6 +198,7 @@ export function resolveLockOptions(
     logger,
     metrics,
     durability: resolveDurability(action, durability),
+    maxHoldMs,
   };
 }
 
@@ -216,6 +231,9 @@ function resolveWait(
   return { strategy: "polling", intervalMs, maxIntervalMs, factor, jitter };
 }
 
+/** Longest `meta` of an acquisition, in UTF-16 code units. */
+export const MAX_META_LENGTH = 1024;
+
 /** What `acquire()` takes: an `AbortSignal`, or an options object. */
 export interface AcquireOptions {
   /**
@@ -224,6 +242,15 @@ export interface AcquireOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+  /**
+   * Who holds the lease and why (host, pid, job id...), at most 1024
+   * characters: stored with the lease in Redis (`Mutex` and `Semaphore`;
+   * a waiter's travels with its place in the queue), shown by `inspect()`,
+   * `info()` and the CLI, and removed with the lease. `""` stores nothing.
+   * `Redlock` ignores it.
+   * @default {undefined}
+   */
+  meta?: string;
 }
 
 /** Splits `acquire(signal)` and `acquire({ signal, ... })`. */
@@ -246,5 +273,24 @@ export function toAcquireOptions<T extends AcquireOptions>(
         .signal}`,
     );
   }
+  checkMeta(action, input.meta);
   return input;
+}
+
+/** Throws TypeError/RangeError unless `meta` is `undefined` or a short string. */
+export function checkMeta(action: string, meta: unknown): string {
+  if (meta === undefined) return "";
+  if (typeof meta !== "string") {
+    throw new TypeError(
+      `Cannot ${action} as 'meta' must be a string: current type is ${
+        meta === null ? "null" : typeof meta
+      }`,
+    );
+  }
+  if (meta.length > MAX_META_LENGTH) {
+    throw new RangeError(
+      `Cannot ${action} as 'meta' must be a string of at most ${MAX_META_LENGTH} characters: current length is ${meta.length}`,
+    );
+  }
+  return meta;
 }

@@ -50,12 +50,12 @@ local function used()
   return total
 end
 
--- Removes id from the holders (and its weight from the total). Returns its
--- lease end, or nil when it did not hold.
+-- Removes id from the holders (its weight from the total, its meta with
+-- it). Returns its lease end, or nil when it did not hold.
 local function drop_holder(id)
   local expiry = redis.call('ZSCORE', holders, id)
   if not expiry then
-    redis.call('HDEL', owners, id)
+    redis.call('HDEL', owners, id, 'meta:' .. id)
     return nil
   end
   local weight = weight_of(id)
@@ -64,7 +64,7 @@ local function drop_holder(id)
     -- The last holder: owners holds only its entry and the total.
     redis.call('DEL', owners)
   else
-    redis.call('HDEL', owners, id)
+    redis.call('HDEL', owners, id, 'meta:' .. id)
     local total = redis.call('HGET', owners, '#used')
     if total then redis.call('HSET', owners, '#used', tonumber(total) - weight) end
   end
@@ -90,7 +90,9 @@ local function next_token(now_us)
   return token
 end
 
-local function grant(id, lease_ms, weight, now, now_us)
+-- Adds a holder; note: its meta (owners['meta:' .. id]), false/'' for none.
+local function grant(id, lease_ms, weight, now, now_us, note)
+  if note and note ~= '' then redis.call('HSET', owners, 'meta:' .. id, note) end
   local token = next_token(now_us)
   if redis.call('ZADD', holders, now + lease_ms, id) == 1 then
     if redis.call('ZCARD', holders) == 1 then
@@ -114,7 +116,7 @@ end
 local function forget_waiter(id)
   redis.call('ZREM', queue, id)
   redis.call('ZREM', waiters, id)
-  redis.call('HDEL', wants, id)
+  redis.call('HDEL', wants, id, 'meta:' .. id)
 end
 
 -- Drops holders whose lease ended.
@@ -151,7 +153,8 @@ local function serve(limit, now, now_us, wake_prefix)
       -- A live waiter renews it to the full lease once it has it.
       local beat = tonumber(redis.call('ZSCORE', waiters, head) or '0')
       if beat > now and beat < now + lease_ms then lease_ms = beat - now end
-      local token = grant(head, lease_ms, weight, now, now_us)
+      local note = redis.call('HGET', wants, 'meta:' .. head)
+      local token = grant(head, lease_ms, weight, now, now_us, note)
       forget_waiter(head)
       wake(wake_prefix, head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)
       free = free - weight

@@ -21,6 +21,18 @@ import {
 /** The engine of each primitive, kept out of the public surface. */
 const engines = new WeakMap<LockPrimitive<RunOptions>, LockEngine>();
 
+/** Where each primitive lives: prefix, name and server (see `identityOf`). */
+const identities = new WeakMap<LockPrimitive<RunOptions>, string>();
+
+/**
+ * @internal `prefix\0name\0server` of `primitive`: the same for every
+ * process that uses the same lock (the order `acquireAll` takes locks in;
+ * the server only breaks ties between equal names on different servers).
+ */
+export function identityOf(primitive: LockPrimitive<RunOptions>): string {
+  return identities.get(primitive)!;
+}
+
 /** @internal The engine behind `primitive` (for `Mutex` and `Semaphore`). */
 export function engineOf(primitive: LockPrimitive<RunOptions>): LockEngine {
   return engines.get(primitive)!;
@@ -50,6 +62,10 @@ export function setUpEngine(
   engines.set(
     primitive,
     new LockEngine({ ...setup, name: primitive.name, observer }),
+  );
+  identities.set(
+    primitive,
+    `${options.prefix}\0${primitive.name}\0${setup.client.url}`,
   );
 }
 

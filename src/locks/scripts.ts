@@ -6,10 +6,11 @@
  * | key                  | type   | holds                                              |
  * | -------------------- | ------ | -------------------------------------------------- |
  * | `p:{name}:holders`   | ZSET   | lease id -> expiry (server ms)                     |
- * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"; `#used` -> total      |
+ * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"; `#used` -> total;     |
+ * |                      |        | `meta:<lease id>` -> the holder's meta, if any     |
  * | `p:{name}:queue`     | ZSET   | waiter id -> arrival (server us): FIFO order       |
  * | `p:{name}:waiters`   | ZSET   | waiter id -> heartbeat deadline (server ms)        |
- * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"                      |
+ * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"; `meta:<id>` -> meta |
  * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
  * | `p:{name}:fence`     | STRING | last fencing token (TTL: see below)                |
  * | `p:{name}:wake:<hub>` | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
@@ -28,6 +29,20 @@
 import { Script } from "../client/script.ts";
 import { PRELUDE } from "./prelude.ts";
 
+/** ARGV of {@linkcode ACQUIRE} but `note`, which may be left out. */
+export type AcquireArgs = [
+  id: string,
+  limit: number,
+  weight: number,
+  leaseMs: number,
+  mode: "try" | "wait" | "poll",
+  waiterTtlMs: number,
+  idleTtlMs: number,
+  wakePrefix: string,
+  keepMeta: "1" | "0",
+  fresh: "1" | "0",
+];
+
 /**
  * Takes a permit, or queues for one, or reports the grant a waiter got.
  *
@@ -36,7 +51,8 @@ import { PRELUDE } from "./prelude.ts";
  * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs (of
  * `meta`, and of `fence` when over 7 days; 0 for a mutex), wakePrefix,
  * keepMeta ("1" for semaphores), fresh ("1" on the first call for this
- * id: it cannot hold or queue yet).
+ * id: it cannot hold or queue yet), note (the acquisition's `meta`, "" for
+ * none: stored with the grant, or with the queue entry until it is granted).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
  * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
@@ -44,18 +60,7 @@ import { PRELUDE } from "./prelude.ts";
  * list of its client's hub.
  */
 export const ACQUIRE: Script<
-  [
-    id: string,
-    limit: number,
-    weight: number,
-    leaseMs: number,
-    mode: "try" | "wait" | "poll",
-    waiterTtlMs: number,
-    idleTtlMs: number,
-    wakePrefix: string,
-    keepMeta: "1" | "0",
-    fresh: "1" | "0",
-  ],
+  AcquireArgs | [...AcquireArgs, note: string],
   | [granted: 1, token: number, leaseLeftMs: number]
   | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
   | [mismatch: -1, permits: number]
@@ -71,6 +76,7 @@ local idle_ttl = tonumber(ARGV[7])
 local wake_prefix = ARGV[8]
 local keep_meta = ARGV[9] == '1'
 local fresh = ARGV[10] == '1'
+local note = ARGV[11] or ''
 if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
 
 local stored = redis.call('HGET', meta, 'permits')
@@ -101,7 +107,7 @@ end
 
 if fresh or not redis.call('ZSCORE', queue, id) then
   if queued == 0 and used() + weight <= limit then
-    return {1, grant(id, lease_ms, weight, now, now_us), lease_ms}
+    return {1, grant(id, lease_ms, weight, now, now_us, note), lease_ms}
   end
   -- A poller barges in while nobody queues; once others queue ahead of it,
   -- it joins the line too (else it would starve behind blocking waiters),
@@ -113,6 +119,7 @@ if fresh or not redis.call('ZSCORE', queue, id) then
   end
   redis.call('ZADD', queue, now_us, id)
   redis.call('HSET', wants, id, weight .. ':' .. lease_ms)
+  if note ~= '' then redis.call('HSET', wants, 'meta:' .. id, note) end
 end
 redis.call('ZADD', waiters, now + waiter_ttl, id)
 keep(queue, waiter_ttl)
@@ -156,7 +163,7 @@ if expiry then result = (tonumber(expiry) > now) and 1 or -1 end
 if redis.call('ZCARD', queue) > 0 then
   if redis.call('ZREM', queue, id) == 1 then result = 2 end
   redis.call('ZREM', waiters, id)
-  redis.call('HDEL', wants, id)
+  redis.call('HDEL', wants, id, 'meta:' .. id)
   reap_and_serve(limit_of(given_limit), now, now_us, wake_prefix)
 end
 return result
@@ -237,6 +244,7 @@ export type InfoReply = [
   waiters: number,
   queued: number,
   ttls: number[],
+  notes: string[],
 ];
 
 /**
@@ -245,8 +253,9 @@ export type InfoReply = [
  * KEYS: as {@linkcode ACQUIRE}. ARGV: none.
  * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
  * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
- * waiters counts queue entries with a live heartbeat, and ttls holds the
- * PTTL of each of the seven keys.
+ * waiters counts queue entries with a live heartbeat, ttls holds the
+ * PTTL of each of the seven keys, and notes the holders' meta, in the
+ * order of holders ("" for none).
  */
 export const INFO: Script<[], InfoReply> = new Script(
   PRELUDE + `
@@ -254,8 +263,10 @@ local now = clock()
 local permits = redis.call('HGET', meta, 'permits')
 local live = redis.call('ZRANGEBYSCORE', holders, '(' .. now, '+inf', 'WITHSCORES')
 local out = {}
+local notes = {}
 for i = 1, #live, 2 do
   local owner = redis.call('HGET', owners, live[i]) or '0:1'
+  notes[#notes + 1] = redis.call('HGET', owners, 'meta:' .. live[i]) or ''
   local token, weight = string.match(owner, '^(%d+):(%d+)$')
   out[#out + 1] = live[i]
   out[#out + 1] = tonumber(live[i + 1]) - now
@@ -266,7 +277,7 @@ local waiting = redis.call('ZCOUNT', waiters, '(' .. now, '+inf')
 local ttls = {}
 for i = 1, #KEYS do ttls[i] = redis.call('PTTL', KEYS[i]) end
 return {now, permits and tonumber(permits) or false, out, waiting,
-  redis.call('ZCARD', queue), ttls}
+  redis.call('ZCARD', queue), ttls, notes}
 `,
   { keys: 7, name: "info" },
 );

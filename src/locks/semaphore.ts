@@ -86,7 +86,7 @@ export interface SemaphoreAcquireOptions extends AcquireOptions {
  * ```
  */
 export class Semaphore
-  extends LockPrimitive<RunOptions & { permits?: number }> {
+  extends LockPrimitive<RunOptions & { permits?: number; meta?: string }> {
   /** The number of permits. */
   readonly permits: number;
 
@@ -210,7 +210,11 @@ export class Semaphore
    * import { connect, Semaphore } from "@redsync/core";
    * await using redis = await connect();
    * const pool = await Semaphore.create(redis, "gpu", { permits: 4 });
-   * await using two = await pool.acquire({ permits: 2, signal: AbortSignal.timeout(30_000) });
+   * await using two = await pool.acquire({
+   *   permits: 2,
+   *   signal: AbortSignal.timeout(30_000),
+   *   meta: `${Deno.hostname()} pid ${Deno.pid}`,
+   * });
    * ```
    */
   override acquire(
@@ -218,12 +222,14 @@ export class Semaphore
   ): Promise<Lease> {
     let weight: number;
     let abort: AbortSignal | undefined;
+    let meta: string | undefined;
     try {
-      ({ weight, abort } = this.#acquireArgs("acquire", signal));
+      ({ weight, abort, meta } = this.#acquireArgs("acquire", signal));
     } catch (error) {
       return Promise.reject(error);
     }
-    return engineOf(this).acquire(weight, "wait", abort) as Promise<Lease>;
+    const engine = engineOf(this);
+    return engine.acquire(weight, "wait", abort, meta) as Promise<Lease>;
   }
 
   /**
@@ -243,24 +249,24 @@ export class Semaphore
     options?: Omit<SemaphoreAcquireOptions, "signal">,
   ): Promise<Lease | undefined> {
     let weight: number;
+    let meta: string | undefined;
     try {
-      ({ weight } = this.#acquireArgs("tryAcquire", options));
+      ({ weight, meta } = this.#acquireArgs("tryAcquire", options));
     } catch (error) {
       return Promise.reject(error);
     }
-    return engineOf(this).acquire(weight, "try", undefined);
+    return engineOf(this).acquire(weight, "try", undefined, meta);
   }
 
   #acquireArgs(
     action: string,
     input: AbortSignal | SemaphoreAcquireOptions | undefined,
-  ): { weight: number; abort: AbortSignal | undefined } {
-    const { permits = 1, signal } = toAcquireOptions<SemaphoreAcquireOptions>(
-      action,
-      input,
-    );
+  ): { weight: number; abort: AbortSignal | undefined; meta?: string } {
+    const { permits = 1, signal, meta } = toAcquireOptions<
+      SemaphoreAcquireOptions
+    >(action, input);
     checkInteger(action, "permits", permits, 1, this.permits);
-    return { weight: permits, abort: signal };
+    return { weight: permits, abort: signal, meta };
   }
 }
 

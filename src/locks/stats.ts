@@ -1,12 +1,15 @@
 /**
- * Waiting statistics: while an `acquire()` waits, the primitive is listed
+ * Waiting statistics, and what the engine reports to its client (the
+ * eviction warning, its activity for `close()`). While an `acquire()` waits, the primitive is listed
  * in `p:contended` (a ZSET of names by the server time their last waiter's
  * heartbeat lapses), so an entry disappears by itself when its waiters are
  * killed. Written off the path to the lock; read by {@linkcode contended}.
  *
  * @module
  */
-import type { RedisClient } from "../client/client.ts";
+import { internalsOf, type RedisClient } from "../client/client.ts";
+import type { Closable } from "../client/client_options.ts";
+import type { LockLogger, Observer } from "../observe.ts";
 import { Script } from "../client/script.ts";
 import { LUA_BASICS } from "../_internal/lua.ts";
 import { contendedKey } from "./keys.ts";
@@ -107,4 +110,61 @@ export async function contended(
 ): Promise<string[]> {
   const { prefix = "redsync" } = options;
   return await CONTENDED_LIST.run(client, [contendedKey(prefix)]);
+}
+
+/**
+ * Warns once per client and logger if the server may evict lock keys (its
+ * `maxmemory-policy` is not `noeviction`); without a logger, not even asked.
+ */
+export function warnIfEvicting(
+  client: RedisClient,
+  observer: Observer,
+  logger: LockLogger | undefined,
+): void {
+  const internals = internalsOf(client);
+  if (!logger || internals.evictionWarned.has(logger)) return;
+  internals.evictionPolicy().then((policy) => {
+    if (policy === undefined || policy === "noeviction") return;
+    if (internals.evictionWarned.has(logger)) return;
+    internals.evictionWarned.add(logger);
+    observer.evictionWarning(policy);
+  });
+}
+
+/**
+ * Keeps a primitive registered with its client while it waits or holds,
+ * so that the client's `close()` shuts it down first (releases, withdraws),
+ * and unregistered when idle (primitives made per request are not kept).
+ */
+export class Activity {
+  readonly #client: RedisClient;
+  readonly #closable: Closable;
+  readonly #holding: () => boolean;
+  #pending = 0;
+  #untrack: (() => void) | undefined;
+
+  constructor(client: RedisClient, closable: Closable, holding: () => boolean) {
+    this.#client = client;
+    this.#closable = closable;
+    this.#holding = holding;
+  }
+
+  /** An acquire starts. */
+  begin(): void {
+    this.#pending++;
+    this.#untrack ??= internalsOf(this.#client).track(this.#closable);
+  }
+
+  /** An acquire ended (granted or not). */
+  end(): void {
+    this.#pending--;
+    this.idle();
+  }
+
+  /** Unregisters when nothing waits and nothing is held. */
+  idle(): void {
+    if (this.#pending > 0 || this.#holding()) return;
+    this.#untrack?.();
+    this.#untrack = undefined;
+  }
 }

@@ -1,0 +1,75 @@
+/**
+ * One `ACQUIRE` of the lock engine: the script's arguments from the
+ * primitive's settings, and its reply as a `Grant` or a `Waiting`.
+ *
+ * @module
+ */
+import { SemaphoreMismatchError } from "../errors.ts";
+import type { RedisClient } from "../client/client.ts";
+import type { Observer } from "../observe.ts";
+import type { ResolvedLockOptions } from "./options.ts";
+import type { LockKeys } from "./keys.ts";
+import { ACQUIRE } from "./scripts.ts";
+import type { Grant, Waiting } from "./wait.ts";
+
+/** What an engine is built from. */
+export interface EngineConfig {
+  client: RedisClient;
+  name: string;
+  /** Permit count (1 for a mutex). */
+  limit: number;
+  /** Semaphores keep their count in Redis (`meta`); a mutex does not. */
+  keepMeta: boolean;
+  /** TTL of `meta` when idle, ms. */
+  idleTtlMs: number;
+  options: ResolvedLockOptions;
+  /** Where events, logs and metrics go. */
+  observer: Observer;
+}
+
+/**
+ * Runs `ACQUIRE` once for waiter `id`: granted, or waiting (queued, or
+ * not in "try" mode). `fresh`: the first call for this id (it cannot hold
+ * or queue yet: the script skips its look-ups). `meta`: stored with the
+ * grant or the queue entry ("" for none). Rejects with
+ * `SemaphoreMismatchError` when the stored count differs.
+ */
+export async function runAcquire(
+  config: EngineConfig,
+  keys: LockKeys,
+  id: string,
+  weight: number,
+  mode: "wait" | "try" | "poll",
+  signal: AbortSignal,
+  fresh: boolean,
+  meta = "",
+): Promise<Grant | Waiting> {
+  const { options, limit, keepMeta, idleTtlMs } = config;
+  const sentAt = performance.now();
+  const reply = await ACQUIRE.run(config.client, keys.script, [
+    id,
+    limit,
+    weight,
+    options.leaseMs,
+    mode,
+    options.waiterTtlMs,
+    idleTtlMs,
+    keys.wakePrefix,
+    keepMeta ? "1" : "0",
+    fresh ? "1" : "0",
+    meta,
+  ], { signal });
+  if (reply[0] === -1) {
+    throw new SemaphoreMismatchError(config.name, reply[1], limit);
+  }
+  if (reply[0] === 1) {
+    return { granted: true, token: reply[1], leftMs: reply[2], sentAt };
+  }
+  return {
+    granted: false,
+    wakeMs: reply[1],
+    rank: reply[2],
+    serverNow: reply[3],
+    sentAt,
+  };
+}

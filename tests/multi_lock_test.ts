@@ -1,0 +1,89 @@
+/**
+ * acquireAll: several locks as one lease, in one global order (no deadlock
+ * for crossing orders, also across processes), all or nothing.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import {
+  acquireAll,
+  connect,
+  forceRelease,
+  inspect,
+  Mutex,
+  Semaphore,
+} from "../mod.ts";
+import { sharedRedisUrl } from "./_server.ts";
+import { startScript } from "./_spawn.ts";
+import { test } from "./_test.ts";
+
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const workerFile = fileURLToPath(
+  new URL("./_multi_worker.ts", import.meta.url),
+);
+
+test(
+  "multi-lock: crossing orders across processes never deadlock nor overlap",
+  async () => {
+    const url = sharedRedisUrl();
+    const names = [unique("x"), unique("y"), unique("z")];
+    const workers = [
+      startScript(workerFile, [url, "40", names[0], names[1], names[2]]),
+      startScript(workerFile, [url, "40", names[2], names[1], names[0]]),
+      startScript(workerFile, [url, "40", names[1], names[0]]),
+    ];
+    try {
+      const results = await Promise.all(workers.map((w) => w.lines));
+      for (const lines of results) {
+        assert.deepEqual(lines.at(-1), { done: 40, violations: 0 });
+      }
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  },
+  { timeoutMs: 120_000 },
+);
+
+test("multi-lock: all or nothing, one signal for every part, permits, bad input", async () => {
+  const url = sharedRedisUrl();
+  await using a = await connect(url);
+  await using b = await connect(url);
+  const [x, y] = [unique("x"), unique("y")];
+  // y is held elsewhere: acquireAll([x, y]) times out and keeps nothing.
+  const holder = await new Mutex(b, y).acquire();
+  const error = await acquireAll(
+    [new Mutex(a, x), new Mutex(a, y)],
+    AbortSignal.timeout(300),
+  ).catch((e) => e);
+  assert.equal((error as Error).name, "TimeoutError");
+  assert.equal((await inspect(a, x)).holders.length, 0);
+  assert.equal((await inspect(a, y)).waiters, 0);
+  await holder.release();
+  // Both, with a semaphore's permits; tokens in the order given.
+  const semaphore = await Semaphore.create(a, unique("s"), { permits: 3 });
+  const all = await acquireAll([
+    new Mutex(a, y, { leaseMs: 300 }),
+    { lock: semaphore, permits: 2 },
+    new Mutex(a, x),
+  ]);
+  assert.equal(all.leases.length, 3);
+  assert.equal(all.leases[1].permits, 2);
+  assert.equal(all.tokens.length, 3);
+  // A lost part aborts the whole lease's signal.
+  await forceRelease(a, y);
+  const deadline = performance.now() + 5_000;
+  while (!all.signal.aborted) {
+    assert.ok(performance.now() < deadline, "the loss was noticed");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await all[Symbol.asyncDispose]();
+  assert.equal((await inspect(a, x)).holders.length, 0);
+  assert.equal((await inspect(a, semaphore.name)).holders.length, 0);
+  // Bad input: before any call.
+  const m = new Mutex(a, x);
+  await assert.rejects(acquireAll([]), TypeError);
+  await assert.rejects(acquireAll([m, new Mutex(a, x)]), /given twice/);
+  await assert.rejects(
+    acquireAll([{ lock: m, permits: 2 }]),
+    /only a semaphore/,
+  );
+});

@@ -1,0 +1,101 @@
+/**
+ * Graceful shutdown: `client.close()` releases the leases its client holds
+ * and withdraws its waiters first, so a process stopped with SIGTERM frees
+ * its permits at once, not after their leases.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import {
+  connect,
+  ConnectionError,
+  forceRelease,
+  inspect,
+  Mutex,
+  Semaphore,
+} from "../mod.ts";
+import { sharedRedisUrl } from "./_server.ts";
+import { startScript } from "./_spawn.ts";
+import { test } from "./_test.ts";
+
+const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+const workerFile = fileURLToPath(
+  new URL("./_shutdown_worker.ts", import.meta.url),
+);
+
+test(
+  "shutdown: a process stopped with SIGTERM frees its permits and queue places at once",
+  async () => {
+    const url = sharedRedisUrl();
+    await using redis = await connect(url);
+    const semaphoreName = unique("shutdown-sem");
+    const mutexName = unique("shutdown-mutex");
+    // The test holds the mutex, so the worker's two acquires queue.
+    await using _held = await new Mutex(redis, mutexName, { leaseMs: 60_000 })
+      .acquire();
+    const worker = startScript(workerFile, [url, semaphoreName, mutexName]);
+    try {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const first = await Promise.race([
+        worker.first,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("not ready in 20 s")),
+            20_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(first.ready, 1);
+      const before = await inspect(redis, semaphoreName);
+      assert.equal(before.holders.length, 2);
+      assert.equal((await inspect(redis, mutexName)).waiters, 2);
+      worker.child.kill("SIGTERM");
+      const lines = await worker.lines;
+      // The holders were told: their leases ended with the client.
+      assert.deepEqual(lines.at(-1), { closed: 1, lost: 2 });
+      // Free at once: the leases had 60 s left.
+      const after = await inspect(redis, semaphoreName);
+      assert.equal(after.holders.length, 0);
+      const mutex = await inspect(redis, mutexName);
+      assert.equal(mutex.waiters, 0);
+      assert.equal(mutex.holders.length, 1); // the test's own
+    } finally {
+      await worker.stop();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "shutdown: close() rejects this client's waits with ConnectionError; close({ release: false }) leaves leases to expire",
+  async () => {
+    const url = sharedRedisUrl();
+    await using observer = await connect(url);
+    const name = unique("shutdown-inproc");
+    const a = await connect(url);
+    const holder = await new Mutex(a, name, { leaseMs: 60_000 }).acquire();
+    const b = await connect(url);
+    const waiting = new Mutex(b, name).acquire().catch((e) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await b.close();
+    const error = await waiting;
+    assert.ok(error instanceof ConnectionError, String(error));
+    assert.match(error.message, /is closing/);
+    assert.equal((await inspect(observer, name)).waiters, 0);
+    // release: false: the lease stays until it expires.
+    await a.close({ release: false });
+    assert.equal((await inspect(observer, name)).holders.length, 1);
+    assert.equal(holder.signal.aborted, false); // lost at its next renewal
+    await holder.release().catch(() => {}); // its client is closed: timers end
+    await forceRelease(observer, name);
+    await assert.rejects(observer.close({ timeoutMs: -1 }), RangeError);
+    // A semaphore's leases are released by close() too.
+    const c = await connect(url);
+    const semaphore = await Semaphore.create(c, unique("shutdown-sem2"), {
+      permits: 2,
+      leaseMs: 60_000,
+    });
+    await semaphore.acquire();
+    await c.close();
+    assert.equal((await inspect(observer, semaphore.name)).holders.length, 0);
+  },
+);
