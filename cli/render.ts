@@ -66,13 +66,16 @@ export function describe(info: LockInfo): string {
     lines.push("holders:  none");
   } else {
     lines.push(`holders:  ${info.holders.length}`);
+    // A META column only when some holder gave one (escaped, like names).
+    const metas = info.holders.some((h) => h.meta !== undefined);
     const table = formatTable(
-      ["LEASE ID", "TOKEN", "PERMITS", "REMAINING"],
+      ["LEASE ID", "TOKEN", "PERMITS", "REMAINING", ...metas ? ["META"] : []],
       info.holders.map((h) => [
         show(h.id),
         String(h.token),
         String(h.permits),
         `${h.remainingMs} ms`,
+        ...metas ? [show(h.meta ?? "-")] : [],
       ]),
       [1, 2, 3],
     );
