@@ -29,69 +29,39 @@
  * @module
  */
 import process from "node:process";
-import { connect, type Lease, Mutex, type RedisClient } from "../mod.ts";
+import { Mutex, type RedisClient } from "../mod.ts";
 import { type ClusterTopology, startCluster } from "../tests/_cluster.ts";
 import { startRedis } from "../tests/_server.ts";
 import { deleteRun, Oracle } from "./locks.ts";
+import * as ab from "./interleave.ts";
 import {
-  sleep,
-  sleepUntil,
-  summarize,
-  type Summary,
-  within,
-} from "./lock_stats.ts";
+  type HandoffRound,
+  handoffRound,
+  HandoffRun,
+  makePair,
+  type Pair,
+} from "./handoff.ts";
 import { clusterMarkdown } from "./lock_cluster_report.ts";
 
-/** How much work the cluster cells do. */
-export interface ClusterBenchOptions {
-  /** Rounds; in each, both clients run every measurement, order alternating. */
-  rounds: number;
-  /** Sequential PINGs (and GETs) per client and round, after a warm-up. */
-  pings: number;
-  pingWarmup: number;
-  /** PINGs after `settleMs` of idling, per client and round. */
-  idleSamples: number;
-  uncontendedWarmup: number;
-  /** Timed acquire + release cycles per client and round. */
-  uncontendedCycles: number;
-  /** The holder waits this long once the waiter is queued. */
-  settleMs: number;
-  /** Unmeasured hand-offs first, each round (plus one per spread name). */
-  handoffWarmup: number;
-  /** Measured hand-offs per client, cell and round... */
-  handoffRounds: number;
-  /** ...within this time. */
-  cellMs: number;
+/**
+ * How much work the cluster cells do: `pings` also counts the `GET`s, and
+ * the spread cell's warm-up has one more hand-off per name.
+ */
+export interface ClusterBenchOptions extends ab.InterleavedBenchOptions {
   /** Names of the spread cell. */
   spreadNames: number;
 }
 
 /** About 60 s on 2 cores. */
 export const DEFAULT_CLUSTER_BENCH: ClusterBenchOptions = {
-  rounds: 4,
-  pings: 3_000,
-  pingWarmup: 500,
-  idleSamples: 100,
-  uncontendedWarmup: 200,
-  uncontendedCycles: 1_000,
-  settleMs: 5,
-  handoffWarmup: 10,
-  handoffRounds: 150,
-  cellMs: 10_000,
+  ...ab.DEFAULT_INTERLEAVED_BENCH,
   spreadNames: 100,
 };
 
 /** `BENCH_QUICK=1`: two short rounds, about 10 s. */
 export const QUICK_CLUSTER_BENCH: ClusterBenchOptions = {
   ...DEFAULT_CLUSTER_BENCH,
-  rounds: 2,
-  pings: 500,
-  pingWarmup: 200,
-  idleSamples: 30,
-  uncontendedWarmup: 100,
-  uncontendedCycles: 200,
-  handoffRounds: 50,
-  cellMs: 2_000,
+  ...ab.QUICK_INTERLEAVED_BENCH,
 };
 
 /** Which client. */
@@ -103,31 +73,17 @@ export const LAYOUTS: readonly Layout[] = ["single", "cluster"];
  */
 export type Client = Layout | "direct";
 
-const perClient = <T>(make: () => T): Record<Client, T> => ({
-  single: make(),
-  cluster: make(),
-  direct: make(),
-});
-
-/** One measurement on both clients: every sample of every round, ms. */
-export interface ClusterCell {
-  single: Summary;
-  cluster: Summary;
-  /** p50 of each round, ms. */
-  roundP50: Record<Layout, number[]> & { direct?: number[] };
-  /** The control (uncontended only): the cluster's primary, plain client. */
-  direct?: Summary;
-  /**
-   * The lock cells' own floor: a round trip to the server the lock lives on,
-   * sampled within the cell next to every measured sample, so that it shares
-   * the cell's moment and server (uncontended: a `GET` in the mutex's slot
-   * just before each cycle; hand-off: the same after `settleMs` of idling,
-   * `settleMs` before each release).
-   */
-  floor?: Record<Layout, Summary> & { direct?: Summary };
-  /** Some round stopped at `cellMs` before its hand-offs. */
-  capped: boolean;
-}
+/**
+ * One measurement on both clients: every sample of every round, ms; `direct`
+ * is the control (uncontended only): the cluster's primary, plain client.
+ * The lock cells' own `floor`: a round trip to the server the lock lives on,
+ * sampled within the cell next to every measured sample, so that it shares
+ * the cell's moment and server (uncontended: a `GET` in the mutex's slot
+ * just before each cycle; hand-off: the same after `settleMs` of idling,
+ * `settleMs` before each release). `capped`: some round stopped at
+ * `cellMs` before its hand-offs.
+ */
+export type ClusterCell = ab.Cell<Layout, "direct">;
 
 /** Everything {@linkcode benchCluster} measured. */
 export interface ClusterBenchResult {
@@ -180,198 +136,16 @@ interface Context {
   shardChannels: number[];
 }
 
-/** Samples of one measurement, per layout and round. */
-class Samples {
-  readonly rounds = perClient<number[][]>(() => []);
-  readonly floors = perClient<number[]>(() => []);
-  capped = false;
-
-  /** One round's samples (and floors) of each client that took part. */
-  add(
-    samples: Record<Client, number[]>,
-    floors?: Record<Client, number[]>,
-  ): void {
-    for (const client of Object.keys(samples) as Client[]) {
-      if (samples[client].length === 0) continue;
-      this.rounds[client].push(samples[client]);
-      this.floors[client].push(...floors?.[client] ?? []);
-    }
-  }
-
-  cell(): ClusterCell {
-    const all = (c: Client) => summarize(this.rounds[c].flat());
-    const p50s = (c: Client) => this.rounds[c].map((r) => summarize(r).p50);
-    const floor = (c: Client) => summarize(this.floors[c]);
-    const direct = this.rounds.direct.length > 0;
-    return {
-      single: all("single"),
-      cluster: all("cluster"),
-      roundP50: {
-        single: p50s("single"),
-        cluster: p50s("cluster"),
-        direct: direct ? p50s("direct") : undefined,
-      },
-      direct: direct ? all("direct") : undefined,
-      floor: this.floors.single.length > 0
-        ? {
-          single: floor("single"),
-          cluster: floor("cluster"),
-          direct: direct ? floor("direct") : undefined,
-        }
-        : undefined,
-      capped: this.capped,
-    };
-  }
-}
-
-function us(ms: number): string {
-  return Number.isFinite(ms) ? (ms * 1_000).toFixed(0) : "n/a";
-}
-
-// ---------------------------------------------------------------------------
-// Interleaving
-// ---------------------------------------------------------------------------
-
-/**
- * Runs `step` on each side in turn, `count` times (fewer past `deadline`),
- * the order reversed every other time (ABBA...), so that all see the same
- * moments of the machine: on a small shared VM, a loopback round trip
- * switches between about 20 and 90 us from one second to the next, which
- * would otherwise land on whichever client ran then.
- */
-async function interleaved(
-  sides: readonly Side[],
-  round: number,
-  count: number,
-  step: (side: Side, i: number) => Promise<number | undefined>,
-  deadline = Infinity,
-): Promise<Record<Client, number[]>> {
-  const samples = perClient<number[]>(() => []);
-  for (let i = 0; i < count && performance.now() < deadline; i++) {
-    const order = (i + round) % 2 === 0 ? sides : [...sides].reverse();
-    for (const side of order) {
-      const sample = await step(side, i);
-      if (sample !== undefined) samples[side.layout].push(sample);
-    }
-  }
-  return samples;
-}
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await work();
-  return performance.now() - start;
-}
+/** The three clients, sampled in turn. */
+const SAMPLER = new ab.Interleave(
+  LAYOUTS,
+  ["direct"] as const,
+  (s: Side) => s.layout,
+);
 
 // ---------------------------------------------------------------------------
 // 3, 4. Hand-off between two clients, on one name or spread over many
 // ---------------------------------------------------------------------------
-
-/** A waiter's `acquire()`, resolved with the time it resolved. */
-type Won = { lease: Lease; at: number };
-
-/** One name: its mutex on each client, the holder's lease, the waiter. */
-interface Pair {
-  name: string;
-  mutexes: [Mutex, Mutex];
-  oracle: Oracle;
-  holder: 0 | 1;
-  lease: Lease | undefined;
-  waiting: Promise<Won> | undefined;
-}
-
-/** Until the queue ZSET of `name` has a member (the waiter); 10 s at most. */
-async function untilQueued(observer: RedisClient, name: string) {
-  const key = `redsync:{${name}}:queue`;
-  const deadline = performance.now() + 10_000;
-  for (let polls = 0;; polls++) {
-    if (Number(await observer.send("ZCARD", key)) >= 1) return;
-    if (performance.now() > deadline) {
-      throw new Error(`cluster hand-off: no waiter queued on ${name}`);
-    }
-    if (polls > 20) await sleep(0);
-  }
-}
-
-/**
- * The hand-offs of one client layout on `pairs.length` names: each name
- * held on one client with a waiter queued on the other; each `step` hands
- * the next name (in turn) to its waiter, and the releaser queues again.
- */
-class HandoffRun {
-  readonly #abort = new AbortController();
-  constructor(
-    readonly side: Side,
-    readonly pairs: readonly Pair[],
-    readonly settleMs: number,
-  ) {}
-
-  #wait(pair: Pair, client: 0 | 1): void {
-    pair.waiting = pair.mutexes[client].acquire(this.#abort.signal).then(
-      (lease) => {
-        const at = performance.now();
-        pair.oracle.enter();
-        return { lease, at };
-      },
-    );
-  }
-
-  async setup(): Promise<void> {
-    for (const pair of this.pairs) {
-      pair.holder = 0;
-      pair.lease = await pair.mutexes[0].acquire(AbortSignal.timeout(10_000));
-      pair.oracle.enter();
-      this.#wait(pair, 1);
-    }
-  }
-
-  /**
-   * Hand-off `i`: the release-to-acquired latency, ms. Its floor goes to
-   * `floors`: after a settle, a `GET` in the name's slot from the holder's
-   * client (a round trip to the same server after the same idling); then
-   * another settle. Without `floors` (the warm-up), no settles.
-   */
-  async step(i: number, floors?: number[]): Promise<number> {
-    const pair = this.pairs[i % this.pairs.length];
-    const releaser = pair.holder;
-    await untilQueued(this.side.observer, pair.name);
-    if (floors) {
-      await sleepUntil(performance.now() + this.settleMs);
-      const client = releaser === 0 ? this.side.a : this.side.b;
-      const key = `floor:{${pair.name}}`;
-      floors.push(await timed(() => client.send("GET", key)));
-      await sleepUntil(performance.now() + this.settleMs);
-    }
-    pair.oracle.leave();
-    const start = performance.now();
-    await pair.lease!.release();
-    const won = await within(pair.waiting!, 10_000, `hand-off ${pair.name}`);
-    pair.oracle.check();
-    pair.lease = won.lease;
-    pair.holder = releaser === 0 ? 1 : 0;
-    this.#wait(pair, releaser);
-    return won.at - start;
-  }
-
-  /** Waiters stop; holders (and a waiter that won anyway) release. */
-  async close(): Promise<void> {
-    this.#abort.abort();
-    const won = await Promise.allSettled(this.pairs.map((p) => p.waiting));
-    await Promise.allSettled(this.pairs.flatMap((pair, k) => {
-      const w = won[k];
-      const leases = [
-        pair.lease,
-        w.status === "fulfilled" ? w.value?.lease : undefined,
-      ].filter((lease) => lease !== undefined);
-      pair.lease = undefined;
-      pair.waiting = undefined;
-      return leases.map((lease) => {
-        pair.oracle.leave();
-        return lease.release();
-      });
-    }));
-  }
-}
 
 /** Sharded pub/sub channels of this run on each primary of the cluster. */
 async function countShardChannels(ctx: Context): Promise<number[]> {
@@ -387,53 +161,39 @@ async function countShardChannels(ctx: Context): Promise<number[]> {
   }));
 }
 
-/** One round of a hand-off cell, both layouts interleaved. */
-async function handoffRound(
+/**
+ * One round of a hand-off cell, both layouts interleaved; its floor: a `GET`
+ * in the name's slot from the holder's client.
+ */
+function clusterHandoffRound(
   ctx: Context,
-  round: number,
-  sides: readonly Side[],
+  round: ab.Round<Layout, "direct", Side>,
   pairsOf: (side: Side) => Pair[],
   spread: boolean,
-): Promise<
-  {
-    samples: Record<Client, number[]>;
-    floors: Record<Client, number[]>;
-    capped: boolean;
-  }
-> {
+): Promise<HandoffRound<Client>> {
   const { options } = ctx;
-  const runs = new Map(
-    sides.map((side) => [
-      side.layout,
-      new HandoffRun(side, pairsOf(side), options.settleMs),
-    ]),
+  // One turn of the names first: both hubs then listen on every name.
+  const names = pairsOf(round.sides[0]).length;
+  return handoffRound(
+    round,
+    (side) =>
+      new HandoffRun(pairsOf(side), {
+        observer: side.observer,
+        settleMs: options.settleMs,
+        probe: (client, pair) => client.send("GET", `floor:{${pair.name}}`),
+        what: "cluster",
+      }),
+    {
+      warmup: options.handoffWarmup + (names > 1 ? names : 0),
+      count: options.handoffRounds,
+      cellMs: options.cellMs,
+      beforeMeasured: async () => {
+        if (spread && ctx.shardChannels.length === 0) {
+          ctx.shardChannels = await countShardChannels(ctx);
+        }
+      },
+    },
   );
-  const floors = perClient<number[]>(() => []);
-  const step = (side: Side, i: number) => runs.get(side.layout)!.step(i);
-  try {
-    for (const run of runs.values()) await run.setup();
-    // One turn of the names first: both hubs then listen on every name.
-    const names = pairsOf(sides[0]).length;
-    const warmup = options.handoffWarmup + (names > 1 ? names : 0);
-    await interleaved(sides, round, warmup, step);
-    if (spread && ctx.shardChannels.length === 0) {
-      ctx.shardChannels = await countShardChannels(ctx);
-    }
-    // Continue the turn where the warm-up left it.
-    const samples = await interleaved(
-      sides,
-      round,
-      options.handoffRounds,
-      (side, i) => runs.get(side.layout)!.step(warmup + i, floors[side.layout]),
-      performance.now() + options.cellMs,
-    );
-    const capped = LAYOUTS.some((l) =>
-      samples[l].length < options.handoffRounds
-    );
-    return { samples, floors, capped };
-  } finally {
-    await Promise.allSettled([...runs.values()].map((run) => run.close()));
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -456,125 +216,78 @@ function makePairs(
   return Array.from({ length: count }, (_, k) => {
     const name = `${ctx.runId}:cl:${side.layout}:${label}:${k}`;
     ctx.names.add(name);
-    return {
+    return makePair(
       name,
-      mutexes: [new Mutex(side.a, name), new Mutex(side.b, name)],
-      oracle: new Oracle(1, `${side.layout} ${name}`),
-      holder: 0,
-      lease: undefined,
-      waiting: undefined,
-    };
+      [side.a, side.b],
+      (client) => new Mutex(client, name),
+      new Oracle(1, `${side.layout} ${name}`),
+    );
   });
 }
 
-type Cells = Record<
-  "ping" | "get" | "idlePing" | "uncontended" | "handoff" | "spread",
-  Samples
->;
-
-function logPair(
-  log: (line: string) => void,
-  what: string,
-  samples: Record<Client, number[]>,
-): void {
-  const clients = (Object.keys(samples) as Client[]).filter((c) =>
-    samples[c].length > 0
-  );
-  log(
-    `${what}: ${
-      clients.map((c) => {
-        const s = summarize(samples[c]);
-        return `${c} p50 ${us(s.p50)} us, p99 ${us(s.p99)} us`;
-      }).join("; ")
-    } (${samples.single.length} each)`,
-  );
-}
+const CELLS = [
+  "ping",
+  "get",
+  "idlePing",
+  "uncontended",
+  "handoff",
+  "spread",
+] as const;
+type Cells = Record<(typeof CELLS)[number], ab.Samples<Layout, "direct">>;
 
 async function oneRound(
   ctx: Context,
-  round: number,
-  sides: Side[],
+  round: ab.Round<Layout, "direct", Side>,
   direct: Side,
   locks: Map<Client, Locks>,
   cells: Cells,
 ): Promise<void> {
-  const { options, log } = ctx;
-  const tag = `round ${round + 1}/${options.rounds}`;
+  const { options } = ctx;
   const key = `${ctx.runId}:cl:get`;
-  for (const side of sides) await side.a.send("SET", key, "v");
-  const send = (args: readonly string[]) => (side: Side) =>
-    timed(() => side.a.send(args[0], ...args.slice(1)));
-  const commands: ["ping" | "get", string[]][] = [
-    ["ping", ["PING"]],
-    ["get", ["GET", key]],
-  ];
-  for (const [cell, args] of commands) {
-    await interleaved(sides, round, options.pingWarmup, send(args));
-    const samples = await interleaved(sides, round, options.pings, send(args));
-    cells[cell].add(samples);
-    logPair(log, `${tag} ${args[0]}`, samples);
-  }
-  const idle = await interleaved(
-    sides,
-    round,
-    options.idleSamples,
-    async (side) => {
-      await sleepUntil(performance.now() + options.settleMs);
-      return await timed(() => side.a.send("PING"));
-    },
-  );
-  cells.idlePing.add(idle);
-  logPair(log, `${tag} PING after ${options.settleMs} ms idle`, idle);
+  for (const side of round.sides) await side.a.send("SET", key, "v");
+  await round.pings(cells.ping, options, (side) => side.a);
+  await round.measure(cells.get, "GET", {
+    warmup: options.pingWarmup,
+    count: options.pings,
+    step: (side) => ab.timed(() => side.a.send("GET", key)),
+  });
+  await round.idlePings(cells.idlePing, options, (side) => side.a);
 
   // Each cycle follows a GET in the mutex's slot (its server): the floor.
   // The direct client (the control) cycles the cluster's mutex by name.
-  const floors = perClient<number[]>(() => []);
-  const cycle = (record: boolean) => async (side: Side) => {
-    const mutex = locks.get(side.layout)!.uncontended;
-    const floor = await timed(() =>
-      side.a.send("GET", `floor:{${mutex.name}}`)
-    );
-    if (record) floors[side.layout].push(floor);
-    return await timed(async () => {
-      const lease = await mutex.acquire();
-      await lease.release();
-    });
-  };
-  const all = [...sides, direct];
-  await interleaved(all, round, options.uncontendedWarmup, cycle(false));
-  const unc = await interleaved(
-    all,
-    round,
-    options.uncontendedCycles,
-    cycle(true),
-  );
-  cells.uncontended.add(unc, floors);
-  logPair(log, `${tag} uncontended acquire + release`, unc);
+  const floors = SAMPLER.per<number[]>(() => []);
+  await round.measure(cells.uncontended, "uncontended acquire + release", {
+    warmup: options.uncontendedWarmup,
+    count: options.uncontendedCycles,
+    sides: [...round.sides, direct],
+    floors,
+    step: async (side, _, record) => {
+      const mutex = locks.get(side.layout)!.uncontended;
+      const floor = await ab.timed(() =>
+        side.a.send("GET", `floor:{${mutex.name}}`)
+      );
+      if (record) floors[side.layout].push(floor);
+      return await ab.cycle(mutex);
+    },
+  });
 
   for (const cell of ["handoff", "spread"] as const) {
     const started = performance.now();
-    const { samples, floors, capped } = await handoffRound(
+    const { samples, floors, capped } = await clusterHandoffRound(
       ctx,
       round,
-      sides,
       (side) => locks.get(side.layout)![cell],
       cell === "spread",
     );
     cells[cell].add(samples, floors);
     cells[cell].capped ||= capped;
-    logPair(
-      log,
-      `${tag} hand-off over ${
-        cell === "spread" ? options.spreadNames : 1
-      } name(s), ${((performance.now() - started) / 1_000).toFixed(1)} s`,
+    round.report(
+      `hand-off over ${cell === "spread" ? options.spreadNames : 1} name(s), ${
+        ((performance.now() - started) / 1_000).toFixed(1)
+      } s`,
       samples,
     );
   }
-}
-
-async function serverVersion(redis: RedisClient): Promise<string> {
-  const info = String(await redis.send("INFO", "server"));
-  return /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? "unknown";
 }
 
 /**
@@ -605,21 +318,12 @@ export async function benchCluster(
   try {
     cluster = await startCluster({ primaries: 3, replicasPerPrimary: 1 });
   } catch (error) {
-    result.skipped = `the cluster did not start: ${
-      error instanceof Error ? error.message.split("\n")[0] : String(error)
-    }`;
-    log(`skipped: ${result.skipped}`);
-    result.seconds = (performance.now() - started) / 1_000;
-    return result;
+    return ab.skip(result, started, log, "the cluster did not start", error);
   }
   result.startSeconds = (performance.now() - started) / 1_000;
   log(`cluster started in ${result.startSeconds.toFixed(1)} s: ${cluster.url}`);
-  const clients: RedisClient[] = [];
-  const open = async (target: string) => {
-    const client = await connect(target);
-    clients.push(client);
-    return client;
-  };
+  const clients = new ab.Clients();
+  const open = (target: string) => clients.open(target);
   const ctx: Context = {
     options,
     runId: `lockbench-${crypto.randomUUID().slice(0, 8)}`,
@@ -665,25 +369,15 @@ export async function benchCluster(
       handoff: [],
       spread: [],
     });
-    result.singleVersion = await serverVersion(sides[0].observer);
-    result.clusterVersion = await serverVersion(sides[1].observer);
-    const cells: Cells = {
-      ping: new Samples(),
-      get: new Samples(),
-      idlePing: new Samples(),
-      uncontended: new Samples(),
-      handoff: new Samples(),
-      spread: new Samples(),
-    };
-    for (let round = 0; round < options.rounds; round++) {
-      await oneRound(ctx, round, sides, direct, locks, cells);
-    }
-    result.ping = cells.ping.cell();
-    result.get = cells.get.cell();
-    result.idlePing = cells.idlePing.cell();
-    result.uncontended = cells.uncontended.cell();
-    result.handoff = cells.handoff.cell();
-    result.spread = cells.spread.cell();
+    result.singleVersion = await ab.serverVersion(sides[0].observer);
+    result.clusterVersion = await ab.serverVersion(sides[1].observer);
+    await SAMPLER.rounds(
+      result,
+      CELLS,
+      sides,
+      ctx,
+      (round, cells) => oneRound(ctx, round, direct, locks, cells),
+    );
     result.shardChannels = ctx.shardChannels;
     result.seconds = (performance.now() - started) / 1_000;
     return result;
@@ -700,7 +394,7 @@ export async function benchCluster(
         log(`cleanup failed: ${String(error)}`);
       }
     }
-    await Promise.allSettled(clients.map((c) => c.close()));
+    await clients.close();
     await cluster.close();
     log("cluster stopped");
   }

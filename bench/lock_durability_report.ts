@@ -13,6 +13,9 @@ import type {
   Mode,
   WaitCount,
 } from "./lock_durability.ts";
+import { floorsLine, row, section, us, verdict, yes } from "./report_parts.ts";
+
+const TITLE = "## Durability: replica-acknowledged grants against plain grants";
 
 /**
  * With durability within this factor of without (p50): a grant then costs
@@ -20,25 +23,6 @@ import type {
  * acknowledgement, on top of the two round trips of a cycle.
  */
 export const DURABILITY_TARGET = 2;
-
-const yes = (ok: boolean) => ok ? "**met**" : "**missed**";
-
-/** Microseconds from ms: one decimal below 100 us. */
-function us(ms: number): string {
-  if (!Number.isFinite(ms)) return "n/a";
-  const value = ms * 1_000;
-  return value < 100 ? value.toFixed(1) : value.toFixed(0);
-}
-
-function ratio(cell: DurabilityCell, key: "p50" | "p99"): number {
-  return cell.with[key] / cell.without[key];
-}
-
-function rounds(values: number[]): string {
-  if (values.length === 0) return "";
-  if (values.length === 1) return us(values[0]);
-  return `${us(Math.min(...values))} – ${us(Math.max(...values))}`;
-}
 
 function perGrant(count: WaitCount): number {
   return count.grants > 0 ? count.waits / count.grants : NaN;
@@ -49,21 +33,67 @@ function ping(r: DurabilityBenchResult, mode: Mode): number {
   return r.ping?.[mode].p50 ?? NaN;
 }
 
+/** The section below its title, measured. */
+function parts(r: DurabilityBenchResult) {
+  const o = r.options;
+  const replicas = o.durability.replicas;
+  const timeoutMs = o.durability.timeoutMs ?? 100;
+  const intro =
+    `The same lock measurements on mutexes with \`durability: { replicas: ${replicas} }\` (\`timeoutMs\` ${timeoutMs}, \`onShortfall\` "fail": the defaults) and on mutexes without, all on one private primary (${r.primaryUrl}, Redis ${r.version}, no persistence, \`--repl-diskless-sync-delay 0\`) with one replica (${r.replicaUrl}, \`--replicaof\`), online ${
+      num(r.startSeconds, 1)
+    } s after the primary started; not the bench's own server. Each mode has its own two clients (\`connect()\`) in this process; the primary, the replica and this process share the machine's cores. With durability, each grant (direct or handed off) is followed by \`EXTEND\` and \`WAIT ${replicas} ${timeoutMs}\` written together on one connection, and \`acquire()\` resolves once the replica has acknowledged it; \`release()\` is the same in both modes. The two modes are measured interleaved, sample by sample (with then without, then without then with, ...), in ${o.rounds} rounds; the percentiles are over the samples of all rounds. The section took ${
+      num(r.seconds, 0)
+    } s.`;
+  const lines: string[] = [
+    `- **PING**: ${int(o.pingWarmup)} warm-up, then ${
+      int(o.pings)
+    } sequential \`await PING\` per round and mode. **SET, with: SET + WAIT**: ${
+      int(o.writeWarmup)
+    } warm-up, then ${
+      int(o.writes)
+    } per round: without, a \`SET\`; with, a \`SET\` and a \`WAIT ${replicas} ${timeoutMs}\` sent together (one write to the socket, as the locks send \`EXTEND\` and \`WAIT\`), timed until both replies are in: a round trip plus the replica's acknowledgement. **PING after ${o.settleMs} ms idle**: ${o.idleSamples} per round, each after sleeping ${o.settleMs} ms.`,
+    `- **Uncontended**: one \`Mutex\` on one client, ${
+      int(o.uncontendedWarmup)
+    } warm-up cycles, then ${
+      int(o.uncontendedCycles)
+    } timed \`acquire()\` + \`release()\` cycles per round and mode. Without durability a cycle is two round trips (\`ACQUIRE\`, \`RELEASE\`); with it, three, the middle one waiting for the replica.`,
+    `- **Hand-off**: two clients, a \`Mutex\` of the same name on each (blocking hand-off); one holds it, the other waits. Once the waiter is in the queue ZSET, ${o.settleMs} ms, a timed \`PING\` from the holder's client (the cell's own floor: a round trip after the same idling as the release), ${o.settleMs} ms more, then the holder calls \`release()\`; the latency runs from that call to the waiter's \`acquire()\` resolving (one process, one clock). The releaser then calls \`acquire()\` and waits in turn. ${o.handoffWarmup} unmeasured hand-offs, then ${
+      int(o.handoffRounds)
+    } measured per round and mode within ${o.cellMs / 1_000} s.`,
+    "",
+    "| measurement | without p50 / p99 (us) | with p50 / p99 (us) | with / without p50, p99 | added p50 (us) | p50 / PING without, with | without p50 over rounds (us) | with p50 over rounds (us) | samples per mode |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+  ];
+  const rows: [string, DurabilityCell | undefined][] = [
+    ["PING (floor)", r.ping],
+    [`SET; with: SET + WAIT ${replicas} together`, r.write],
+    [`PING after ${o.settleMs} ms idle`, r.idlePing],
+    ["Uncontended acquire + release", r.uncontended],
+    ["Hand-off between two clients", r.handoff],
+    ["Hand-off: its own floor (PING after idling)", floorCell(r.handoff)],
+  ];
+  for (const [label, cell] of rows) {
+    if (!cell) continue;
+    lines.push(row(label, cell, "without", "with", [
+      us(cell.with.p50 - cell.without.p50),
+      `${num(cell.without.p50 / ping(r, "without"), 2)}, ${
+        num(cell.with.p50 / ping(r, "with"), 2)
+      }`,
+    ]));
+  }
+  return { intro, targets: targetLines(r), measurements: lines };
+}
+
 /** The target lines, as bullet points. */
 function targetLines(r: DurabilityBenchResult): string[] {
   const lines: string[] = [];
   const replicas = r.options.durability.replicas;
   const target = (what: string, cell: DurabilityCell | undefined) => {
     if (!cell) return;
-    const p50 = ratio(cell, "p50");
     lines.push(
       `- ${what} with \`durability: { replicas: ${replicas} }\` within ${DURABILITY_TARGET}x of the same without (p50): ${
-        yes(p50 <= DURABILITY_TARGET)
-      }: ${us(cell.with.p50)} us against ${us(cell.without.p50)} us, **${
-        num(p50, 2)
-      }x** (p99 ${us(cell.with.p99)} against ${us(cell.without.p99)} us, ${
-        num(ratio(cell, "p99"), 2)
-      }x); durability added ${
+        verdict(cell, "without", "with", DURABILITY_TARGET)
+      }; durability added ${
         us(cell.with.p50 - cell.without.p50)
       } us to the p50, ${
         num((cell.with.p50 - cell.without.p50) / ping(r, "with"), 1)
@@ -110,102 +140,23 @@ function targetLines(r: DurabilityBenchResult): string[] {
     }); \`shortfall\` events: ${r.shortfalls}; \`WAIT\` replies below ${replicas} in the write cell: ${r.writeShort}.`,
   );
   if (r.ping) {
-    lines.push(
-      `- The floors of the two modes are the same server and the same kind of client: PING p50 with / without ${
-        num(ratio(r.ping, "p50"), 2)
-      }x (${us(r.ping.with.p50)} against ${us(r.ping.without.p50)} us)${
-        r.idlePing
-          ? `, PING after ${r.options.settleMs} ms idle ${
-            num(ratio(r.idlePing, "p50"), 2)
-          }x`
-          : ""
-      }${
-        r.handoff?.floor
-          ? `, the hand-off's own floor ${
-            num(r.handoff.floor.with.p50 / r.handoff.floor.without.p50, 2)
-          }x`
-          : ""
-      }.`,
-    );
+    lines.push(floorsLine(
+      "- The floors of the two modes are the same server and the same kind of client: PING p50 with / without ",
+      r.ping,
+      "without",
+      "with",
+      [
+        [`PING after ${r.options.settleMs} ms idle`, r.idlePing],
+        ["the hand-off's own floor", floorCell(r.handoff)],
+      ],
+    ));
   }
   return lines;
 }
 
 /** The markdown of the durability section. */
 export function durabilityMarkdown(r: DurabilityBenchResult): string {
-  const o = r.options;
-  const n = (v: number) => v.toLocaleString("en-US");
-  const replicas = o.durability.replicas;
-  const timeoutMs = o.durability.timeoutMs ?? 100;
-  const lines: string[] = [
-    "## Durability: replica-acknowledged grants against plain grants",
-    "",
-  ];
-  if (r.skipped) {
-    lines.push(`Not measured in this run: ${r.skipped}.`);
-    return lines.join("\n");
-  }
-  lines.push(
-    `The same lock measurements on mutexes with \`durability: { replicas: ${replicas} }\` (\`timeoutMs\` ${timeoutMs}, \`onShortfall\` "fail": the defaults) and on mutexes without, all on one private primary (${r.primaryUrl}, Redis ${r.version}, no persistence, \`--repl-diskless-sync-delay 0\`) with one replica (${r.replicaUrl}, \`--replicaof\`), online ${
-      num(r.startSeconds, 1)
-    } s after the primary started; not the bench's own server. Each mode has its own two clients (\`connect()\`) in this process; the primary, the replica and this process share the machine's cores. With durability, each grant (direct or handed off) is followed by \`EXTEND\` and \`WAIT ${replicas} ${timeoutMs}\` written together on one connection, and \`acquire()\` resolves once the replica has acknowledged it; \`release()\` is the same in both modes. The two modes are measured interleaved, sample by sample (with then without, then without then with, ...), in ${o.rounds} rounds; the percentiles are over the samples of all rounds. The section took ${
-      num(r.seconds, 0)
-    } s.`,
-    "",
-    "### Achieved against the targets",
-    "",
-    ...targetLines(r),
-    "",
-    "### Measurements",
-    "",
-    `- **PING**: ${n(o.pingWarmup)} warm-up, then ${
-      n(o.pings)
-    } sequential \`await PING\` per round and mode. **SET, with: SET + WAIT**: ${
-      n(o.writeWarmup)
-    } warm-up, then ${
-      n(o.writes)
-    } per round: without, a \`SET\`; with, a \`SET\` and a \`WAIT ${replicas} ${timeoutMs}\` sent together (one write to the socket, as the locks send \`EXTEND\` and \`WAIT\`), timed until both replies are in: a round trip plus the replica's acknowledgement. **PING after ${o.settleMs} ms idle**: ${o.idleSamples} per round, each after sleeping ${o.settleMs} ms.`,
-    `- **Uncontended**: one \`Mutex\` on one client, ${
-      n(o.uncontendedWarmup)
-    } warm-up cycles, then ${
-      n(o.uncontendedCycles)
-    } timed \`acquire()\` + \`release()\` cycles per round and mode. Without durability a cycle is two round trips (\`ACQUIRE\`, \`RELEASE\`); with it, three, the middle one waiting for the replica.`,
-    `- **Hand-off**: two clients, a \`Mutex\` of the same name on each (blocking hand-off); one holds it, the other waits. Once the waiter is in the queue ZSET, ${o.settleMs} ms, a timed \`PING\` from the holder's client (the cell's own floor: a round trip after the same idling as the release), ${o.settleMs} ms more, then the holder calls \`release()\`; the latency runs from that call to the waiter's \`acquire()\` resolving (one process, one clock). The releaser then calls \`acquire()\` and waits in turn. ${o.handoffWarmup} unmeasured hand-offs, then ${
-      n(o.handoffRounds)
-    } measured per round and mode within ${o.cellMs / 1_000} s.`,
-    "",
-    "| measurement | without p50 / p99 (us) | with p50 / p99 (us) | with / without p50, p99 | added p50 (us) | p50 / PING without, with | without p50 over rounds (us) | with p50 over rounds (us) | samples per mode |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
-  );
-  const rows: [string, DurabilityCell | undefined][] = [
-    ["PING (floor)", r.ping],
-    [`SET; with: SET + WAIT ${replicas} together`, r.write],
-    [`PING after ${o.settleMs} ms idle`, r.idlePing],
-    ["Uncontended acquire + release", r.uncontended],
-    ["Hand-off between two clients", r.handoff],
-    ["Hand-off: its own floor (PING after idling)", floorCell(r.handoff)],
-  ];
-  for (const [label, cell] of rows) {
-    if (!cell) continue;
-    lines.push(
-      `| ${label}${cell.capped ? " (time limit)" : ""} | ${
-        us(cell.without.p50)
-      } / ${us(cell.without.p99)} | ${us(cell.with.p50)} / ${
-        us(cell.with.p99)
-      } | ${num(ratio(cell, "p50"), 2)}, ${num(ratio(cell, "p99"), 2)} | ${
-        us(cell.with.p50 - cell.without.p50)
-      } | ${num(cell.without.p50 / ping(r, "without"), 2)}, ${
-        num(cell.with.p50 / ping(r, "with"), 2)
-      } | ${rounds(cell.roundP50.without)} | ${rounds(cell.roundP50.with)} | ${
-        int(Math.min(cell.without.count, cell.with.count))
-      } |`,
-    );
-  }
-  lines.push(
-    "",
-    "**Correctness.** Every hand-off counts the holders of its name (incremented when `acquire()` resolves, decremented before `release()` is called); two at once fails the benchmark with a non-zero exit. None happened in this run.",
-  );
-  return lines.join("\n");
+  return section(TITLE, r, parts);
 }
 
 /** The hand-off's own floor as a row (no rounds of its own). */

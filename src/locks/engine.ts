@@ -329,34 +329,25 @@ export class LockEngine {
     retry: boolean,
     meta: string,
   ): Promise<Grant | Waiting> {
-    if (!retry) {
-      return runAcquire(
+    const once = (isFresh: boolean) =>
+      runAcquire(
         this.#config,
         this.#keys,
         id,
         weight,
         mode,
         signal,
-        fresh,
+        isFresh,
         meta,
       );
-    }
+    if (!retry) return once(fresh);
     // Only the very first send may skip the look-ups: a retry may follow
     // an ACQUIRE that ran although its reply was lost.
     let first = fresh;
     return this.#retrying(signal, () => {
-      const once = runAcquire(
-        this.#config,
-        this.#keys,
-        id,
-        weight,
-        mode,
-        signal,
-        first,
-        meta,
-      );
+      const attempt = once(first);
       first = false;
-      return once;
+      return attempt;
     });
   }
 
