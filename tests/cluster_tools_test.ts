@@ -28,7 +28,8 @@ import { keySlot } from "../src/cluster/slot.ts";
 import { resolveEventOptions } from "../src/events/options.ts";
 import { keyBase, keysOf, parseKey, SCRIPT_KEYS } from "../src/locks/keys.ts";
 import { startCluster } from "./_cluster.ts";
-import { runtime, test } from "./_test.ts";
+import { scriptCommand } from "./_spawn.ts";
+import { test } from "./_test.ts";
 
 const cliFile = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
@@ -139,9 +140,7 @@ interface Run {
 
 /** Runs the CLI as a process of this runtime (as tests/cli_test.ts does). */
 function cli(args: string[]): Promise<Run> {
-  const command = runtime === "deno"
-    ? [process.execPath, "run", "-A", cliFile, ...args]
-    : [process.execPath, cliFile, ...args];
+  const command = scriptCommand(cliFile, args);
   const child = spawn(command[0], command.slice(1), {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, NO_COLOR: "1" },

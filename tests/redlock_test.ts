@@ -95,7 +95,10 @@ async function worker(lock: Redlock, tally: Tally, stopAt: number) {
     if (left <= 0) return;
     let lease: RedlockLease;
     try {
-      lease = await lock.acquire(AbortSignal.timeout(Math.min(left, 3_000)));
+      // Whole milliseconds: Node's AbortSignal.timeout() refuses fractions.
+      lease = await lock.acquire(
+        AbortSignal.timeout(Math.ceil(Math.min(left, 3_000))),
+      );
     } catch (error) {
       if (!isTimeout(error)) tally.errors.push(error);
       continue;

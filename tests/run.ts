@@ -1,12 +1,15 @@
 /**
  * The test entry point, `deno task test`: starts one private redis-server
- * (unless `REDIS_URL` is set), runs the suite with `deno test` and then with
- * `bun test`, then (for the whole suite) the Node.js smoke suite bundled with
- * esbuild and run with `node --test`; stops the server and prints
- * `tests: N passed, M failed`.
+ * (unless `REDIS_URL` is set), runs the suite with `deno test`, then with
+ * `bun test`, then on Node.js: every test file, the scripts tests spawn
+ * (`cli.ts`, `tests/_*_worker.ts`) bundled for Node 20 with esbuild (from
+ * npm), the test files run with `node --test`, one file at a time. Stops the
+ * server and prints `tests: N passed, M failed`, over all three runtimes.
  *
- * Arguments: paths (instead of `tests/`) and `--filter NAME` (`-t` for Bun)
- * are given to both runners; any other flag is passed to both verbatim.
+ * Arguments: paths (instead of `tests/`) and `--filter NAME` (`-t` for Bun,
+ * `--test-name-pattern` for Node) are given to all three runners; any other
+ * flag is passed to Deno and Bun verbatim (not to Node). The Node stage is
+ * skipped, saying so, when `node` is not on PATH or is older than 20.14.
  *
  * ```sh
  * deno task test
@@ -17,6 +20,8 @@
  * @module
  */
 
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   findExecutable,
   type RedisServer,
@@ -26,8 +31,16 @@ import {
 
 const BUN_VERSION = "1.4.5";
 const ESBUILD_VERSION = "0.24.0";
-/** The Node.js stage: bundled with esbuild, run with `node --test`. */
-const NODE_SUITE = "tests/node/smoke.node.ts";
+/** The repository, where the runners run. */
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/**
+ * Scripts that tests spawn as processes of their own runtime
+ * (`tests/_spawn.ts`), besides `tests/_*_worker.ts`: on Node they run from
+ * their bundles.
+ */
+const NODE_SCRIPTS = ["cli.ts"];
+/** `--test-concurrency` (20.10) and `--test-force-exit` (20.14). */
+const NODE_MIN_VERSION = [20, 14];
 /** Wall-clock limit of one runtime's whole run. */
 const RUN_LIMIT_MS = 30 * 60_000;
 /** How much of a runner's output is kept to find its summary. */
@@ -36,6 +49,12 @@ const TAIL_CHARS = 64 * 1024;
 interface Counts {
   passed: number;
   failed: number;
+}
+
+interface Result extends Counts {
+  ok: boolean;
+  /** Wall-clock time of the stage. */
+  ms: number;
 }
 
 interface Plan {
@@ -64,54 +83,167 @@ function parseArgs(args: string[]): Plan {
   return plan;
 }
 
-/** `node --test` ends with `# pass N` and `# fail M` lines. */
+/**
+ * `node --test --test-reporter=tap` ends with `# pass N`, `# fail M` and
+ * `# cancelled K` lines; a cancelled test (its file's process died or hung
+ * up) counts as failed.
+ */
 function nodeCounts(output: string): Counts | undefined {
   const text = output.replace(ANSI, "");
-  const passed = [...text.matchAll(/^# pass (\d+)\s*$/gm)].at(-1);
-  const failed = [...text.matchAll(/^# fail (\d+)\s*$/gm)].at(-1);
+  const last = (name: string) =>
+    [...text.matchAll(new RegExp(`^# ${name} (\\d+)\\s*$`, "gm"))].at(-1);
+  const passed = last("pass");
+  const failed = last("fail");
+  const cancelled = last("cancelled");
   if (passed === undefined && failed === undefined) return undefined;
-  return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
+  return {
+    passed: Number(passed?.[1] ?? 0),
+    failed: Number(failed?.[1] ?? 0) + Number(cancelled?.[1] ?? 0),
+  };
+}
+
+/** The Node version at `node`, as numbers, or `undefined` if it does not run. */
+async function nodeVersion(node: string): Promise<number[] | undefined> {
+  try {
+    const { success, stdout } = await new Deno.Command(node, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const match = /^v(\d+)\.(\d+)\.(\d+)/.exec(
+      new TextDecoder().decode(stdout),
+    );
+    return success && match ? match.slice(1).map(Number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Test files under `path` (a file, or a directory searched recursively). */
+async function testFiles(path: string): Promise<string[]> {
+  const info = await Deno.stat(path);
+  if (!info.isDirectory) return [path];
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(path)) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory) files.push(...await testFiles(child));
+    else if (
+      entry.isFile && /(_|\.)test\.ts$/.test(entry.name) &&
+      !entry.name.startsWith("_")
+    ) files.push(child);
+  }
+  return files.sort();
 }
 
 /**
- * Bundles the Node suite for Node 20 with esbuild (from npm) and runs it with
- * `node --test`; skipped when `node` is missing or only some tests were asked.
+ * Runs esbuild from npm: bundles `entries` (paths in the repository) for
+ * Node 20, each as `outdir/<its path>.mjs`.
+ */
+function bundleForNode(
+  label: string,
+  entries: string[],
+  outdir: string,
+  main: boolean,
+  env: Record<string, string>,
+): Promise<Result> {
+  return runOne(
+    label,
+    "npx",
+    [
+      "-y",
+      `esbuild@${ESBUILD_VERSION}`,
+      ...entries.map((entry) => join(ROOT, entry)),
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      // Node 20 has no import.meta.main: true for a script run as such,
+      // false for the test files (bench/chaos.ts has a main of its own).
+      `--define:import.meta.main=${main}`,
+      `--outbase=${ROOT}`,
+      `--outdir=${outdir}`,
+      "--out-extension:.js=.mjs",
+      "--log-level=warning",
+    ],
+    env,
+    () => ({ passed: 0, failed: 0 }),
+    `-y esbuild@${ESBUILD_VERSION} (${entries.length} files) --bundle ` +
+      `--platform=node --target=node20 --outdir=${outdir}`,
+  );
+}
+
+/**
+ * The Node stage: bundles the test files and the scripts they spawn for
+ * Node 20 (TypeScript, `await using` lowered) into a temporary directory
+ * laid out like the repository (so `new URL("./_lock_worker.ts",
+ * import.meta.url)` in a bundle names the worker's bundle, `.ts` for `.mjs`:
+ * see `tests/_spawn.ts`), and runs them with `node --test`, one file after
+ * another. A reason string when it does not run.
  */
 async function runNode(
   plan: Plan,
   env: Record<string, string>,
-): Promise<Counts & { ok: boolean } | undefined> {
+): Promise<Result | string> {
   const node = findExecutable("node");
-  if (!node || plan.filter !== undefined || plan.paths.join() !== "tests/") {
-    return undefined;
+  if (!node) return "node not on PATH";
+  const version = await nodeVersion(node);
+  if (!version) return `${node} --version failed`;
+  const [major, minor] = NODE_MIN_VERSION;
+  if (version[0] < major || (version[0] === major && version[1] < minor)) {
+    return `Node ${version.join(".")} is older than ${major}.${minor}`;
+  }
+  const started = performance.now();
+  const tests: string[] = [];
+  for (const path of plan.paths) {
+    for (const file of await testFiles(resolve(path))) {
+      tests.push(relative(ROOT, file));
+    }
+  }
+  if (tests.length === 0) return "no test files";
+  const workers: string[] = [];
+  for await (const entry of Deno.readDir(join(ROOT, "tests"))) {
+    if (/^_.*_worker\.ts$/.test(entry.name)) {
+      workers.push(`tests/${entry.name}`);
+    }
   }
   const dir = await Deno.makeTempDir({ prefix: "redsync-node-" });
   try {
-    const bundle = `${dir}/smoke.mjs`;
-    const build = await runOne(
-      "node (bundle)",
-      "npx",
-      [
-        "-y",
-        `esbuild@${ESBUILD_VERSION}`,
-        NODE_SUITE,
-        "--bundle",
-        "--platform=node",
-        "--format=esm",
-        "--target=node20",
-        `--outfile=${bundle}`,
-      ],
+    const failedBuild = (): Result => ({
+      passed: 0,
+      failed: 1,
+      ok: false,
+      ms: performance.now() - started,
+    });
+    const build = await bundleForNode(
+      "node (bundle tests)",
+      [...tests, ...workers.sort()],
+      dir,
+      false,
       env,
-      () => ({ passed: 0, failed: 0 }),
     );
-    if (!build.ok) return { passed: 0, failed: 1, ok: false };
-    return await runOne(
-      "node",
-      node,
-      ["--test", "--test-reporter=tap", bundle],
+    if (!build.ok) return failedBuild();
+    const scripts = await bundleForNode(
+      "node (bundle scripts)",
+      NODE_SCRIPTS,
+      dir,
+      true,
       env,
-      nodeCounts,
     );
+    if (!scripts.ok) return failedBuild();
+    const args = [
+      "--test",
+      "--test-reporter=tap",
+      "--test-concurrency=1",
+      // Ends each file's process once its tests are done, as Deno and Bun do.
+      "--test-force-exit",
+    ];
+    if (plan.filter !== undefined) {
+      args.push(`--test-name-pattern=${bunPattern(plan.filter)}`);
+    }
+    args.push(...tests.map((file) => join(dir, file.replace(/\.ts$/, ".mjs"))));
+    const result = await runOne("node", node, args, env, nodeCounts);
+    return { ...result, ms: performance.now() - started };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -157,15 +289,20 @@ function bunCounts(output: string): Counts | undefined {
 
 /**
  * Per-test result lines, for a runner that dies before its summary (crash,
- * out of memory): Deno's `name ... ok (1ms)` / `name ... FAILED (1ms)` and
- * Bun's `(pass) name` / `(fail) name`.
+ * out of memory): Deno's `name ... ok (1ms)` / `name ... FAILED (1ms)`,
+ * Bun's `(pass) name` / `(fail) name` and Node's TAP `ok 1 - name` /
+ * `not ok 1 - name`.
  */
 function countLine(line: string, counts: Counts): void {
   const text = line.replace(ANSI, "");
-  if (/^\S.* \.\.\. ok \(/.test(text) || text.startsWith("(pass) ")) {
+  if (
+    /^\S.* \.\.\. ok \(/.test(text) || text.startsWith("(pass) ") ||
+    /^ok \d+ - (?!.*# SKIP)/.test(text)
+  ) {
     counts.passed++;
   } else if (
-    /^\S.* \.\.\. FAILED( \(|$)/.test(text) || text.startsWith("(fail) ")
+    /^\S.* \.\.\. FAILED( \(|$)/.test(text) || text.startsWith("(fail) ") ||
+    /^not ok \d+ - /.test(text)
   ) counts.failed++;
 }
 
@@ -196,16 +333,24 @@ async function pump(
   if (partial !== "") onLine(partial);
 }
 
-/** Runs one runner, echoing its output; returns its counts and exit code. */
+/**
+ * Runs one runner, echoing its output; returns its counts, exit code and
+ * time. `shown`: what to print instead of the whole command line.
+ */
 async function runOne(
   label: string,
   command: string,
   args: string[],
   env: Record<string, string>,
   parse: (output: string) => Counts | undefined,
-): Promise<Counts & { ok: boolean }> {
-  if (interrupted) return { passed: 0, failed: 0, ok: false };
-  console.log(`\n== ${label}: ${[command, ...args].join(" ")}`);
+  shown?: string,
+): Promise<Result> {
+  const started = performance.now();
+  const ms = () => performance.now() - started;
+  if (interrupted) return { passed: 0, failed: 0, ok: false, ms: ms() };
+  console.log(
+    `\n== ${label}: ${command} ${shown ?? args.join(" ")}`,
+  );
   let tail = "";
   const keep = (text: string) => {
     tail = (tail + text).slice(-TAIL_CHARS);
@@ -223,7 +368,7 @@ async function runOne(
     }).spawn();
   } catch (error) {
     console.error(`${label}: cannot start ${command}: ${error}`);
-    return { passed: 0, failed: 1, ok: false };
+    return { passed: 0, failed: 1, ok: false, ms: ms() };
   }
   current = child;
   let timedOut = false;
@@ -258,9 +403,9 @@ async function runOne(
       console.error(
         `${label}: exit code ${status.code} without a failed test; counting 1 failure`,
       );
-      return { ...counts, failed: 1, ok };
+      return { ...counts, failed: 1, ok, ms: ms() };
     }
-    return { ...counts, ok };
+    return { ...counts, ok, ms: ms() };
   } finally {
     clearTimeout(limit);
     current = undefined;
@@ -319,15 +464,18 @@ async function main(): Promise<number> {
   await server?.stop();
   server = undefined;
 
-  const all = node ? [...results, node] : results;
+  const all = typeof node === "string" ? results : [...results, node];
   const passed = all.reduce((sum, r) => sum + r.passed, 0);
   const failed = all.reduce((sum, r) => sum + r.failed, 0);
+  const line = (name: string, r: Result) =>
+    `${name}: ${r.passed} passed, ${r.failed} failed (${
+      Math.round(r.ms / 1000)
+    } s)`;
   console.log(
-    `\ndeno: ${results[0].passed} passed, ${results[0].failed} failed; ` +
-      `bun: ${results[1].passed} passed, ${results[1].failed} failed; ` +
-      (node
-        ? `node: ${node.passed} passed, ${node.failed} failed`
-        : "node: skipped"),
+    `\n${line("deno", results[0])}; ${line("bun", results[1])}; ` +
+      (typeof node === "string"
+        ? `node: skipped (${node})`
+        : line("node", node)),
   );
   console.log(`tests: ${passed} passed, ${failed} failed`);
   return all.every((r) => r.ok) && failed === 0 && passed > 0 ? 0 : 1;

@@ -82,7 +82,7 @@ export class RedlockNodes {
   round(
     op: NodeOp,
     signal?: AbortSignal,
-    leaseMs = this.options.leaseMs,
+    leaseMs: number = this.options.leaseMs,
   ): Promise<Round> {
     const { clients, quorum } = this;
     const startedAt = performance.now();
@@ -161,7 +161,7 @@ export class RedlockNodes {
   }
 
   /** Acquires `id` on one server (a fresh id: it cannot hold yet). */
-  acquireOp(id: string, leaseMs = this.options.leaseMs): NodeOp {
+  acquireOp(id: string, leaseMs: number = this.options.leaseMs): NodeOp {
     return (client, signal) => this.#take(client, id, leaseMs, signal, "1");
   }
 
@@ -170,7 +170,7 @@ export class RedlockNodes {
    * "taken" when our entry is gone there (ended, removed, or the server
    * restarted without it).
    */
-  extendOp(id: string, leaseMs = this.options.leaseMs): NodeOp {
+  extendOp(id: string, leaseMs: number = this.options.leaseMs): NodeOp {
     return async (client, signal) => {
       const keys = this.#keys;
       const left = await EXTEND.run(client, keys.script, [
@@ -189,7 +189,7 @@ export class RedlockNodes {
    * free there: called only after a majority renewed, so the lease keeps
    * its tolerance of failures. Best effort, never awaited, never rejects.
    */
-  retake(i: number, id: string, leaseMs = this.options.leaseMs): void {
+  retake(i: number, id: string, leaseMs: number = this.options.leaseMs): void {
     // No timeout of ours: the server just answered; the client's own
     // command timeout bounds it.
     this.#take(this.clients[i], id, leaseMs, undefined, "0").catch(() => {});
@@ -270,12 +270,12 @@ export class RedlockNodes {
   }
 
   /** When background releases may stop: the entries have lapsed by then. */
-  releaseDeadline(leaseMs = this.options.leaseMs): number {
+  releaseDeadline(leaseMs: number = this.options.leaseMs): number {
     return performance.now() + leaseMs + 2_000;
   }
 
   /** Releases `id` on every server, without waiting (see `releaseOn`). */
-  releaseEverywhere(id: string, leaseMs = this.options.leaseMs): void {
+  releaseEverywhere(id: string, leaseMs: number = this.options.leaseMs): void {
     const until = this.releaseDeadline(leaseMs);
     this.clients.forEach((_, i) => void this.releaseOn(i, id, until));
   }
@@ -287,7 +287,7 @@ export class RedlockNodes {
    */
   async releaseRound(
     id: string,
-    leaseMs = this.options.leaseMs,
+    leaseMs: number = this.options.leaseMs,
   ): Promise<(number | undefined)[]> {
     const until = this.releaseDeadline(leaseMs);
     const replies = this.clients.map((_, i) => this.releaseOn(i, id, until));

@@ -1,0 +1,269 @@
+/**
+ * The npm package as a Node user gets it: built by `tools/build_npm.ts`
+ * (`deno task build:npm`) into a temporary directory, packed with
+ * `npm pack`, installed from the tarball into an empty project
+ * (`npm init -y && npm install ./redsync-core-x.y.z.tgz`), and used there with
+ * `node`: an ES module script (a Mutex acquired, contended, released and
+ * acquired again; a value written and read back), `require()` (CommonJS),
+ * the `redsync` bin through `npx`, and `tsc` over a consumer of the three
+ * entry points (typescript and @types/node from npm). Every step has a time
+ * limit; the temporary directory is removed at the end.
+ *
+ * Registered under Deno only: what it tests runs in Node whatever runs the
+ * test, and building it three times would add a minute for nothing. Not
+ * registered without `node` and `npm` on PATH (like the Node stage of
+ * `tests/run.ts`).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { findExecutable, sharedRedisUrl } from "./_server.ts";
+import { runtime, test } from "./_test.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** The consumer's type checker and Node's types. */
+const TYPESCRIPT = "typescript@5.9.3";
+const NODE_TYPES = "@types/node@20";
+/** Longest one step (a build, an install, a script) may take. */
+const STEP_LIMIT_MS = 120_000;
+
+interface Output {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `file` with `args` in `cwd`; rejects with its output when it fails or overruns. */
+function run(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<Output> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      {
+        cwd,
+        env: {
+          ...process.env,
+          NO_COLOR: "1",
+          npm_config_audit: "false",
+          npm_config_fund: "false",
+          npm_config_update_notifier: "false",
+          ...env,
+        },
+        timeout: STEP_LIMIT_MS,
+        killSignal: "SIGKILL",
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(
+            new Error(
+              `${file} ${
+                args.join(" ")
+              } (in ${cwd}) failed: ${error.message}\n` +
+                `stdout: ${stdout.slice(-4_000)}\nstderr: ${
+                  stderr.slice(-4_000)
+                }`,
+            ),
+          );
+        } else resolve({ stdout, stderr });
+      },
+    );
+  });
+}
+
+/** An ES module script: what a Node user would write first. */
+const ESM_SCRIPT = `
+import process from "node:process";
+import { connect, Mutex } from "@redsync/core";
+import { detectRuntime } from "@redsync/core/transport";
+import { main } from "@redsync/core/cli";
+
+const [url, prefix, name] = process.argv.slice(2);
+const redis = await connect(url);
+try {
+  const mutex = new Mutex(redis, name, { prefix, leaseMs: 10_000 });
+  const lease = await mutex.acquire(AbortSignal.timeout(5_000));
+  const rival = await new Mutex(redis, name, { prefix }).tryAcquire();
+  await redis.send("SET", prefix + ":value", String(lease.token));
+  await lease.release();
+  const again = await mutex.tryAcquire();
+  await again?.release();
+  console.log(JSON.stringify({
+    runtime: detectRuntime(),
+    token: lease.token,
+    rival: rival !== undefined,
+    value: await redis.send("GET", prefix + ":value"),
+    again: again !== undefined && again.token > lease.token,
+    main: typeof main,
+  }));
+  await redis.send("DEL", prefix + ":value");
+} finally {
+  await redis.close();
+}
+`;
+
+/** The same package through require(). */
+const CJS_SCRIPT = `
+const { connect, RedisClient } = require("@redsync/core");
+const { detectRuntime } = require("@redsync/core/transport");
+const { main } = require("@redsync/core/cli");
+connect(process.argv[1]).then(async (redis) => {
+  const pong = await redis.send("PING");
+  await redis.close();
+  console.log(JSON.stringify({
+    runtime: detectRuntime(),
+    pong,
+    client: redis instanceof RedisClient,
+    main: typeof main,
+  }));
+});
+`;
+
+/** Type-checked against the package's declarations (no skipLibCheck). */
+const CONSUMER = `
+import { connect, type Lease, LockLostError, Mutex } from "@redsync/core";
+import { type Connector, detectRuntime, nodeConnector } from "@redsync/core/transport";
+import { type CliIO, main } from "@redsync/core/cli";
+
+export async function use(url: string): Promise<number> {
+  const redis = await connect({ url, connector: nodeConnector satisfies Connector });
+  try {
+    const lease: Lease = await new Mutex(redis, "x").acquire(AbortSignal.timeout(5));
+    const runtime: "deno" | "bun" | "node" = detectRuntime();
+    const io: CliIO = { stdout: process.stdout, stderr: process.stderr };
+    console.log(runtime, lease.signal.reason instanceof LockLostError);
+    await lease.release();
+    return lease.token + await main(["list"], io);
+  } finally {
+    await redis.close();
+  }
+}
+`;
+
+const CJS_CONSUMER = `
+import redsync = require("@redsync/core");
+export const client: Promise<redsync.RedisClient> = redsync.connect();
+`;
+
+const node = findExecutable("node");
+const npm = findExecutable("npm");
+const npx = findExecutable("npx");
+
+if (runtime === "deno" && node && npm && npx) {
+  test(
+    "npm package: built, packed, installed from its tarball; ESM, require(), the redsync bin and its types work on Node",
+    async () => {
+      const url = sharedRedisUrl();
+      const dir = await mkdtemp(join(tmpdir(), "redsync-npm-"));
+      try {
+        const pkg = join(dir, "package");
+        await run(process.execPath, [
+          "run",
+          "-A",
+          "tools/build_npm.ts",
+          "--out",
+          pkg,
+        ], ROOT);
+        const manifest = JSON.parse(
+          await readFile(join(pkg, "package.json"), "utf8"),
+        );
+        const deno = JSON.parse(
+          await readFile(join(ROOT, "deno.json"), "utf8"),
+        );
+        assert.equal(manifest.name, "@redsync/core");
+        assert.equal(manifest.version, deno.version);
+        assert.deepEqual(manifest.dependencies, {});
+        const bin = await readFile(join(pkg, manifest.bin.redsync), "utf8");
+        assert.ok(bin.startsWith("#!/usr/bin/env node\n"), bin.slice(0, 80));
+
+        await run(npm, ["pack", "--pack-destination", dir], pkg);
+        const tarball = (await readdir(dir)).find((f) => f.endsWith(".tgz"));
+        assert.equal(tarball, `redsync-core-${deno.version}.tgz`);
+
+        const app = join(dir, "app");
+        await mkdir(app);
+        await run(npm, ["init", "-y"], app);
+        await run(npm, ["install", join(dir, tarball)], app);
+        const installed = JSON.parse(
+          await readFile(
+            join(app, "node_modules/@redsync/core/package.json"),
+            "utf8",
+          ),
+        );
+        assert.equal(installed.version, deno.version);
+
+        const unique = crypto.randomUUID();
+        const prefix = `npmpkg-${unique}`;
+        const name = `report-${unique}`;
+        await writeFile(join(app, "check.mjs"), ESM_SCRIPT);
+        const esm = await run(node, ["check.mjs", url, prefix, name], app);
+        const result = JSON.parse(esm.stdout.trim().split("\n").at(-1)!);
+        assert.equal(result.runtime, "node");
+        assert.equal(result.rival, false, "a second holder got the mutex");
+        assert.equal(result.value, String(result.token));
+        assert.ok(result.again, "the mutex was not free again after release");
+        assert.equal(result.main, "function");
+
+        const cjs = await run(node, ["-e", CJS_SCRIPT, url], app);
+        assert.deepEqual(JSON.parse(cjs.stdout.trim()), {
+          runtime: "node",
+          pong: "PONG",
+          client: true,
+          main: "function",
+        });
+
+        // --no: never fetch some other "redsync" package from the registry.
+        const cli = await run(npx, [
+          "--no",
+          "redsync",
+          "list",
+          "--url",
+          url,
+          "--prefix",
+          prefix,
+          "--json",
+        ], app);
+        const listed = JSON.parse(cli.stdout);
+        assert.equal(listed.prefix, prefix);
+        assert.deepEqual(
+          listed.primitives.map((p: { name: string }) => p.name),
+          [name],
+        );
+        const help = await run(npx, ["--no", "--", "redsync", "--help"], app);
+        assert.match(help.stdout, /^Usage: redsync/m);
+
+        await run(npm, ["install", "-D", TYPESCRIPT, NODE_TYPES], app);
+        await writeFile(join(app, "consumer.mts"), CONSUMER);
+        await writeFile(join(app, "consumer.cts"), CJS_CONSUMER);
+        // deno-fmt-ignore
+        await run(npx, ["--no", "--", "tsc", "--noEmit", "--strict", "--module", "nodenext",
+        "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node",
+        "consumer.mts", "consumer.cts"], app);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    { timeoutMs: 400_000 },
+  );
+} else if (runtime === "deno") {
+  console.warn(
+    "npm package test: not registered, `node`, `npm` and `npx` are needed on PATH",
+  );
+}
