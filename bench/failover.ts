@@ -11,12 +11,24 @@
  * takes 15-35 s). Exits 1 when a run failed or reported errors, or when a
  * run with durability lost a grant or admitted past the limit.
  *
+ * `deno run -A bench/failover.ts --cluster` (or `FAILOVER_TOPOLOGY=cluster`)
+ * measures the same on a Redis Cluster shard instead: `runClusterFailover()`
+ * (3 primaries + 3 replicas; the replication of the shard that owns the
+ * semaphore's slot frozen at its primary's proxy, the primary killed, its
+ * replica promoted by the cluster, the old primary restarted empty as its
+ * replica), and writes `bench/results/failover_cluster.md`.
+ *
  * @module
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { arch, cpus, loadavg, platform } from "node:os";
 import process from "node:process";
-import { type FailoverRunResult, runFailover } from "../tests/_failover.ts";
+import {
+  type FailoverRunOptions,
+  type FailoverRunResult,
+  runClusterFailover,
+  runFailover,
+} from "../tests/_failover.ts";
 import { int, num } from "./format.ts";
 import { medianOf } from "./lock_stats.ts";
 
@@ -48,7 +60,32 @@ interface Run {
   failure?: string;
 }
 
-const RESULTS = new URL("./results/failover.md", import.meta.url);
+/** Where the failover happens. */
+type Topology = "sentinel" | "cluster";
+
+function topologyFromEnv(): Topology {
+  const raw = process.env.FAILOVER_TOPOLOGY ?? "sentinel";
+  if (raw !== "sentinel" && raw !== "cluster") {
+    throw new RangeError(
+      `FAILOVER_TOPOLOGY must be "sentinel" or "cluster": current value is ${raw}`,
+    );
+  }
+  return Deno.args.includes("--cluster") ? "cluster" : raw;
+}
+
+const TOPOLOGY = topologyFromEnv();
+const CLUSTER = TOPOLOGY === "cluster";
+const RUN: (options: FailoverRunOptions) => Promise<FailoverRunResult> = CLUSTER
+  ? runClusterFailover
+  : runFailover;
+const RESULTS = new URL(
+  CLUSTER ? "./results/failover_cluster.md" : "./results/failover.md",
+  import.meta.url,
+);
+/** How this report is made again. */
+const COMMAND = CLUSTER
+  ? "deno run -A bench/failover.ts --cluster"
+  : "deno run -A bench/failover.ts";
 
 function runsFromEnv(): number {
   const raw = process.env.FAILOVER_RUNS ?? "3";
@@ -91,6 +128,10 @@ function totals(runs: Run[], mode: Mode) {
   const sum = (pick: (r: FailoverRunResult) => number) =>
     done.reduce((total, r) => total + pick(r), 0);
   const resumed = done.map((r) => r.resumedMs).filter(Number.isFinite);
+  const phase = (pick: (r: FailoverRunResult) => number | undefined) =>
+    done.map(pick).filter((v): v is number => Number.isFinite(v));
+  const failovers = phase((r) => r.failoverMs);
+  const rejoins = phase((r) => r.rejoinedMs);
   return {
     runs: mine.length,
     failed: mine.filter((r) => r.failure !== undefined).length,
@@ -109,7 +150,57 @@ function totals(runs: Run[], mode: Mode) {
     resumedMin: resumed.length > 0 ? Math.min(...resumed) : NaN,
     resumedMax: resumed.length > 0 ? Math.max(...resumed) : NaN,
     notResumed: done.length - resumed.length,
+    failoverMedian: medianOf(failovers),
+    failoverMin: failovers.length > 0 ? Math.min(...failovers) : NaN,
+    failoverMax: failovers.length > 0 ? Math.max(...failovers) : NaN,
+    rejoinedMedian: medianOf(rejoins),
+    rejoinedMin: rejoins.length > 0 ? Math.min(...rejoins) : NaN,
+    rejoinedMax: rejoins.length > 0 ? Math.max(...rejoins) : NaN,
   };
+}
+
+/** "The scenario" of a Sentinel run. */
+function sentinelScenario(): string[] {
+  const s = SCENARIO;
+  return [
+    `Each run (\`runFailover()\` in \`tests/_failover.ts\`) starts a fresh Sentinel topology on 127.0.0.1 (\`tests/_sentinel.ts\`): a primary, a replica and three sentinels (quorum 2, \`down-after-milliseconds\` 1000, \`failover-timeout\` 5000), no persistence. Everyone (the sentinels, the replica, the clients) knows the primary at the address of a TCP proxy, through which the replica replicates. ${s.workers} worker tasks, over two clients (\`redis+sentinel://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}); each holds what it gets for ${
+      s.holdMs[0] / 1_000
+    }-${
+      s.holdMs[1] / 1_000
+    } s (at random), until its lease is lost, or until the run stops, then releases and asks again.`,
+    "",
+    `1. ${
+      s.warmupMs / 1_000
+    } s of contention, replication working.\n2. Replication is frozen silently: the proxy stops forwarding on the replica's link without closing it, so the replica sees no error, and nothing the primary writes from now on reaches it. This lasts ${
+      s.frozenMs / 1_000
+    } s, while the workers go on.\n3. The primary is SIGKILLed. The sentinels notice (about 1 s) and promote the replica, which never received the writes of the last ${
+      s.frozenMs / 1_000
+    } s; the clients follow the sentinels to it.\n4. 3 s after the kill the old primary is restarted, empty; the sentinels make it a replica of the new primary. The run then watches ${
+      s.afterMs / 1_000
+    } s more and stops the workers.`,
+  ];
+}
+
+/** "The scenario" of a cluster run. */
+function clusterScenario(): string[] {
+  const s = SCENARIO;
+  return [
+    `Each run (\`runClusterFailover()\` in \`tests/_failover.ts\`) starts a fresh Redis Cluster on 127.0.0.1 (\`startCluster({ proxyPrimaries: true })\`, \`tests/_cluster.ts\`): 3 primaries and 3 replicas, \`cluster-node-timeout\` 1000, \`cluster-replica-validity-factor\` 0, no persistence. Each primary is started behind a TCP proxy of its own and announces the proxy's port as its address (\`--cluster-announce-port\`; \`--cluster-announce-bus-port\` is its real bus port, so the cluster bus is not proxied): the other nodes, its replica (whose replication link goes through the proxy) and the clients all reach it there. ${s.workers} worker tasks, over two clients (\`redis+cluster://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}), whose keys all live in one slot, so on one shard; each holds what it gets for ${
+      s.holdMs[0] / 1_000
+    }-${
+      s.holdMs[1] / 1_000
+    } s (at random), until its lease is lost, or until the run stops, then releases and asks again.`,
+    "",
+    `1. ${
+      s.warmupMs / 1_000
+    } s of contention, replication working.\n2. That shard's replication is frozen silently: its primary's proxy stops forwarding on the replica's link without closing it, so the replica sees no error, and nothing the primary writes from now on reaches it; the cluster bus goes on, so every node still sees the primary alive. This lasts ${
+      s.frozenMs / 1_000
+    } s, while the workers go on.\n3. The primary is SIGKILLed. The other nodes mark it failed and its replica, which never received the writes of the last ${
+      s.frozenMs / 1_000
+    } s, wins the election and takes over its slots (about 2.4 s); the clients follow the slot map to it.\n4. As soon as every live node agrees on the new owner, the old primary is restarted, empty, with its node config file (so with its node ID): it rejoins as the promoted node's replica and syncs from it. The run then watches ${
+      s.afterMs / 1_000
+    } s more and stops the workers.`,
+  ];
 }
 
 function label(mode: Mode): string {
@@ -127,29 +218,17 @@ function report(
   const s = SCENARIO;
   const t = { without: totals(runs, "without"), with: totals(runs, "with") };
   const lines: string[] = [
-    "# Failover: grants lost with the primary, without and with durability",
+    CLUSTER
+      ? "# Cluster failover: grants lost with a shard's primary, without and with durability"
+      : "# Failover: grants lost with the primary, without and with durability",
     "",
-    `Generated by \`FAILOVER_RUNS=${perMode} deno run -A bench/failover.ts\` in ${
+    `Generated by \`FAILOVER_RUNS=${perMode} ${COMMAND}\` in ${
       num(seconds, 0)
     } s: ${perMode} run(s) per mode, alternating (without, with, ...). ${runtime}.`,
     "",
     "## The scenario",
     "",
-    `Each run (\`runFailover()\` in \`tests/_failover.ts\`) starts a fresh Sentinel topology on 127.0.0.1 (\`tests/_sentinel.ts\`): a primary, a replica and three sentinels (quorum 2, \`down-after-milliseconds\` 1000, \`failover-timeout\` 5000), no persistence. Everyone (the sentinels, the replica, the clients) knows the primary at the address of a TCP proxy, through which the replica replicates. ${s.workers} worker tasks, over two clients (\`redis+sentinel://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}); each holds what it gets for ${
-      s.holdMs[0] / 1_000
-    }-${
-      s.holdMs[1] / 1_000
-    } s (at random), until its lease is lost, or until the run stops, then releases and asks again.`,
-    "",
-    `1. ${
-      s.warmupMs / 1_000
-    } s of contention, replication working.\n2. Replication is frozen silently: the proxy stops forwarding on the replica's link without closing it, so the replica sees no error, and nothing the primary writes from now on reaches it. This lasts ${
-      s.frozenMs / 1_000
-    } s, while the workers go on.\n3. The primary is SIGKILLed. The sentinels notice (about 1 s) and promote the replica, which never received the writes of the last ${
-      s.frozenMs / 1_000
-    } s; the clients follow the sentinels to it.\n4. 3 s after the kill the old primary is restarted, empty; the sentinels make it a replica of the new primary. The run then watches ${
-      s.afterMs / 1_000
-    } s more and stops the workers.`,
+    ...(CLUSTER ? clusterScenario() : sentinelScenario()),
     "",
     `With durability, each grant (and each renewal) is followed by \`EXTEND\` and \`WAIT ${DURABILITY.replicas} ${TIMEOUT_MS}\` on one connection before \`acquire()\` resolves; too few acknowledgements in time (\`onShortfall\` "fail", the default) give the permit back and try again, and count as a shortfall.`,
     "",
@@ -162,6 +241,12 @@ function report(
     "- **leases lost**: leases whose signal aborted (a renewal failed or found the lease gone: the holder was told to stop).",
     "- **shortfalls**: `shortfall` events: too few replicas acknowledged a grant or renewal in time (with durability only).",
     "- **resumed after the kill**: ms from the kill to the first grant after it.",
+    ...(CLUSTER
+      ? [
+        "- **failover**: ms from the kill to every live node agreeing on the promoted replica as the owner of the slots (as the harness polls it: every 50 ms, asking each node with `redis-cli`).",
+        "- **old primary back**: ms from the kill to the restarted old primary being a synced replica of the promoted one, every node agreeing (as the harness polls it: a grant with durability may come a little before).",
+      ]
+      : []),
     "- **errors**: errors of `acquire()` other than the workers' own stop (each ends its worker).",
     "",
     "## Runs",
@@ -176,10 +261,11 @@ function report(
       "leases lost",
       "shortfalls",
       "resumed after the kill (ms)",
+      ...(CLUSTER ? ["failover (ms)", "old primary back (ms)"] : []),
       "errors",
       "duration (s)",
     ]),
-    row(["---:", "---", ...Array(9).fill("---:")]),
+    row(["---:", "---", ...Array(CLUSTER ? 11 : 9).fill("---:")]),
   ];
   for (const run of runs) {
     const r = run.result;
@@ -195,9 +281,12 @@ function report(
           r.lost,
           r.shortfalls,
           ms(r.resumedMs),
+          ...(CLUSTER
+            ? [ms(r.failoverMs ?? NaN), ms(r.rejoinedMs ?? NaN)]
+            : []),
           r.errors.length,
         ]
-        : ["failed", "", "", "", "", "", "", ""]),
+        : ["failed", ...Array(CLUSTER ? 9 : 7).fill("")]),
       num(run.seconds, 1),
     ]));
   }
@@ -215,9 +304,15 @@ function report(
       "leases lost",
       "shortfalls",
       "resumed after the kill, median (range) (ms)",
+      ...(CLUSTER
+        ? [
+          "failover, median (range) (ms)",
+          "old primary back, median (range) (ms)",
+        ]
+        : []),
       "errors",
     ]),
-    row(["---", ...Array(9).fill("---:")]),
+    row(["---", ...Array(CLUSTER ? 11 : 9).fill("---:")]),
   );
   for (const mode of MODES) {
     const m = t[mode];
@@ -233,6 +328,16 @@ function report(
       `${ms(m.resumedMedian)} (${ms(m.resumedMin)} – ${ms(m.resumedMax)})${
         m.notResumed > 0 ? `, ${m.notResumed} never` : ""
       }`,
+      ...(CLUSTER
+        ? [
+          `${ms(m.failoverMedian)} (${ms(m.failoverMin)} – ${
+            ms(m.failoverMax)
+          })`,
+          `${ms(m.rejoinedMedian)} (${ms(m.rejoinedMin)} – ${
+            ms(m.rejoinedMax)
+          })`,
+        ]
+        : []),
       m.errors,
     ]));
   }
@@ -250,15 +355,17 @@ function report(
     } believers at once, ${d.shortfalls} shortfall(s), ${d.lost} lease(s) lost. ${
       withText(runs, d)
     }`,
-    `- The price is the wait: with durability, acquisitions resumed a median of ${
-      ms(d.resumedMedian)
-    } ms after the kill (${ms(d.resumedMin)} – ${ms(d.resumedMax)}), against ${
-      ms(w.resumedMedian)
-    } ms without. A grant then needs a replica to acknowledge it, and the new primary had none until the old primary, restarted empty 3 s after the kill, had been made its replica by the sentinels and had synced; until then every grant fell short (the shortfalls). Renewals count too: a renewal too few replicas acknowledge fails (\`onShortfall\` "fail")${
-      d.lost > w.lost
-        ? `, which is why more leases were lost with durability (${d.lost} against ${w.lost}): those holders were told to stop`
-        : ""
-    }.`,
+    CLUSTER
+      ? clusterWaitText(runs, t)
+      : `- The price is the wait: with durability, acquisitions resumed a median of ${
+        ms(d.resumedMedian)
+      } ms after the kill (${ms(d.resumedMin)} – ${
+        ms(d.resumedMax)
+      }), against ${
+        ms(w.resumedMedian)
+      } ms without. A grant then needs a replica to acknowledge it, and the new primary had none until the old primary, restarted empty 3 s after the kill, had been made its replica by the sentinels and had synced; until then every grant fell short (the shortfalls). ${
+        renewalsText(d, w)
+      }`,
   );
   const failures = runs.filter((r) => r.failure !== undefined);
   if (failures.length > 0) {
@@ -273,6 +380,47 @@ function report(
 }
 
 type Totals = ReturnType<typeof totals>;
+
+/** Renewals that fell short, in words. */
+function renewalsText(d: Totals, w: Totals): string {
+  return `Renewals count too: a renewal too few replicas acknowledge fails (\`onShortfall\` "fail")${
+    d.lost > w.lost
+      ? `, which is why more leases were lost with durability (${d.lost} against ${w.lost}): those holders were told to stop`
+      : ""
+  }.`;
+}
+
+/** The wait after the kill on a cluster shard, in words. */
+function clusterWaitText(runs: Run[], t: Record<Mode, Totals>): string {
+  const { with: d, without: w } = t;
+  const range = (min: (m: Totals) => number, max: (m: Totals) => number) => {
+    const lows = MODES.map((mode) => min(t[mode])).filter(Number.isFinite);
+    const highs = MODES.map((mode) => max(t[mode])).filter(Number.isFinite);
+    return `${ms(Math.min(...lows))} – ${ms(Math.max(...highs))}`;
+  };
+  const withRuns = runs.flatMap((r) =>
+    r.mode === "with" && r.result ? [r.result] : []
+  );
+  const early =
+    withRuns.filter((r) => r.resumedMs < (r.rejoinedMs ?? Infinity)).length;
+  return `- The wait after the kill: with durability, acquisitions resumed a median of ${
+    ms(d.resumedMedian)
+  } ms after it (${ms(d.resumedMin)} – ${ms(d.resumedMax)}), against ${
+    ms(w.resumedMedian)
+  } ms (${ms(w.resumedMin)} – ${
+    ms(w.resumedMax)
+  }) without. Both wait for the cluster's failover (every live node agreed on the promoted replica ${
+    range((m) => m.failoverMin, (m) => m.failoverMax)
+  } ms after the kill, over all runs, as the harness polls it). A grant with durability also needs a replica of the promoted node to acknowledge it, and it had none until the old primary, restarted empty as soon as the failover was agreed, had rejoined as its replica and synced: the harness saw it back ${
+    range((m) => m.rejoinedMin, (m) => m.rejoinedMax)
+  } ms after the kill${
+    early > 0
+      ? `, and in ${early} of ${withRuns.length} run(s) with durability the first grant came before that (the rejoin and its sync of a few keys take tens of ms; the harness polls)`
+      : ""
+  }. That wait is this short only because the harness restarts the old primary at once: in production, acquisitions on that shard with \`replicas: 1\` stay blocked (each attempt a shortfall) until some replica is attached to the new primary again (the failed node back, a node added with \`CLUSTER REPLICATE\`, or a replica migrated from a shard with more replicas than \`cluster-migration-barrier\`). The other shards are not affected. Here the price is paid during the freeze: no grant on that shard could be acknowledged then. ${
+    renewalsText(d, w)
+  }`;
+}
 
 /** What the runs without durability show, in words. */
 function withoutText(w: Totals, permits: number): string {
@@ -298,7 +446,11 @@ function withText(runs: Run[], d: Totals): string {
   ).map((r) => r.index).join(", ");
   return `**Durability did not keep every grant in these runs**: run(s) ${where} counted ${d.grantsLost} grant(s) between the freeze and the kill${
     d.overAdmissions > 0 ? ` and ${d.overAdmissions} over-admission(s)` : ""
-  }. This measure cannot tell whether such a grant had reached the replica: \`runFailover()\` counts a grant by the moment \`acquire()\` resolved in this process, not by what the replica received (a grant acknowledged just before the freeze took effect and resolved just after it would be counted too). \`tests/failover_test.ts\` asserts 0 for this mode.`;
+  }. This measure cannot tell whether such a grant had reached the replica: \`${
+    CLUSTER ? "runClusterFailover" : "runFailover"
+  }()\` counts a grant by the moment \`acquire()\` resolved in this process, not by what the replica received (a grant acknowledged just before the freeze took effect and resolved just after it would be counted too). \`tests/${
+    CLUSTER ? "cluster_durability_test" : "failover_test"
+  }.ts\` asserts 0 for this mode.`;
 }
 
 async function formatFile(file: URL): Promise<void> {
@@ -320,7 +472,7 @@ async function main(): Promise<number> {
   const perMode = runsFromEnv();
   const started = performance.now();
   const runtime = runtimeLine();
-  console.log(`failover: ${runtime}`);
+  console.log(`failover (${TOPOLOGY}): ${runtime}`);
   // Each run is bounded (about 35 s); this only catches a hang.
   const watchdogMs = (2 * perMode * 90 + 60) * 1_000;
   const watchdog = setTimeout(() => {
@@ -338,7 +490,7 @@ async function main(): Promise<number> {
       console.log(`failover: run ${run.index}/${2 * perMode}, ${mode}`);
       const begun = performance.now();
       try {
-        run.result = await runFailover({
+        run.result = await RUN({
           ...SCENARIO,
           durability: mode === "with" ? DURABILITY : undefined,
         });
@@ -358,7 +510,13 @@ async function main(): Promise<number> {
           r
             ? `grants ${r.grants}, lost with the primary ${r.grantsLost}, over-admissions ${r.overAdmissions}, most believers ${r.mostBelievers}, leases lost ${r.lost}, shortfalls ${r.shortfalls}, resumed ${
               ms(r.resumedMs)
-            } ms after the kill, errors ${r.errors.length}`
+            } ms after the kill${
+              CLUSTER
+                ? ` (failover ${ms(r.failoverMs ?? NaN)} ms, old primary back ${
+                  ms(r.rejoinedMs ?? NaN)
+                } ms)`
+                : ""
+            }, errors ${r.errors.length}`
             : "failed"
         }${run.failure ? `; ${run.failure}` : ""}`,
       );

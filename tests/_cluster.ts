@@ -7,6 +7,13 @@
  * if this process dies first. Commands go through `redis-cli`, so the harness
  * does not depend on the client under test.
  *
+ * With `proxyPrimaries`, each primary is reachable through a TCP proxy
+ * (`tests/_proxy.ts`) for everyone: it announces the proxy's port
+ * (`--cluster-announce-port`, and its real bus port as
+ * `--cluster-announce-bus-port`, so the cluster bus is not proxied), so its
+ * replica replicates through the proxy and `proxyOf(port).freezeReplication()`
+ * silently stops that shard's replication and nothing else.
+ *
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -15,6 +22,7 @@ import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { type Proxy, startProxy } from "./_proxy.ts";
 import { requireRedisServer } from "./_server.ts";
 
 /** How to start a cluster. */
@@ -25,6 +33,15 @@ export interface ClusterOptions {
   replicasPerPrimary?: number;
   /** `cluster-node-timeout`. @default {1000} */
   nodeTimeoutMs?: number;
+  /**
+   * Start each primary-to-be behind a TCP proxy of its own, announced as
+   * its address (`--cluster-announce-port`; the bus is not proxied): the
+   * other nodes, its replica (whose replication link goes through the
+   * proxy) and the clients (through `url` and the slot map) all reach it
+   * there. `primaries()`, `ownerOf()`, `nodes` etc. still give real ports;
+   * `proxyOf(port)` gives the proxy. @default {false}
+   */
+  proxyPrimaries?: boolean;
 }
 
 /** One `redis-server` of the cluster. */
@@ -86,6 +103,18 @@ export interface ClusterTopology {
     toPort: number,
     opts?: { pauseBetweenSteps?: (step: MigrateStep) => Promise<void> },
   ): Promise<void>;
+  /**
+   * With `proxyPrimaries`: the proxy in front of the node on (real) `port`,
+   * which it announces as its address; undefined for a node started without.
+   */
+  proxyOf(port: number): Proxy | undefined;
+  /**
+   * Starts a killed node again, on the same port, options and node config
+   * file (so with the same node ID), empty (no persistence); then waits until
+   * all live nodes agree. A former primary whose slots a replica took over
+   * rejoins as that replica's replica (and syncs from it).
+   */
+  restart(port: number): Promise<void>;
   /** SIGKILLs every node, waits for the exits, removes the temp dir. Idempotent. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -135,13 +164,16 @@ function redisCli(args: string[], strict = true): Promise<string> {
 
 type Range = [number, number];
 
-/** CLUSTER NODES text; importing/migrating markers (`[...]`) are skipped. */
-function parseNodes(text: string) {
+/**
+ * CLUSTER NODES text; importing/migrating markers (`[...]`) are skipped.
+ * `real` maps an announced port to the node's own (proxies).
+ */
+function parseNodes(text: string, real = (port: number) => port) {
   return text.split("\n").filter((l) => l.trim() !== "").map((line) => {
     const [id, addr, flags, master, , , , , ...slots] = line.trim().split(" ");
     return {
       id,
-      port: Number(addr.split(/[@,]/)[0].split(":").at(-1)),
+      port: real(Number(addr.split(/[@,]/)[0].split(":").at(-1))),
       flags: flags.split(","),
       master,
       slots: slots.filter((s) => !s.startsWith("[")).map((s): Range => {
@@ -171,8 +203,20 @@ export async function startCluster(
   });
   watchdog.stdin!.on("error", () => {});
   const watchdogClosed = new Promise((r) => watchdog.once("close", r));
-  type Node = ClusterNode & { alive: boolean; closed: Promise<void> };
+  type Node = ClusterNode & {
+    alive: boolean;
+    closed: Promise<void>;
+    process: ChildProcess;
+  };
   const nodes: Node[] = [];
+  /** Proxied nodes: real port -> proxy, and announced port -> real port. */
+  const proxies = new Map<number, Proxy>();
+  const realPorts = new Map<number, number>();
+  const real = (port: number) => realPorts.get(port) ?? port;
+  const announced = (port: number) => {
+    const proxy = proxies.get(port);
+    return proxy ? Number(new URL(proxy.url).port) : port;
+  };
   const live = () => nodes.filter((n) => n.alive);
   const pids = () => live().map((n) => n.process.pid).join(" ");
   const watch = () => watchdog.stdin!.write(`pids ${pids()}\n`);
@@ -184,7 +228,7 @@ export async function startCluster(
     for (const node of live()) {
       const text = await ask(node.port, "CLUSTER", "NODES").catch(() => "");
       if (text === "") continue; // try the next
-      return parseNodes(text).filter((n) =>
+      return parseNodes(text, real).filter((n) =>
         n.flags.includes("master") && !n.flags.includes("fail") &&
         n.slots.length > 0
       ).map(({ port, id, slots }) => ({ port, id, slots }))
@@ -200,7 +244,7 @@ export async function startCluster(
   /** One live node's verdict: its view as a string if it is ok, else undefined. */
   const verdict = async (port: number) => {
     if (!/cluster_state:ok/.test(await ask(port, "CLUSTER", "INFO"))) return;
-    const lines = parseNodes(await ask(port, "CLUSTER", "NODES"));
+    const lines = parseNodes(await ask(port, "CLUSTER", "NODES"), real);
     const byId = new Map(lines.map((l) => [l.id, l]));
     const parts: string[] = [];
     let covered = 0;
@@ -225,7 +269,7 @@ export async function startCluster(
     const [role, , primary, state] = (await ask(port, "ROLE")).split("\n");
     const me = lines.find((l) => l.flags.includes("myself"))?.master ?? "";
     const linked = state === "connected" &&
-      Number(primary) === byId.get(me)?.port;
+      real(Number(primary)) === byId.get(me)?.port;
     if (covered !== 16384 || (role === "slave" && !linked)) return;
     return parts.sort().join(" ");
   };
@@ -255,6 +299,7 @@ export async function startCluster(
   const close = () =>
     closing ??= (async () => {
       await Promise.all(nodes.map((n) => kill(n.port).catch(() => {})));
+      await Promise.all([...proxies.values()].map((p) => p.close()));
       await rm(dir, { recursive: true, force: true });
       watchdog.stdin!.end("stop\n");
       await watchdogClosed;
@@ -262,26 +307,21 @@ export async function startCluster(
   try {
     const nodeTimeout = String(options.nodeTimeoutMs ?? 1000);
     const ports = await freePorts(2 * count * (1 + replicasPerPrimary));
-    for (let i = 0; i < ports.length; i += 2) {
-      const [port, busPort] = [ports[i], ports[i + 1]];
-      // deno-fmt-ignore
-      const child = spawn("redis-server", ["--port", String(port), "--bind", HOST,
-        "--cluster-enabled", "yes", "--cluster-port", String(busPort),
-        "--cluster-config-file", join(dir, `nodes-${port}.conf`),
-        "--cluster-node-timeout", nodeTimeout, "--cluster-replica-validity-factor", "0",
-        "--cluster-allow-replica-migration", "no", "--save", "", "--appendonly", "no",
-        "--repl-diskless-sync-delay", "0", "--dir", dir, "--logfile", join(dir, `${port}.log`),
-      ], { stdio: "ignore" });
-      const node: Node = { port, process: child, alive: true } as Node;
+    /** The arguments of each node, by port, for `restart()`. */
+    const argsOf = new Map<number, string[]>();
+    const launch = (node: Node) => {
+      const child = spawn("redis-server", argsOf.get(node.port)!, {
+        stdio: "ignore",
+      });
+      node.process = child;
+      node.alive = true;
       node.closed = new Promise<void>((resolve) => {
         child.once("exit", () => node.alive = false);
         child.once("error", () => resolve());
         child.once("close", () => resolve());
       }).then(() => void (node.alive = false));
-      nodes.push(node);
-    }
-    watch();
-    await Promise.all(nodes.map(async (node) => {
+    };
+    const started = async (node: Node) => {
       for (let i = 0; i < 200; i++) {
         if (!node.alive) break;
         if (await cli(node.port, "PING").catch(() => "") === "PONG") return;
@@ -290,18 +330,57 @@ export async function startCluster(
       const log = await readFile(join(dir, `${node.port}.log`), "utf8")
         .catch(() => "");
       throw new Error(`cluster node ${node.port} did not start:\n${log}`);
-    }));
+    };
+    for (let i = 0; i < ports.length; i += 2) {
+      const [port, busPort] = [ports[i], ports[i + 1]];
+      // deno-fmt-ignore
+      const args = ["--port", String(port), "--bind", HOST,
+        "--cluster-enabled", "yes", "--cluster-port", String(busPort),
+        "--cluster-config-file", join(dir, `nodes-${port}.conf`),
+        "--cluster-node-timeout", nodeTimeout, "--cluster-replica-validity-factor", "0",
+        "--cluster-allow-replica-migration", "no", "--save", "", "--appendonly", "no",
+        "--repl-diskless-sync-delay", "0", "--dir", dir, "--logfile", join(dir, `${port}.log`),
+      ];
+      // redis-cli --cluster create makes the first `count` nodes it is
+      // given primaries when they share one IP (checked after it).
+      if (options.proxyPrimaries && i / 2 < count) {
+        const proxy = await startProxy(port);
+        proxies.set(port, proxy);
+        realPorts.set(announced(port), port);
+        // deno-fmt-ignore
+        args.push("--cluster-announce-ip", HOST,
+          "--cluster-announce-port", String(announced(port)),
+          "--cluster-announce-bus-port", String(busPort));
+      }
+      argsOf.set(port, args);
+      const node = { port } as Node;
+      launch(node);
+      nodes.push(node);
+    }
+    watch();
+    await Promise.all(nodes.map(started));
     // deno-fmt-ignore
     await redisCli(["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`),
       "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"]);
     await settle("startup");
     const seedPorts = (await primaries()).map((p) => p.port);
+    if (options.proxyPrimaries) {
+      const wanted = nodes.slice(0, count).map((n) => n.port).sort();
+      if (String([...seedPorts].sort()) !== String(wanted)) {
+        throw new Error(
+          `cluster: the primaries are ${seedPorts}, not the proxied ${wanted}`,
+        );
+      }
+    }
     const primaryOf = async (port: number) =>
       (await primaries()).find((p) => p.port === port);
     return {
       nodes,
-      url: `redis+cluster://${seedPorts.map((p) => `${HOST}:${p}`).join(",")}`,
-      seeds: seedPorts.map((p) => `redis://${HOST}:${p}`),
+      // The addresses the nodes announce (a proxy's, with proxyPrimaries).
+      url: `redis+cluster://${
+        seedPorts.map((p) => `${HOST}:${announced(p)}`).join(",")
+      }`,
+      seeds: seedPorts.map((p) => `redis://${HOST}:${announced(p)}`),
       cli,
       primaries,
       ownerOf,
@@ -349,6 +428,17 @@ export async function startCluster(
         }
         const moved = async () => await ownerOf(slot) === toPort;
         await settle(`slot ${slot} to ${toPort}`, moved);
+      },
+      proxyOf: (port) => proxies.get(port),
+      async restart(port) {
+        const node = nodes.find((n) => n.port === port);
+        if (node === undefined) throw new Error(`no cluster node on ${port}`);
+        if (node.alive) throw new Error(`restart(${port}): it is running`);
+        if (closing) throw new Error(`restart(${port}) after close()`);
+        launch(node);
+        watch();
+        await started(node);
+        await settle(`restart of ${port}`);
       },
       close,
       [Symbol.asyncDispose]: close,

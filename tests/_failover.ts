@@ -8,6 +8,15 @@
  * and neither released nor lost). Used by `tests/failover_test.ts` and
  * `bench/failover.ts`.
  *
+ * {@linkcode runClusterFailover} is the same measure on a Redis Cluster
+ * shard (`tests/cluster_durability_test.ts`, `bench/failover.ts --cluster`):
+ * the primary that owns the semaphore's slot is announced at a TCP proxy's
+ * address (`startCluster({ proxyPrimaries: true })`), so its replica
+ * replicates through the proxy, whose `freezeReplication()` silently stops
+ * that shard's replication (the cluster bus is not proxied: the nodes go on
+ * seeing the primary alive); then the primary is SIGKILLed and the cluster
+ * promotes the replica.
+ *
  * @module
  */
 import {
@@ -16,6 +25,7 @@ import {
   type Lease,
   Semaphore,
 } from "../mod.ts";
+import { startCluster } from "./_cluster.ts";
 import { startSentinels } from "./_sentinel.ts";
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,11 +79,93 @@ export interface FailoverRunResult {
   resumedMs: number;
   /** Errors other than the workers' own stop. */
   errors: unknown[];
+  /**
+   * Cluster only: ms from the kill to the end of the failover (every live
+   * node agrees on the promoted replica as the slot's owner).
+   */
+  failoverMs?: number;
+  /**
+   * Cluster only: ms from the kill to the old primary, restarted empty
+   * after the failover, being a synced replica of the promoted one again.
+   */
+  rejoinedMs?: number;
+}
+
+/** What the measure needs of a topology. */
+interface Scene {
+  /** For connect(). */
+  url: string;
+  /** The semaphore's name (its slot decides the shard, on a cluster). */
+  name: string;
+  /** Silently stops the replication of the semaphore's primary. */
+  freeze(): void;
+  /** SIGKILLs that primary. */
+  kill(): Promise<void>;
+  /** Started right after the kill: brings a replica back for the new primary. */
+  recover(): Promise<void>;
 }
 
 /** Runs the scenario once on a fresh Sentinel topology. */
 export async function runFailover(
   options: FailoverRunOptions = {},
+): Promise<FailoverRunResult> {
+  await using topology = await startSentinels("mymaster", {
+    replicationProxy: true,
+  });
+  return await measure(options, {
+    url: topology.url,
+    name: `failover:${crypto.randomUUID()}`,
+    freeze: () => topology.replication!.freezeReplication(),
+    kill: () => topology.primary.kill(),
+    // The old primary comes back empty: the sentinels make it a replica of
+    // the new one, whose grants then have a replica to acknowledge them.
+    recover: () => delay(3_000).then(() => topology.primary.restart()),
+  });
+}
+
+/**
+ * Runs the scenario once on a fresh Redis Cluster (3 primaries, 3 replicas,
+ * `cluster-node-timeout` 1000, `tests/_cluster.ts`), on the shard that owns
+ * the semaphore's slot: its replication is frozen at its primary's proxy,
+ * the primary is killed, the cluster promotes its replica (about 2.4 s);
+ * once every node agrees, the old primary is restarted empty with its node
+ * config file, and rejoins as the promoted one's replica.
+ */
+export async function runClusterFailover(
+  options: FailoverRunOptions = {},
+): Promise<FailoverRunResult> {
+  await using cluster = await startCluster({ proxyPrimaries: true });
+  const name = `failover:${crypto.randomUUID()}`;
+  // The semaphore's keys are `redsync:{name}:...`: the slot of the name.
+  const primary = await cluster.ownerOf(await cluster.keySlot(name));
+  const proxy = cluster.proxyOf(primary);
+  if (proxy === undefined) throw new Error(`primary ${primary} not proxied`);
+  let killedAt = NaN;
+  const phases: Pick<FailoverRunResult, "failoverMs" | "rejoinedMs"> = {};
+  const result = await measure(options, {
+    url: cluster.url,
+    name,
+    freeze: () => proxy.freezeReplication(),
+    kill: async () => {
+      await cluster.kill(primary);
+      killedAt = performance.now();
+    },
+    recover: async () => {
+      // Not before the failover: back too early, it would be the empty
+      // primary of its slots again.
+      await cluster.waitFailoverOf(primary);
+      phases.failoverMs = performance.now() - killedAt;
+      await cluster.restart(primary);
+      phases.rejoinedMs = performance.now() - killedAt;
+    },
+  });
+  return { ...result, ...phases };
+}
+
+/** The scenario, on `scene`. */
+async function measure(
+  options: FailoverRunOptions,
+  scene: Scene,
 ): Promise<FailoverRunResult> {
   const {
     durability,
@@ -88,17 +180,14 @@ export async function runFailover(
   } = options;
   const t0 = performance.now();
   const at = () => Math.round(performance.now() - t0);
-  await using topology = await startSentinels("mymaster", {
-    replicationProxy: true,
-  });
   const clientOptions = {
-    url: topology.url,
+    url: scene.url,
     commandTimeoutMs: 1_000,
     reconnect: { minDelayMs: 50, maxDelayMs: 300 },
   };
   await using a = await connect(clientOptions);
   await using b = await connect(clientOptions);
-  const name = `failover:${crypto.randomUUID()}`;
+  const name = scene.name;
   const semaphoreOptions = {
     permits,
     leaseMs,
@@ -170,24 +259,27 @@ export async function runFailover(
       else await lease.release().catch(() => {});
     }
   });
-  await delay(warmupMs);
-  topology.replication!.freezeReplication();
-  frozenAt = performance.now();
-  log?.(`${at()} freeze`);
-  await delay(frozenMs);
-  await topology.primary.kill();
-  killedAt = performance.now();
-  log?.(`${at()} kill`);
-  // The old primary comes back empty: the sentinels make it a replica of
-  // the new one, whose grants then have a replica to acknowledge them.
-  const back = delay(3_000).then(() => topology.primary.restart());
-  const deadline = killedAt + 20_000;
-  while (Number.isNaN(result.resumedMs) && performance.now() < deadline) {
-    await delay(50);
+  try {
+    await delay(warmupMs);
+    scene.freeze();
+    frozenAt = performance.now();
+    log?.(`${at()} freeze`);
+    await delay(frozenMs);
+    await scene.kill();
+    killedAt = performance.now();
+    log?.(`${at()} kill`);
+    const back = scene.recover();
+    back.then(() => log?.(`${at()} replica back`), () => {});
+    const deadline = killedAt + 20_000;
+    while (Number.isNaN(result.resumedMs) && performance.now() < deadline) {
+      await delay(50);
+    }
+    await back;
+    await delay(afterMs);
+  } finally {
+    // Also when a step failed: no worker outlives the run.
+    stop.abort();
+    await Promise.all(loops);
   }
-  await back;
-  await delay(afterMs);
-  stop.abort();
-  await Promise.all(loops);
   return result;
 }
