@@ -13,6 +13,7 @@ import { int, msText, num } from "./format.ts";
 import { medianOf } from "./lock_stats.ts";
 import { SEMAPHORE_PERMITS } from "./lock_contenders.ts";
 import { sharedMarkdown, sharedTargetLines } from "./lock_shared_report.ts";
+import { holdersMarkdown, holdersTargetLines } from "./lock_holders_report.ts";
 
 /** Our PING p50 (us): median over the floor runs of the section. */
 export function pingP50Us(result: LockBenchResult): number {
@@ -299,6 +300,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
     "### Achieved against the targets",
     "",
     ...targetLines(result),
+    ...(result.holders ? holdersTargetLines(result.holders) : []),
     ...(result.shared ? sharedTargetLines(result.shared) : []),
     "",
     "### Floor",
@@ -342,6 +344,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
       } | ${num(u.commandsPerCycle, 2)} | ${num(u.redisUsPerCycle, 0)} |`
     ),
     "",
+    ...(result.holders ? [holdersMarkdown(result.holders), ""] : []),
     "### Hand-off latency",
     "",
     `Controlled rounds on a mutex: the holder releases only once every other worker has entered \`acquire()\` (and, for ours with blocking, the queue ZSET \`redsync:{name}:queue\` has W-1 members), then ${o.settleMs} ms more; the latency is the time from its \`release()\` call to the next holder's \`acquire()\` resolving (one process, one clock); the releaser re-enters \`acquire()\` only once a waiter has the lock, so every measured hand-off goes from one worker to another (barging is left to the contention runs). The first ${o.handoffWarmup} hand-offs of each lock are not measured, and every worker's connections (for ours, also the blocking one) are open beforehand. ${

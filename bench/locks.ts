@@ -37,6 +37,7 @@ import {
   VERSIONS,
 } from "./lock_contenders.ts";
 import type { SharedBenchResult } from "./lock_shared.ts";
+import type { HoldersBenchResult } from "./lock_holders.ts";
 import {
   commandDelta,
   type CommandStat,
@@ -1042,6 +1043,8 @@ export interface LockBenchResult {
   seconds: number;
   /** The shared-client cells (`lock_shared.ts`), when they ran. */
   shared?: SharedBenchResult;
+  /** The many-holders cell (`lock_holders.ts`), when it ran. */
+  holders?: HoldersBenchResult;
 }
 
 /** Deletes every key whose name holds `runId`, and `names` from `redsync:contended`. */

@@ -9,13 +9,17 @@
  * To add a benchmark, append a {@linkcode Section} to `SECTIONS`: it gets the
  * server URL and a logger, and returns its markdown.
  *
- * Environment: `BENCH_SECTIONS=client,locks,cluster,durability` runs only
- * those sections (the report then holds only them); `BENCH_QUICK=1` makes a
- * smoke run of the lock, cluster and durability sections, a few seconds per
- * measurement; for
+ * Environment: `BENCH_SECTIONS=client,locks,runtimes,cluster,durability`
+ * runs only those sections (the report then holds only them);
+ * `BENCH_QUICK=1` makes a smoke run of the lock, runtimes, cluster and
+ * durability sections, a few seconds per measurement;
+ * `BENCH_RUNTIMES=deno,bun` picks the runtimes of the runtimes section
+ * (`lock_runtimes.ts`: the same lock cells in one process per runtime,
+ * side by side); for
  * the lock section, `BENCH_LOCKS_ONLY=<regexp>` keeps the contenders whose
  * id matches (the shared-client cells of `lock_shared.ts` run when it
- * matches `ours-shared`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
+ * matches `ours-shared`, the many-holders cell of `lock_holders.ts` when it
+ * matches `ours-sem-holders`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
  * figures there. The cluster section (`lock_cluster.ts`) starts its own
  * Redis Cluster and stops it at the end; the durability section
  * (`lock_durability.ts`) its own primary and replica, likewise.
@@ -36,6 +40,19 @@ import {
   QUICK_SHARED_BENCH,
   SHARED_ID,
 } from "./lock_shared.ts";
+import {
+  benchHolders,
+  DEFAULT_HOLDERS_BENCH,
+  HOLDERS_ID,
+  QUICK_HOLDERS_BENCH,
+} from "./lock_holders.ts";
+import {
+  benchRuntimes,
+  DEFAULT_RUNTIMES_BENCH,
+  QUICK_RUNTIMES_BENCH,
+  runtimesFromEnv,
+} from "./lock_runtimes.ts";
+import { runtimesMarkdown } from "./lock_runtimes_report.ts";
 import {
   benchCluster,
   DEFAULT_CLUSTER_BENCH,
@@ -79,6 +96,14 @@ const SECTIONS: Section[] = [
         quick ? QUICK_LOCK_BENCH : DEFAULT_LOCK_BENCH,
         only ? new RegExp(only) : undefined,
       );
+      // The many-holders cell: kept when BENCH_LOCKS_ONLY matches its id.
+      if (!only || new RegExp(only).test(HOLDERS_ID)) {
+        result.holders = await benchHolders(
+          url,
+          log,
+          quick ? QUICK_HOLDERS_BENCH : DEFAULT_HOLDERS_BENCH,
+        );
+      }
       // The shared-client cells: kept when BENCH_LOCKS_ONLY matches "ours-shared".
       if (!only || new RegExp(only).test(SHARED_ID)) {
         result.shared = await benchShared(
@@ -94,6 +119,20 @@ const SECTIONS: Section[] = [
       await formatFile(CHART);
       log(`wrote ${CHART.pathname}`);
       return locksMarkdown(result, "handoff.svg");
+    },
+  },
+  {
+    // The lock cells again, in one process per runtime (Deno, Bun; see
+    // BENCH_RUNTIMES), alternated step by step, reported side by side.
+    name: "runtimes",
+    run: async ({ url, log }) => {
+      const quick = process.env.BENCH_QUICK === "1";
+      return runtimesMarkdown(
+        await benchRuntimes(url, log, {
+          ...(quick ? QUICK_RUNTIMES_BENCH : DEFAULT_RUNTIMES_BENCH),
+          runtimes: runtimesFromEnv(),
+        }),
+      );
     },
   },
   {
@@ -128,7 +167,7 @@ const SECTIONS: Section[] = [
 ];
 
 /** The whole run is aborted (exit code 1) past this. */
-const WATCHDOG_MS = 12 * 60_000;
+const WATCHDOG_MS = 16 * 60_000;
 
 const RESULTS = new URL("./results/latest.md", import.meta.url);
 /** The hand-off chart that `latest.md` and the READMEs show. */

@@ -24,10 +24,16 @@
  * Scripts read the server clock (`TIME`), never a client's. Names reach the
  * scripts only as KEYS and ARGV.
  *
+ * `ACQUIRE` and `RELEASE` start with a fast path for the uncontended case
+ * (nobody queues; nobody else holds), between `PRELUDE_HEAD` and
+ * `PRELUDE_REST`: with the same effects as the general path, it skips
+ * defining the helpers it does not need and the look-ups whose answer it
+ * knows (nothing to reap, nothing to serve, the caller's weight).
+ *
  * @module
  */
 import { Script } from "../client/script.ts";
-import { PRELUDE } from "./prelude.ts";
+import { PRELUDE, PRELUDE_HEAD, PRELUDE_REST } from "./prelude.ts";
 
 /** ARGV of {@linkcode ACQUIRE} but `note`, which may be left out. */
 export type AcquireArgs = [
@@ -65,7 +71,39 @@ export const ACQUIRE: Script<
   | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
   | [mismatch: -1, permits: number]
 > = new Script(
-  PRELUDE + `
+  PRELUDE_HEAD + `
+-- The fast path: nobody holds and nobody queues (Redis deletes an empty
+-- set), so nothing to reap or serve, and the caller (fresh or not) neither
+-- holds nor queues: the same checks and the same grant as the general path
+-- below (grant() to the sole holder).
+if redis.call('EXISTS', queue, holders) == 0
+  and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
+  local id, limit, lease_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+  local idle_ttl = tonumber(ARGV[7])
+  local stored = redis.call('HGET', meta, 'permits')
+  if stored and tonumber(stored) ~= limit then
+    return {-1, tonumber(stored)}
+  end
+  if ARGV[9] == '1' then
+    if not stored then redis.call('HSET', meta, 'permits', limit) end
+    keep(meta, idle_ttl)
+  end
+  if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
+  local now, now_us = clock()
+  local token, text = next_token(now_us)
+  redis.call('ZADD', holders, now + lease_ms, id)
+  local weight, note = ARGV[3], ARGV[11] or ''
+  if note ~= '' then
+    redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
+      'meta:' .. id, note)
+  else
+    redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight)
+  end
+  redis.call('PEXPIRE', holders, lease_ms)
+  redis.call('PEXPIRE', owners, lease_ms)
+  return {1, token, lease_ms}
+end
+` + PRELUDE_REST + `
 local id = ARGV[1]
 local limit = tonumber(ARGV[2])
 local weight = tonumber(ARGV[3])
@@ -150,7 +188,22 @@ export const RELEASE: Script<
   [id: string, limit: number, wakePrefix: string],
   1 | -1 | 2 | 0
 > = new Script(
-  PRELUDE + `
+  PRELUDE_HEAD + `
+-- The fast path: nobody queues and at most one holds (the caller, or
+-- someone else): the same effects as the general path below.
+if redis.call('ZCARD', queue) == 0 and redis.call('ZCARD', holders) <= 1 then
+  local id = ARGV[1]
+  local expiry = redis.call('ZSCORE', holders, id)
+  if not expiry then
+    redis.call('HDEL', owners, id, 'meta:' .. id)
+    return 0
+  end
+  local now = clock()
+  -- The last holder: owners holds only its entry and the total.
+  redis.call('DEL', holders, owners)
+  return (tonumber(expiry) > now) and 1 or -1
+end
+` + PRELUDE_REST + `
 local id = ARGV[1]
 local given_limit = tonumber(ARGV[2])
 local wake_prefix = ARGV[3]

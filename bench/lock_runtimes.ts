@@ -1,0 +1,437 @@
+/**
+ * Lock benchmark on Deno and on Bun, side by side: the same code
+ * (`runtime_child.ts`) runs as one process per runtime against the same
+ * Redis, and this parent alternates them step by step (one runtime, then
+ * the other, the first alternating from step to step and round to round),
+ * so that both see the same moments of a noisy machine. Measured in each:
+ * our PING, the idle wake floor (`RPUSH` -> another client's `BLPOP` after
+ * 5 ms idle), the uncontended acquire + release of every library (ours, and
+ * the others over ioredis), our blocking Mutex hand-off at a few W, and the
+ * many-holders cell (`lock_holders.ts`).
+ *
+ * Bun runs with `bench/bun_preload.ts`, which maps the `npm:` specifiers
+ * (Bun's auto-install fetches the packages the first time). A runtime that
+ * cannot start (no `bun` on PATH and no npx, no registry) is reported as
+ * not run; the other one is still measured.
+ *
+ * ```sh
+ * deno run -A bench/lock_runtimes.ts               # prints the markdown
+ * BENCH_QUICK=1 deno run -A bench/lock_runtimes.ts # smoke run
+ * BENCH_RUNTIMES=bun deno run -A bench/lock_runtimes.ts
+ * ```
+ *
+ * @module
+ */
+import process from "node:process";
+import { startRedis } from "../tests/_server.ts";
+import { connect } from "../mod.ts";
+import { defaultContenders } from "./locks.ts";
+import {
+  DEFAULT_HOLDERS_BENCH,
+  deleteKeys,
+  type HoldersBenchOptions,
+  p50p99,
+} from "./lock_holders.ts";
+import type {
+  CloseReply,
+  OpenReply,
+  Step,
+  StepReply,
+} from "./runtime_child.ts";
+import { runtimesMarkdown } from "./lock_runtimes_report.ts";
+import {
+  type RuntimeKey,
+  RuntimeProcess,
+  RUNTIMES,
+} from "./runtime_process.ts";
+
+/** The runtimes this section knows how to start. */
+export { RUNTIMES };
+export type { RuntimeKey };
+
+/** How much work the section does. */
+export interface RuntimesBenchOptions {
+  runtimes: RuntimeKey[];
+  /** Rounds; in each, every runtime runs every step, order alternating. */
+  rounds: number;
+  /** Per runtime and round. */
+  pings: number;
+  idleSamples: number;
+  settleMs: number;
+  /** Contender ids of `defaultContenders()` for the uncontended cycle. */
+  uncontended: string[];
+  uncontendedWarmup: number;
+  uncontendedCycles: number;
+  /** Our blocking Mutex hand-off (`ours-blocking`) at these W. */
+  handoffWorkers: number[];
+  handoffWarmup: number;
+  handoffRounds: number;
+  handoffCellMs: number;
+  /**
+   * The many-holders cell; per round, `cycles` timed and `statCycles` for
+   * the server time, on each semaphore.
+   */
+  holders: HoldersBenchOptions;
+}
+
+/** About a minute on 2 cores. */
+export const DEFAULT_RUNTIMES_BENCH: RuntimesBenchOptions = {
+  runtimes: [...RUNTIMES],
+  rounds: 4,
+  pings: 2_000,
+  idleSamples: 40,
+  settleMs: 5,
+  uncontended: [
+    "ours-mutex",
+    "rs-mutex",
+    "redlock",
+    "sesame",
+    "ours-sem",
+    "rs-sem",
+  ],
+  uncontendedWarmup: 200,
+  uncontendedCycles: 500,
+  handoffWorkers: [2, 8],
+  handoffWarmup: 5,
+  handoffRounds: 100,
+  handoffCellMs: 5_000,
+  holders: {
+    ...DEFAULT_HOLDERS_BENCH,
+    warmup: 200,
+    cycles: 500,
+    statCycles: 250,
+  },
+};
+
+/** `BENCH_QUICK=1`: two short rounds. */
+export const QUICK_RUNTIMES_BENCH: RuntimesBenchOptions = {
+  ...DEFAULT_RUNTIMES_BENCH,
+  rounds: 2,
+  pings: 500,
+  idleSamples: 20,
+  uncontendedWarmup: 100,
+  uncontendedCycles: 150,
+  handoffRounds: 30,
+  holders: {
+    ...DEFAULT_HOLDERS_BENCH,
+    warmup: 100,
+    cycles: 150,
+    statCycles: 100,
+  },
+};
+
+/** One measurement of one runtime, over all rounds. */
+export interface RuntimeCell {
+  count: number;
+  /** ms */
+  p50: number;
+  p99: number;
+  /** Our commands per cycle (acquisition for hand-offs); NaN for floors. */
+  commandsPerOp: number;
+  redisUsPerOp: number;
+  /** p50 of each round, ms. */
+  roundP50: number[];
+  /** Hand-offs: share that went to the worker waiting longest. */
+  toOldest?: number;
+}
+
+/** One runtime's figures. */
+export interface RuntimeSide {
+  key: RuntimeKey;
+  /** "Deno 2.9.6", "Bun 1.4.5"; the key when it never answered. */
+  runtime: string;
+  /** How it was started. */
+  command: string;
+  /** Why it stopped early or never ran. */
+  error?: string;
+  open?: OpenReply;
+  cells: Record<string, RuntimeCell>;
+  keysAfterRelease: number;
+}
+
+/** A measurement: its key, its label, and the step that takes it. */
+export interface Measurement {
+  key: string;
+  label: string;
+  kind: "floor" | "uncontended" | "handoff" | "holders";
+  step: Step;
+  /** Rows taken from fields of the reply instead (the holders step). */
+  parts?: { key: string; label: string; field: "small" | "large" }[];
+}
+
+/** Everything {@linkcode benchRuntimes} measured. */
+export interface RuntimesBenchResult {
+  options: RuntimesBenchOptions;
+  measurements: Omit<Measurement, "step">[];
+  sides: RuntimeSide[];
+  seconds: number;
+}
+
+/** The steps of one round, in order. */
+export function measurements(o: RuntimesBenchOptions): Measurement[] {
+  const labels = new Map(defaultContenders().map((c) => [c.id, c.label]));
+  return [
+    {
+      key: "ping",
+      label: "PING, our client, sequential",
+      kind: "floor",
+      step: { op: "ping", count: o.pings },
+    },
+    {
+      key: "wake",
+      label: `RPUSH -> BLPOP after ${o.settleMs} ms idle (hand-off floor)`,
+      kind: "floor",
+      step: { op: "wake", count: o.idleSamples, settleMs: o.settleMs },
+    },
+    ...o.uncontended.map((id): Measurement => ({
+      key: `u:${id}`,
+      label: `Uncontended: ${labels.get(id) ?? id}`,
+      kind: "uncontended",
+      step: { op: "uncontended", id, count: o.uncontendedCycles },
+    })),
+    ...o.handoffWorkers.map((workers): Measurement => ({
+      key: `h:${workers}`,
+      label: `Hand-off: @redsync/core Mutex, blocking, W=${workers}`,
+      kind: "handoff",
+      step: {
+        op: "handoff",
+        id: "ours-blocking",
+        workers,
+        warmup: o.handoffWarmup,
+        rounds: o.handoffRounds,
+        settleMs: o.settleMs,
+        cellMs: o.handoffCellMs,
+      },
+    })),
+    {
+      key: "holders",
+      label: "many holders",
+      kind: "holders",
+      step: {
+        op: "holders",
+        count: o.holders.cycles,
+        statCycles: o.holders.statCycles,
+        first: "small",
+      },
+      parts: [
+        {
+          key: "holders:small",
+          label: `Semaphore(${o.holders.smallPermits}), nobody else holding`,
+          field: "small",
+        },
+        {
+          key: "holders:large",
+          label: `Semaphore(${
+            o.holders.permits.toLocaleString("en-US")
+          }) with ${o.holders.holders.toLocaleString("en-US")} live holders`,
+          field: "large",
+        },
+      ],
+    },
+  ];
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Pooled figures of one runtime's batches of one measurement. */
+function cellOf(m: Measurement, batches: StepReply[]): RuntimeCell {
+  const samples = batches.flatMap((b) => b.samples);
+  const [p50, p99] = p50p99(samples);
+  const calls = batches.reduce((n, b) => n + b.calls, 0);
+  const usec = batches.reduce((n, b) => n + b.usec, 0);
+  const ops = batches.reduce(
+    (n, b) =>
+      n +
+      (m.kind === "handoff"
+        ? b.acquisitions ?? 0
+        : b.statCycles ?? b.samples.length),
+    0,
+  );
+  const cell: RuntimeCell = {
+    count: samples.length,
+    p50,
+    p99,
+    // Hand-offs: the cell's totals include its warm-up, the waiters' final
+    // aborts and the hub's re-blocking; the lock section has the clean
+    // per-acquisition figures.
+    commandsPerOp: m.kind === "floor" ? NaN : calls / ops,
+    redisUsPerOp: m.kind === "floor" || m.kind === "handoff" ? NaN : usec / ops,
+    roundP50: batches.map((b) => p50p99(b.samples)[0]),
+  };
+  if (m.kind === "handoff") {
+    cell.toOldest = batches.reduce((n, b) => n + (b.toOldest ?? 0), 0) /
+      samples.length;
+  }
+  return cell;
+}
+
+/**
+ * Runs the section against the Redis at `url`: starts one child per
+ * runtime, alternates them over the steps, then closes them. Every key
+ * written contains `lockbench-rt-<random>` and is deleted at the end.
+ */
+export async function benchRuntimes(
+  url: string,
+  log: (line: string) => void,
+  options: RuntimesBenchOptions = DEFAULT_RUNTIMES_BENCH,
+): Promise<RuntimesBenchResult> {
+  const started = performance.now();
+  const prefix = `lockbench-rt-${crypto.randomUUID().slice(0, 8)}`;
+  const steps = measurements(options);
+  const sides: RuntimeSide[] = [];
+  const live = new Map<RuntimeSide, RuntimeProcess>();
+  const batches = new Map<RuntimeSide, Map<string, StepReply[]>>();
+  const fail = async (side: RuntimeSide, error: unknown) => {
+    side.error = errorText(error);
+    log(`${side.key}: stopped: ${side.error}`);
+    const child = live.get(side);
+    live.delete(side);
+    await child?.stop();
+  };
+  try {
+    for (const key of options.runtimes) {
+      const child = new RuntimeProcess(key, [url, `${prefix}-${key}`], log);
+      const side: RuntimeSide = {
+        key,
+        runtime: key,
+        command: child.command,
+        cells: {},
+        keysAfterRelease: NaN,
+      };
+      sides.push(side);
+      live.set(side, child);
+      batches.set(side, new Map());
+      log(`${key}: ${child.command}`);
+      try {
+        side.open = await child.step<OpenReply>({
+          op: "open",
+          uncontended: options.uncontended,
+          uncontendedWarmup: options.uncontendedWarmup,
+          holders: options.holders,
+        }, 300_000);
+        side.runtime = side.open.runtime;
+        log(`${key}: ${side.runtime} ready`);
+      } catch (error) {
+        await fail(side, error);
+      }
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      for (const [index, m] of steps.entries()) {
+        const running = sides.filter((s) => live.has(s));
+        const k = running.length === 0 ? 0 : (round + index) % running.length;
+        for (const side of [...running.slice(k), ...running.slice(0, k)]) {
+          const child = live.get(side);
+          if (child === undefined) continue;
+          const add = (key: string, reply: StepReply) => {
+            const list = batches.get(side)?.get(key) ?? [];
+            list.push(reply);
+            batches.get(side)?.set(key, list);
+          };
+          try {
+            const step: Step = m.step.op === "holders"
+              ? { ...m.step, first: round % 2 === 0 ? "small" : "large" }
+              : m.step;
+            const reply = await child.step<
+              StepReply & Partial<Record<"small" | "large", StepReply>>
+            >(step, 180_000);
+            if (m.parts) {
+              for (const part of m.parts) add(part.key, reply[part.field]!);
+            } else {
+              add(m.key, reply);
+            }
+          } catch (error) {
+            await fail(side, error);
+          }
+        }
+      }
+      log(
+        `round ${round + 1}/${options.rounds}: ${
+          sides.map((side) => {
+            const u = batches.get(side)?.get("u:ours-mutex")?.at(-1);
+            return u
+              ? `${side.runtime} Mutex cycle p50 ${
+                (p50p99(u.samples)[0] * 1_000).toFixed(0)
+              } us`
+              : `${side.key}: -`;
+          }).join(", ")
+        }`,
+      );
+    }
+    for (const side of sides) {
+      const child = live.get(side);
+      if (child === undefined) continue;
+      try {
+        const closed = await child.step<CloseReply>({ op: "close" }, 120_000);
+        side.keysAfterRelease = closed.keysAfterRelease;
+      } catch (error) {
+        await fail(side, error);
+      }
+    }
+  } finally {
+    await Promise.allSettled([...live.values()].map((child) => child.stop()));
+    try {
+      const redis = await connect(url);
+      try {
+        await deleteKeys(redis, prefix);
+      } finally {
+        await redis.close();
+      }
+    } catch (error) {
+      log(`cleanup failed: ${errorText(error)}`);
+    }
+  }
+  const rows = steps.flatMap((m) =>
+    m.parts?.map((p) => ({ ...m, key: p.key, label: p.label })) ?? [m]
+  );
+  for (const side of sides) {
+    for (const m of rows) {
+      const list = batches.get(side)?.get(m.key);
+      if (list && list.length > 0) side.cells[m.key] = cellOf(m, list);
+    }
+  }
+  return {
+    options,
+    measurements: rows.map(({ key, label, kind }) => ({ key, label, kind })),
+    sides,
+    seconds: (performance.now() - started) / 1_000,
+  };
+}
+
+/** `BENCH_RUNTIMES=deno,bun` (the default) picks and orders the runtimes. */
+export function runtimesFromEnv(): RuntimeKey[] {
+  const wanted = process.env.BENCH_RUNTIMES?.split(",").map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (!wanted || wanted.length === 0) return [...RUNTIMES];
+  const unknown = wanted.filter((w) =>
+    !(RUNTIMES as readonly string[]).includes(w)
+  );
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_RUNTIMES: unknown runtime(s) ${unknown.join(", ")}; known: ${
+        RUNTIMES.join(", ")
+      }`,
+    );
+  }
+  return wanted as RuntimeKey[];
+}
+
+if (import.meta.main) {
+  const external = process.env.REDIS_URL;
+  const server = external ? undefined : await startRedis();
+  try {
+    const quick = process.env.BENCH_QUICK === "1";
+    const result = await benchRuntimes(
+      external || server!.url,
+      (line) => console.log(`[runtimes] ${line}`),
+      {
+        ...(quick ? QUICK_RUNTIMES_BENCH : DEFAULT_RUNTIMES_BENCH),
+        runtimes: runtimesFromEnv(),
+      },
+    );
+    console.log(`\n${runtimesMarkdown(result)}`);
+  } finally {
+    await server?.stop();
+  }
+}
