@@ -18,7 +18,10 @@ const semaphore = await Semaphore.create(redis, semaphoreName, {
   leaseMs: 60_000,
 });
 const held = [await semaphore.acquire(), await semaphore.acquire()];
-const mutex = new Mutex(redis, mutexName, { leaseMs: 60_000 });
+const mutex = new Mutex(redis, mutexName, {
+  leaseMs: 60_000,
+  waiterTtlMs: 30_000,
+});
 const waits = [mutex.acquire(), mutex.acquire()];
 for (const wait of waits) wait.catch(() => {}); // rejected by the close
 const onTerm = async () => {
