@@ -15,7 +15,7 @@ import {
 } from "../mod.ts";
 import { sharedRedisUrl } from "./_server.ts";
 import { startScript } from "./_spawn.ts";
-import { runtime, test } from "./_test.ts";
+import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const workerFile = fileURLToPath(
@@ -59,14 +59,10 @@ test(
       for (;;) {
         const sem = await inspect(redis, semaphoreName);
         const mutex = await inspect(redis, mutexName);
-        // Known open bug: on Bun the withdrawal of the waiters sometimes
-        // does not reach Redis (about 1 run in 6; Deno and Node always pass):
-        // checked on Deno and Node only until it is fixed.
-        const waitersGone = runtime === "bun" || mutex.waiters === 0;
-        const done = sem.holders.length === 0 && waitersGone;
+        const done = sem.holders.length === 0 && mutex.waiters === 0;
         if (done || performance.now() > deadline) {
           assert.equal(sem.holders.length, 0);
-          if (runtime !== "bun") assert.equal(mutex.waiters, 0);
+          assert.equal(mutex.waiters, 0);
           assert.equal(mutex.holders.length, 1); // the test's own
           break;
         }
@@ -112,4 +108,43 @@ test(
     await c.close();
     assert.equal((await inspect(observer, semaphore.name)).holders.length, 0);
   },
+);
+
+test(
+  "shutdown: close() resolves only once its releases and withdrawals were answered (checked right after, 15 times)",
+  async () => {
+    const url = sharedRedisUrl();
+    await using observer = await connect(url);
+    for (let i = 0; i < 15; i++) {
+      const name = unique("shutdown-answered");
+      const held = await new Mutex(observer, name, { leaseMs: 60_000 })
+        .acquire();
+      const client = await connect(url);
+      const semaphore = await Semaphore.create(client, unique("s"), {
+        permits: 3,
+        leaseMs: 60_000,
+      });
+      await semaphore.acquire();
+      await semaphore.acquire();
+      const mutex = new Mutex(client, name, { waiterTtlMs: 30_000 });
+      const waits = [mutex.acquire(), mutex.acquire()].map((w) =>
+        w.catch(() => {})
+      );
+      for (let k = 0; k < 200; k++) {
+        if ((await inspect(observer, name)).waiters === 2) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await client.close();
+      await Promise.all(waits);
+      // No waiting: close() resolved after Redis answered the cleanups.
+      assert.equal((await inspect(observer, name)).waiters, 0, `round ${i}`);
+      assert.equal(
+        (await inspect(observer, semaphore.name)).holders.length,
+        0,
+        `round ${i}`,
+      );
+      await held.release();
+    }
+  },
+  { timeoutMs: 60_000 },
 );

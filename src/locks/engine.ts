@@ -176,11 +176,13 @@ export class LockEngine {
    * The client closes: pending acquires reject with `reason` (their undo
    * is written at once), and every lease is released.
    */
-  shutdown(reason: Error): Promise<void> {
+  async shutdown(reason: Error): Promise<void> {
     if (!this.disposed) this.#disposed.abort(reason);
     // The holders are told through their signal; the release is written now.
     for (const lease of [...this.#holdings.leases]) endWithClient(lease);
-    return Promise.resolve();
+    // The client closes its connections next: wait for the answers first
+    // (a socket closed with commands still on their way may drop them).
+    await this.#holdings.answered();
   }
 
   async #acquireLoop(

@@ -49,6 +49,8 @@ export class Holdings implements LeaseBackend {
   readonly name: string;
   readonly #config: HoldingsConfig;
   readonly #leases = new Set<Lease>();
+  /** Cleanups (`releaseLater`) still waiting for their first answer. */
+  readonly #answers = new Set<Promise<void>>();
   #unsubscribe: (() => void) | undefined;
 
   constructor(config: HoldingsConfig) {
@@ -123,7 +125,17 @@ export class Holdings implements LeaseBackend {
         }
       }
     };
-    this.release(id, true).catch(retry);
+    const first = this.release(id, true);
+    first.catch(retry);
+    // Until its first answer: what a closing client waits for.
+    const answered = first.then(() => {}, () => {});
+    this.#answers.add(answered);
+    answered.finally(() => this.#answers.delete(answered));
+  }
+
+  /** Resolves once every cleanup sent so far got its first answer. */
+  async answered(): Promise<void> {
+    await Promise.all([...this.#answers]);
   }
 
   /**
