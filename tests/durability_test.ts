@@ -51,7 +51,12 @@ test(
     await using a = await connect(servers.primary.url);
     await using b = await connect(servers.primary.url);
     const name = unique("durable");
-    const options = { leaseMs: 600, durability: { replicas: 1 } };
+    // A generous acknowledgement timeout: a loaded machine must not turn
+    // the happy path into shortfalls (WAIT answers as soon as acked).
+    const options = {
+      leaseMs: 600,
+      durability: { replicas: 1, timeoutMs: 400 },
+    };
     const shortfalls: LockEvent[] = [];
     const mutexA = new Mutex(a, name, options);
     mutexA.addEventListener("shortfall", (e) => shortfalls.push(e));
@@ -98,7 +103,9 @@ test(
       e
     );
     assert.ok(error instanceof DurabilityError, String(error));
-    assert.equal(error.acknowledged, 1);
+    // One replica exists: it acknowledged in time, or (a loaded machine)
+    // not within the 50 ms.
+    assert.ok(error.acknowledged <= 1, `acknowledged ${error.acknowledged}`);
     assert.equal(error.wanted, 2);
     assert.ok(events.length >= 1, "shortfall events");
     // Nothing held, nobody queued.
