@@ -48,6 +48,12 @@ interface TicketState {
   deliver: ((result: WakeResult | Error) => void) | undefined;
 }
 
+/** A random hub id: 8 bytes in base 36 (the part of waiter ids naming a hub). */
+export function randomHubId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(36).padStart(2, "0")).join("");
+}
+
 /** What a hub does when a list gains its first listener or loses one. */
 export interface ListHooks {
   /** A ticket on `key` started listening. */

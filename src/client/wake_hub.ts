@@ -23,7 +23,7 @@ import type { RedisReply } from "../resp/types.ts";
 import { type Unblocker, unblockUntilSettled } from "./blocking.ts";
 import { Connection } from "./connection.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { Mailboxes, type WakeTicket } from "./mailboxes.ts";
+import { Mailboxes, randomHubId, type WakeTicket } from "./mailboxes.ts";
 import type { WakeSource } from "./topology.ts";
 
 export { REARM, TIMEOUT } from "./mailboxes.ts";
@@ -66,9 +66,7 @@ export class WakeHub implements WakeSource {
   constructor(options: ResolvedOptions, unblock: Unblocker) {
     this.#options = options;
     this.#unblock = unblock;
-    const bytes = crypto.getRandomValues(new Uint8Array(8));
-    this.id = Array.from(bytes, (b) => b.toString(36).padStart(2, "0"))
-      .join("");
+    this.id = randomHubId();
     this.#mailboxes = new Mailboxes(this.id, {
       listen: (key) => this.#listen(key),
       leave: (key) => this.#leave(key),

@@ -27,7 +27,11 @@ import { backoff } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { RedisReply } from "../resp/types.ts";
 import { Connection } from "../client/connection.ts";
-import { Mailboxes, type WakeTicket } from "../client/mailboxes.ts";
+import {
+  Mailboxes,
+  randomHubId,
+  type WakeTicket,
+} from "../client/mailboxes.ts";
 import type { ResolvedOptions } from "../client/options.ts";
 import { fixedTarget, type Target } from "../client/target.ts";
 import type { WakeSource } from "../client/topology.ts";
@@ -103,9 +107,7 @@ export class ClusterHub implements WakeSource {
     this.#options = options;
     this.#hooks = hooks;
     this.#polling = !pubsub;
-    const bytes = crypto.getRandomValues(new Uint8Array(8));
-    this.id = (pubsub ? "~" : "") +
-      Array.from(bytes, (b) => b.toString(36).padStart(2, "0")).join("");
+    this.id = (pubsub ? "~" : "") + randomHubId();
     this.#mailboxes = new Mailboxes(this.id, {
       listen: (key) => this.#listen(key),
       leave: (key) => this.#leave(key),
