@@ -37,7 +37,11 @@ local function wake(wake_prefix, id, message, ttl)
     redis.call('SPUBLISH', list, id .. '|' .. message)
     return
   end
-  redis.call('RPUSH', list, id .. '|' .. message)
-  keep(list, ttl)
+  -- A new list (the hub popped the last one) has no TTL yet: set it.
+  if redis.call('RPUSH', list, id .. '|' .. message) == 1 then
+    redis.call('PEXPIRE', list, ttl)
+  else
+    keep(list, ttl)
+  end
 end
 `;

@@ -35,43 +35,8 @@
 import { Script } from "../client/script.ts";
 import { PRELUDE, PRELUDE_HEAD, PRELUDE_REST } from "./prelude.ts";
 
-/** ARGV of {@linkcode ACQUIRE} but `note`, which may be left out. */
-export type AcquireArgs = [
-  id: string,
-  limit: number,
-  weight: number,
-  leaseMs: number,
-  mode: "try" | "wait" | "poll",
-  waiterTtlMs: number,
-  idleTtlMs: number,
-  wakePrefix: string,
-  keepMeta: "1" | "0",
-  fresh: "1" | "0",
-];
-
-/**
- * Takes a permit, or queues for one, or reports the grant a waiter got.
- *
- * KEYS: holders, owners, queue, waiters, wants, meta, fence.
- * ARGV: id, limit, weight, leaseMs, mode ("try": never queue; "wait":
- * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs (of
- * `meta`, and of `fence` when over 7 days; 0 for a mutex), wakePrefix,
- * keepMeta ("1" for semaphores), fresh ("1" on the first call for this
- * id: it cannot hold or queue yet), note (the acquisition's `meta`, "" for
- * none: stored with the grant, or with the queue entry until it is granted).
- * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
- * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
- * expire; rank -1 when not queued), `{-1, permits}` when the stored count
- * differs. A grant wakes the waiter with `id|token:leaseEndMs` on the wake
- * list of its client's hub.
- */
-export const ACQUIRE: Script<
-  AcquireArgs | [...AcquireArgs, note: string],
-  | [granted: 1, token: number, leaseLeftMs: number]
-  | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
-  | [mismatch: -1, permits: number]
-> = new Script(
-  PRELUDE_HEAD + `
+/** ACQUIRE's uncontended fast path (after `PRELUDE_HEAD`). */
+const ACQUIRE_FAST = `
 -- The fast path: nobody holds and nobody queues (Redis deletes an empty
 -- set), so nothing to reap or serve, and the caller (fresh or not) neither
 -- holds nor queues: the same checks and the same grant as the general path
@@ -103,7 +68,10 @@ if redis.call('EXISTS', queue, holders) == 0
   redis.call('PEXPIRE', owners, lease_ms)
   return {1, token, lease_ms}
 end
-` + PRELUDE_REST + `
+`;
+
+/** ACQUIRE's general path (after the whole prelude). */
+const ACQUIRE_BODY = `
 local id = ARGV[1]
 local limit = tonumber(ARGV[2])
 local weight = tonumber(ARGV[3])
@@ -172,26 +140,18 @@ if rank < limit then
   if first then wake = tonumber(first) - now end
 end
 return {0, wake, rank, now}
-`,
-  { keys: 7, name: "acquire" },
-);
+`;
 
 /**
- * Gives a permit back, or leaves the queue (an aborted acquire), and hands
- * free permits to the next waiters.
- *
- * KEYS: as {@linkcode ACQUIRE}. ARGV: id, limit, wakePrefix.
- * Returns 1 (was held), -1 (was held but its lease had ended), 2 (was only
- * queued), 0 (neither: released before, or lost and reaped).
+ * RELEASE's fast paths (after `PRELUDE_HEAD`): uncontended, and a hand-off
+ * to a single waiter.
  */
-export const RELEASE: Script<
-  [id: string, limit: number, wakePrefix: string],
-  1 | -1 | 2 | 0
-> = new Script(
-  PRELUDE_HEAD + `
+const RELEASE_FAST = `
+local head = redis.call('ZRANGE', queue, 0, 0)[1]
+local holding = redis.call('ZCARD', holders)
 -- The fast path: nobody queues and at most one holds (the caller, or
 -- someone else): the same effects as the general path below.
-if redis.call('ZCARD', queue) == 0 and redis.call('ZCARD', holders) <= 1 then
+if not head and holding <= 1 then
   local id = ARGV[1]
   local expiry = redis.call('ZSCORE', holders, id)
   if not expiry then
@@ -203,7 +163,52 @@ if redis.call('ZCARD', queue) == 0 and redis.call('ZCARD', holders) <= 1 then
   redis.call('DEL', holders, owners)
   return (tonumber(expiry) > now) and 1 or -1
 end
-` + PRELUDE_REST + `
+-- The hand-off fast path: the caller is the only holder, and the live
+-- waiter at the head of the queue takes every permit (a mutex), or is the
+-- only one queued. The general path below would drop the caller, find
+-- nobody else to reap among the holders, and grant the head alone, with
+-- the same effects (it would also reap dead waiters further back in the
+-- queue, which a later call does instead).
+if head and holding == 1 and head ~= ARGV[1] then
+  local id = ARGV[1]
+  local expiry = redis.call('ZSCORE', holders, id)
+  local want = redis.call('HMGET', wants, head, 'meta:' .. head)
+  local weight, lease_ms = string.match(want[1] or '', '^(%d+):(%d+)$')
+  weight, lease_ms = tonumber(weight), tonumber(lease_ms)
+  local limit = tonumber(redis.call('HGET', meta, 'permits') or ARGV[2])
+  if expiry and weight and weight <= limit
+    and (weight == limit or redis.call('ZCARD', queue) == 1) then
+    local now, now_us = clock()
+    local beat = tonumber(redis.call('ZSCORE', waiters, head) or '0')
+    if beat > now then
+      -- As serve(): a grant lasts no longer than its waiter's heartbeat.
+      if beat < now + lease_ms then lease_ms = beat - now end
+      local token, text = next_token(now_us)
+      -- The caller was the only holder: owners held only its entry and
+      -- the total; the head is now the only holder (as grant()).
+      redis.call('DEL', holders, owners)
+      redis.call('ZADD', holders, now + lease_ms, head)
+      local note = want[2]
+      if note and note ~= '' then
+        redis.call('HSET', owners, '#used', weight, head,
+          text .. ':' .. weight, 'meta:' .. head, note)
+      else
+        redis.call('HSET', owners, '#used', weight, head, text .. ':' .. weight)
+      end
+      redis.call('PEXPIRE', holders, lease_ms)
+      redis.call('PEXPIRE', owners, lease_ms)
+      redis.call('ZREM', queue, head)
+      redis.call('ZREM', waiters, head)
+      redis.call('HDEL', wants, head, 'meta:' .. head)
+      wake(ARGV[3], head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)
+      return (tonumber(expiry) > now) and 1 or -1
+    end
+  end
+end
+`;
+
+/** RELEASE's general path (after the whole prelude). */
+const RELEASE_BODY = `
 local id = ARGV[1]
 local given_limit = tonumber(ARGV[2])
 local wake_prefix = ARGV[3]
@@ -220,7 +225,61 @@ if redis.call('ZCARD', queue) > 0 then
   reap_and_serve(limit_of(given_limit), now, now_us, wake_prefix)
 end
 return result
-`,
+`;
+
+/** ARGV of {@linkcode ACQUIRE} but `note`, which may be left out. */
+export type AcquireArgs = [
+  id: string,
+  limit: number,
+  weight: number,
+  leaseMs: number,
+  mode: "try" | "wait" | "poll",
+  waiterTtlMs: number,
+  idleTtlMs: number,
+  wakePrefix: string,
+  keepMeta: "1" | "0",
+  fresh: "1" | "0",
+];
+
+/**
+ * Takes a permit, or queues for one, or reports the grant a waiter got.
+ *
+ * KEYS: holders, owners, queue, waiters, wants, meta, fence.
+ * ARGV: id, limit, weight, leaseMs, mode ("try": never queue; "wait":
+ * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs (of
+ * `meta`, and of `fence` when over 7 days; 0 for a mutex), wakePrefix,
+ * keepMeta ("1" for semaphores), fresh ("1" on the first call for this
+ * id: it cannot hold or queue yet), note (the acquisition's `meta`, "" for
+ * none: stored with the grant, or with the queue entry until it is granted).
+ * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
+ * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
+ * expire; rank -1 when not queued), `{-1, permits}` when the stored count
+ * differs. A grant wakes the waiter with `id|token:leaseEndMs` on the wake
+ * list of its client's hub.
+ */
+export const ACQUIRE: Script<
+  AcquireArgs | [...AcquireArgs, note: string],
+  | [granted: 1, token: number, leaseLeftMs: number]
+  | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
+  | [mismatch: -1, permits: number]
+> = new Script(
+  PRELUDE_HEAD + ACQUIRE_FAST + PRELUDE_REST + ACQUIRE_BODY,
+  { keys: 7, name: "acquire" },
+);
+
+/**
+ * Gives a permit back, or leaves the queue (an aborted acquire), and hands
+ * free permits to the next waiters.
+ *
+ * KEYS: as {@linkcode ACQUIRE}. ARGV: id, limit, wakePrefix.
+ * Returns 1 (was held), -1 (was held but its lease had ended), 2 (was only
+ * queued), 0 (neither: released before, or lost and reaped).
+ */
+export const RELEASE: Script<
+  [id: string, limit: number, wakePrefix: string],
+  1 | -1 | 2 | 0
+> = new Script(
+  PRELUDE_HEAD + RELEASE_FAST + PRELUDE_REST + RELEASE_BODY,
   { keys: 7, name: "release" },
 );
 
@@ -334,3 +393,21 @@ return {now, permits and tonumber(permits) or false, out, waiting,
 `,
   { keys: 7, name: "info" },
 );
+
+/**
+ * {@linkcode ACQUIRE} and {@linkcode RELEASE} without their fast paths, for
+ * tests that check the fast paths have the same effects as the general ones.
+ */
+export const GENERAL_PATHS: {
+  acquire: Script<string[], unknown>;
+  release: Script<string[], unknown>;
+} = {
+  acquire: new Script(PRELUDE + ACQUIRE_BODY, {
+    keys: 7,
+    name: "acquire-general",
+  }),
+  release: new Script(PRELUDE + RELEASE_BODY, {
+    keys: 7,
+    name: "release-general",
+  }),
+};
