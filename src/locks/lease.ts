@@ -293,29 +293,47 @@ export class Lease implements AsyncDisposable {
     return Math.max(1, Math.min(leaseMs, left));
   }
 
-  /** (Re)arms the renewal and the deadline timers after a grant or renewal. */
+  /**
+   * (Re)arms the timers after a grant or renewal: the renewal's when the
+   * lease renews, else the deadline's. A renewing lease arms its deadline
+   * only when a renewal starts (it fires if the renewal does not land in
+   * time): one timer per lease while all goes well.
+   */
   #schedule(): void {
     this.#clearTimers();
     if (this.#state !== "held") return;
     const now = performance.now();
     const untilDeadline = Math.max(0, this.#deadline - now);
-    // The hold bound is before the deadline (or < 10 ms past it): no renewal.
-    const bounded = this.#holdEnd - now < untilDeadline + 10;
+    if (!this.#renew || this.#holdEndsFirst(now, untilDeadline)) {
+      this.#armDeadline(now);
+      return;
+    }
+    // Renew after about a third of the time left, with +-15% jitter.
+    const delay = untilDeadline / 3 * (0.85 + 0.3 * Math.random());
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = undefined;
+      this.#armDeadline(performance.now());
+      this.#renewNow();
+    }, delay);
+  }
+
+  /** The hold bound is before the deadline (or < 10 ms past it): no renewal. */
+  #holdEndsFirst(now: number, untilDeadline: number): boolean {
+    return this.#holdEnd - now < untilDeadline + 10;
+  }
+
+  /** The lease is lost at its deadline (or `maxHoldMs`), unless re-armed. */
+  #armDeadline(now: number): void {
+    clearTimeout(this.#deadlineTimer);
+    const untilDeadline = Math.max(0, this.#deadline - now);
     const maxMs = Math.round(this.#holdEnd - this.#acquiredAt);
-    const message = bounded
+    const message = this.#holdEndsFirst(now, untilDeadline)
       ? `The lease on '%s' reached its maximum hold time of ${maxMs} ms`
       : "The lease on '%s' ran out before it could be renewed";
     this.#deadlineTimer = setTimeout(() => {
       this.#deadlineTimer = undefined;
       if (this.#state === "held") this.#lose(message);
     }, Math.min(this.#holdEnd - now, untilDeadline)); // < 0: at once
-    if (!this.#renew || bounded) return;
-    // Renew after about a third of the time left, with +-15% jitter.
-    const delay = untilDeadline / 3 * (0.85 + 0.3 * Math.random());
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = undefined;
-      this.#renewNow();
-    }, delay);
   }
 
   /** One renewal attempt; never throws (it runs from a timer). */
