@@ -160,6 +160,30 @@ test("client: close() rejects later commands, and twice is harmless", async () =
   await assert.rejects(redis.send("PING"), ConnectionError);
 });
 
+test("client: close() delivers every command written before it, even with answers still unread", async () => {
+  // Closing a socket with unread answers resets the connection, and the
+  // server drops what it had not read yet: the transports half-close and
+  // let the server close its side. Without that, about 4 runs in 10 lost
+  // commands here (on every runtime).
+  await using observer = await connect(url);
+  const key = prefix() + "count";
+  const runs = 10;
+  const lost: string[] = [];
+  for (let run = 0; run < runs; run++) {
+    const redis = await connect(url);
+    const first: Promise<unknown>[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      first.push(redis.send("INCR", key).catch(() => {}));
+    }
+    await first[100]; // answers are arriving...
+    for (let i = 0; i < 2_000; i++) redis.send("INCR", key).catch(() => {});
+    await redis.close(); // ...while 2,000 more commands are on their way
+    const count = Number(await observer.send("GETDEL", key));
+    if (count !== 4_000) lost.push(`run ${run}: ${count} of 4000`);
+  }
+  assert.deepEqual(lost, []);
+});
+
 test("client: RESP3 replies of every type decode", async () => {
   await using server = await startRedis({
     args: ["--enable-debug-command", "yes"],

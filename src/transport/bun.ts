@@ -15,6 +15,8 @@ import type {
 interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
+  /** Ends the sending side only (`shutdown(2)`); reads go on. */
+  shutdown?(halfClose?: boolean): void;
   terminate?(): void;
   setNoDelay?(noDelay: boolean): void;
   setKeepAlive?(enable: boolean, initialDelay?: number): boolean;
@@ -82,6 +84,12 @@ export const bunConnector: Connector = async (
   return transport;
 };
 
+/**
+ * How long a closing socket waits for the server to close its side (after
+ * reading everything sent) before it is closed anyway.
+ */
+const LINGER_MS = 1_000;
+
 class BunTransport implements Transport {
   #handlers: TransportHandlers;
   #socket: BunSocket | undefined;
@@ -90,6 +98,7 @@ class BunTransport implements Transport {
   #closed = false;
   /** close() was called: end the socket once the backlog is out. */
   #closing = false;
+  #linger: ReturnType<typeof setTimeout> | undefined;
 
   readonly socketHandler: BunSocketHandler;
 
@@ -108,7 +117,7 @@ class BunTransport implements Transport {
 
   attach(socket: BunSocket): void {
     this.#socket = socket;
-    if (this.#closed || this.#closing) socket.end();
+    if (this.#closed || this.#closing) this.#halfClose();
   }
 
   write(bytes: Uint8Array): void {
@@ -127,7 +136,26 @@ class BunTransport implements Transport {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
     if (!this.#socket) this.#finish();
-    else if (this.#backlog.length === 0) this.#socket.end();
+    else if (this.#backlog.length === 0) this.#halfClose();
+  }
+
+  /**
+   * Ends the sending side only: the server reads every command sent, then
+   * closes its side (the `end` handler). Closing outright while answers
+   * are still unread would reset the connection, and the server could drop
+   * commands it had not read yet (a lock release written just before the
+   * close). `LINGER_MS` bounds the wait for a server that does not answer.
+   */
+  #halfClose(): void {
+    const socket = this.#socket;
+    if (!socket || this.#linger !== undefined) return;
+    this.#linger = setTimeout(() => {
+      if (socket.terminate) socket.terminate();
+      else socket.end();
+      this.#finish();
+    }, LINGER_MS);
+    if (socket.shutdown) socket.shutdown();
+    else socket.end();
   }
 
   destroy(): void {
@@ -150,10 +178,11 @@ class BunTransport implements Transport {
       }
       this.#backlog.shift();
     }
-    if (this.#closing && this.#backlog.length === 0) socket?.end();
+    if (this.#closing && this.#backlog.length === 0) this.#halfClose();
   }
 
   #finish(error?: Error): void {
+    clearTimeout(this.#linger);
     if (this.#closed) return;
     this.#closed = true;
     this.#backlog = [];

@@ -12,6 +12,11 @@ import type {
 } from "./types.ts";
 
 const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * How long a closing socket waits for the server to close its side (after
+ * reading everything sent) before it is closed anyway.
+ */
+const LINGER_MS = 1_000;
 
 /**
  * Connects with `Deno.connect`, or `Deno.connectTls` when `options.tls` is set.
@@ -93,6 +98,7 @@ class DenoTransport implements Transport {
   /** Set once close() was called or a write failed; reads then end. */
   #closing = false;
   #writeError: Error | undefined;
+  #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(conn: Deno.Conn, handlers: TransportHandlers) {
     this.#conn = conn;
@@ -109,15 +115,27 @@ class DenoTransport implements Transport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    // The pending read then ends and reports the close. With writes still
-    // queued, the write loop closes once they are out.
-    if (!this.#writing) closeQuietly(this.#conn);
+    // With writes still queued, the write loop half-closes once they are out.
+    if (!this.#writing) this.#halfClose();
   }
 
   destroy(): void {
     this.#closing = true;
     this.#queue = [];
     closeQuietly(this.#conn); // a pending write fails, the read ends
+  }
+
+  /**
+   * Ends the sending side only: the server reads every command sent, then
+   * closes its side, which ends the read loop (that closes the socket).
+   * Closing outright while answers are still unread would reset the
+   * connection, and the server could drop commands it had not read yet
+   * (a lock release written just before the close). `LINGER_MS` bounds the
+   * wait for a server that does not answer.
+   */
+  #halfClose(): void {
+    this.#linger ??= setTimeout(() => closeQuietly(this.#conn), LINGER_MS);
+    this.#conn.closeWrite().catch(() => closeQuietly(this.#conn));
   }
 
   async #writeLoop(): Promise<void> {
@@ -137,10 +155,12 @@ class DenoTransport implements Transport {
       if (!this.#closing) this.#writeError = error as Error;
     } finally {
       this.#writing = false;
-      if (this.#closing || this.#writeError) {
+      if (this.#writeError) {
         this.#closing = true;
         this.#queue = [];
         closeQuietly(this.#conn);
+      } else if (this.#closing) {
+        this.#halfClose();
       }
     }
   }
@@ -158,10 +178,9 @@ class DenoTransport implements Transport {
       error = caught as Error;
     }
     const wasClosing = this.#closing;
-    if (!wasClosing) {
-      this.#closing = true;
-      closeQuietly(this.#conn);
-    }
+    this.#closing = true;
+    clearTimeout(this.#linger);
+    closeQuietly(this.#conn);
     this.#handlers.onClose(
       this.#writeError ?? (wasClosing ? undefined : error),
     );

@@ -66,10 +66,17 @@ export const nodeConnector: Connector = (
   });
 };
 
+/**
+ * How long a closing socket waits for the server to close its side (after
+ * reading everything sent) before it is destroyed anyway.
+ */
+const LINGER_MS = 1_000;
+
 class NodeTransport implements Transport {
   #socket: Socket;
   #closed = false;
   #error: Error | undefined;
+  #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: Socket, handlers: TransportHandlers) {
     this.#socket = socket;
@@ -82,6 +89,7 @@ class NodeTransport implements Transport {
       this.#error ??= error;
     });
     socket.on("close", () => {
+      clearTimeout(this.#linger);
       if (this.#closed) return;
       this.#closed = true;
       handlers.onClose(this.#error);
@@ -93,8 +101,15 @@ class NodeTransport implements Transport {
   }
 
   close(): void {
-    // Send what is queued, then tear down without waiting for the peer.
-    this.#socket.end(() => this.#socket.destroy());
+    // Send what is queued and end the sending side only: the server reads
+    // every command sent, then closes its side, which closes the socket.
+    // Destroying it while answers are still unread would reset the
+    // connection, and the server could drop commands it had not read yet
+    // (a lock release written just before the close). LINGER_MS bounds the
+    // wait for a server that does not answer.
+    if (this.#linger !== undefined || this.#closed) return;
+    this.#linger = setTimeout(() => this.#socket.destroy(), LINGER_MS);
+    this.#socket.end();
   }
 
   destroy(): void {

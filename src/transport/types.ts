@@ -57,7 +57,11 @@ export interface Transport {
   /**
    * Closes the connection after the bytes already queued by `write` are
    * sent (they may be the last commands of a closing client, such as a lock
-   * release); `onClose` follows. Safe to call twice.
+   * release) and read by the server: it ends the sending side only, and the
+   * socket closes when the server closes its side (closing outright with
+   * answers unread would reset the connection, and the server could drop
+   * what it had not read yet), or after a bounded wait; `onClose` follows.
+   * Safe to call twice.
    */
   close(): void;
   /**
