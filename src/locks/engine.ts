@@ -18,6 +18,7 @@ import { type Grant, grantMarginMs, parseGrant, type Waiting } from "./wait.ts";
 import { type EngineConfig, runAcquire } from "./attempt.ts";
 import { type Confirmer, confirmer } from "./durability.ts";
 import { abortable, backoff, delay } from "../_internal/async.ts";
+import { AbortScope } from "../_internal/abort_scope.ts";
 
 export type { EngineConfig } from "./attempt.ts";
 
@@ -27,7 +28,8 @@ export class LockEngine {
   readonly #config: EngineConfig;
   readonly #keys: LockKeys;
   readonly #holdings: Holdings;
-  readonly #disposed = new AbortController();
+  /** Aborts the acquires in flight when disposed (one signal each). */
+  readonly #disposed = new AbortScope();
   /** Registered with the client while it waits or holds (see `close()`). */
   readonly #activity: Activity;
   readonly #contended: ContendedMarker;
@@ -62,7 +64,7 @@ export class LockEngine {
 
   /** `true` once disposed. */
   get disposed(): boolean {
-    return this.#disposed.signal.aborted;
+    return this.#disposed.aborted;
   }
 
   /**
@@ -84,19 +86,25 @@ export class LockEngine {
   ): Promise<Lease | undefined> {
     if (this.disposed) throw this.#disposedError();
     userSignal?.throwIfAborted();
-    const signal = userSignal
-      ? AbortSignal.any([userSignal, this.#disposed.signal])
-      : this.#disposed.signal;
+    const scoped = this.#disposed.open(userSignal);
+    const { signal } = scoped;
     const { client, options } = this.#config;
     if (!this.#evictionChecked) {
       this.#evictionChecked = true;
       warnIfEvicting(client, this.#config.observer, options.logger);
     }
+    // Blocking waiters are woken through the client's hub: their id names
+    // it (hub() throws once the client is closed: nothing is left open).
+    let ticket: WakeTicket | undefined;
+    try {
+      ticket = mode !== "try" && options.wait.strategy === "blocking"
+        ? internalsOf(client).hub().ticket(this.#keys.wakePrefix)
+        : undefined;
+    } catch (error) {
+      scoped.done();
+      throw error;
+    }
     this.#activity.begin();
-    // Blocking waiters are woken through the client's hub: their id names it.
-    const ticket = mode !== "try" && options.wait.strategy === "blocking"
-      ? internalsOf(client).hub().ticket(this.#keys.wakePrefix)
-      : undefined;
     const id = ticket?.id ?? crypto.randomUUID();
     // Undo whatever reached Redis (a queue entry, a grant in flight) with one
     // RELEASE written at the moment of the abort: it follows every earlier
@@ -167,6 +175,7 @@ export class LockEngine {
       throw error;
     } finally {
       signal.removeEventListener("abort", undo);
+      scoped.done();
       ticket?.close();
       this.#activity.end();
     }
@@ -177,7 +186,7 @@ export class LockEngine {
    * is written at once), and every lease is released.
    */
   async shutdown(reason: Error): Promise<void> {
-    if (!this.disposed) this.#disposed.abort(reason);
+    this.#disposed.abort(reason);
     // The holders are told through their signal; the release is written now.
     for (const lease of [...this.#holdings.leases]) endWithClient(lease);
     // The client closes its connections next: wait for the answers first

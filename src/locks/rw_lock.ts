@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AbortScope } from "../_internal/abort_scope.ts";
 import type { RedisClient } from "../client/client.ts";
 import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
 import type { LockInfo } from "../inspect.ts";
@@ -27,7 +28,7 @@ import {
   type RunOptions,
   type RunResult,
 } from "./run_exclusive.ts";
-import { INIT } from "./scripts.ts";
+import { INIT } from "./state_scripts.ts";
 import { MAX_PERMITS } from "./semaphore.ts";
 
 /**
@@ -106,7 +107,8 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
   readonly #observer: Observer;
   readonly #keys: string[];
   readonly #idleTtlMs: number;
-  readonly #disposed = new AbortController();
+  /** Aborts the checks in flight when disposed (one signal each). */
+  readonly #disposed = new AbortScope();
   /** The name's check in flight, or `true` once it passed. */
   #checked: Promise<void> | true | undefined;
 
@@ -313,9 +315,7 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#disposed.signal.aborted) {
-      this.#disposed.abort(this.#disposedError());
-    }
+    this.#disposed.abort(this.#disposedError());
     await this.#engine.dispose();
   }
 
@@ -329,18 +329,19 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
    */
   async #check(signal: AbortSignal | undefined, wait: boolean): Promise<void> {
     if (this.#checked === true) return;
-    if (this.#disposed.signal.aborted) throw this.#disposed.signal.reason;
-    signal?.throwIfAborted();
-    const abort = signal
-      ? AbortSignal.any([signal, this.#disposed.signal])
-      : this.#disposed.signal;
+    const scoped = this.#disposed.open(signal);
+    const abort = scoped.signal;
     const once = () => abortable(this.#define(), abort);
-    if (!wait) return await once();
-    await retryTransient(once, {
-      signal: abort,
-      closed: () => this.#client.closed,
-      onRetry: (error) => this.#observer.waitRetry(error),
-    });
+    try {
+      if (!wait) return await once();
+      await retryTransient(once, {
+        signal: abort,
+        closed: () => this.#client.closed,
+        onRetry: (error) => this.#observer.waitRetry(error),
+      });
+    } finally {
+      scoped.done();
+    }
   }
 
   /**

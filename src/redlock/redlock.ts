@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AbortScope } from "../_internal/abort_scope.ts";
 import type { RedisClient } from "../client/client.ts";
 import {
   DisposedError,
@@ -78,7 +79,8 @@ export class Redlock implements AsyncDisposable {
 
   readonly #nodes: RedlockNodes;
   readonly #leases = new Set<RedlockLease>();
-  readonly #disposed = new AbortController();
+  /** Aborts the acquires in flight when disposed (one signal each). */
+  readonly #disposed = new AbortScope();
   #lastOutcome: readonly NodeOutcome[] | undefined;
 
   /**
@@ -161,11 +163,10 @@ export class Redlock implements AsyncDisposable {
     mode: "wait" | "try",
     userSignal: AbortSignal | undefined,
   ): Promise<RedlockLease | undefined> {
-    if (this.#disposed.signal.aborted) throw this.#disposed.signal.reason;
+    if (this.#disposed.aborted) throw this.#disposed.reason;
     if (userSignal?.aborted) throw userSignal.reason;
-    const signal = userSignal
-      ? AbortSignal.any([userSignal, this.#disposed.signal])
-      : this.#disposed.signal;
+    const scoped = this.#disposed.open(userSignal);
+    const { signal } = scoped;
     const nodes = this.#nodes;
     const { retryDelayMs, retryJitter } = nodes.options;
     // The id of the round in flight: an abort releases it on every server
@@ -219,6 +220,7 @@ export class Redlock implements AsyncDisposable {
       throw error;
     } finally {
       signal.removeEventListener("abort", undo);
+      scoped.done();
     }
   }
 
@@ -304,7 +306,7 @@ export class Redlock implements AsyncDisposable {
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#disposed.signal.aborted) return;
+    if (this.#disposed.aborted) return;
     this.#disposed.abort(
       new DisposedError(`Cannot use '${this.name}' as it was disposed`),
     );
