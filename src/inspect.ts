@@ -12,7 +12,8 @@ import type { PrimaryNode } from "./client/topology.ts";
 import { abortable } from "./_internal/async.ts";
 import { ConnectionError } from "./errors.ts";
 import { checkName, keysOf, parseKey, SCRIPT_KEYS } from "./locks/keys.ts";
-import { INFO, RELEASE } from "./locks/scripts.ts";
+import { RELEASE } from "./locks/scripts.ts";
+import { INFO } from "./locks/state_scripts.ts";
 
 /** One live lease, as Redis sees it. */
 export interface HolderInfo {

@@ -20,7 +20,8 @@ import {
   retryRenewal,
 } from "./lease.ts";
 import type { ResolvedLockOptions } from "./options.ts";
-import { EXTEND, RELEASE } from "./scripts.ts";
+import { RELEASE } from "./scripts.ts";
+import { EXTEND } from "./state_scripts.ts";
 
 /** What {@linkcode Holdings} is built from. */
 export interface HoldingsConfig {
@@ -45,7 +46,7 @@ export interface LeaseStart {
 }
 
 /** The leases one primitive holds here, and their backend. */
-export class Holdings implements LeaseBackend {
+export class Holdings implements LeaseBackend<Lease> {
   readonly name: string;
   readonly #config: HoldingsConfig;
   readonly #leases = new Set<Lease>();

@@ -19,7 +19,7 @@ import {
 } from "./options.ts";
 import { engineOf, LockPrimitive, setUpEngine } from "./primitive.ts";
 import type { RunOptions } from "./run_exclusive.ts";
-import { INIT } from "./scripts.ts";
+import { INIT } from "./state_scripts.ts";
 
 /** Most permits a semaphore may have. */
 export const MAX_PERMITS = 100_000;

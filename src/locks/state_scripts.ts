@@ -1,0 +1,120 @@
+/**
+ * The lock scripts besides taking and giving permits (`scripts.ts`):
+ * renewing a lease (`EXTEND`), defining a semaphore's count (`INIT`), and
+ * reading a primitive's state (`INFO`). Same seven KEYS and prelude.
+ *
+ * @module
+ */
+import { Script } from "../client/script.ts";
+import { PRELUDE } from "./prelude.ts";
+
+/**
+ * Extends a live lease to `leaseMs` from now. A lease that already ended is
+ * never revived: it is removed and its permit handed on.
+ *
+ * KEYS: as `ACQUIRE` (`scripts.ts`). ARGV: id, leaseMs, limit, wakePrefix.
+ * Returns the new lease length in ms, or 0 when the lease is not held.
+ */
+export const EXTEND: Script<
+  [id: string, leaseMs: number, limit: number, wakePrefix: string],
+  number
+> = new Script(
+  PRELUDE + `
+local id = ARGV[1]
+local lease_ms = tonumber(ARGV[2])
+local limit = limit_of(tonumber(ARGV[3]))
+local wake_prefix = ARGV[4]
+local now, now_us = clock()
+
+local expiry = redis.call('ZSCORE', holders, id)
+if not expiry then return 0 end
+if tonumber(expiry) <= now then
+  reap_and_serve(limit, now, now_us, wake_prefix)
+  return 0
+end
+if redis.call('HEXISTS', owners, id) == 0 then
+  -- Its owners entry was evicted: the lease is lost, never renewed.
+  drop_holder(id)
+  reap_and_serve(limit, now, now_us, wake_prefix)
+  return 0
+end
+redis.call('ZADD', holders, 'XX', now + lease_ms, id)
+keep(holders, lease_ms)
+keep(owners, lease_ms)
+return lease_ms
+`,
+  { keys: 7, name: "extend" },
+);
+
+/**
+ * Defines a semaphore's permit count once. A name in use without a stored
+ * count (a mutex holds or waits for it) counts as one permit, so creating a
+ * semaphore of another count there fails as a count mismatch.
+ *
+ * KEYS: as `ACQUIRE` (`scripts.ts`). ARGV: permits, idleTtlMs.
+ * Returns the stored count (the given one when it was not set yet).
+ */
+export const INIT: Script<[permits: number, idleTtlMs: number], number> =
+  new Script(
+    PRELUDE + `
+local permits = tonumber(ARGV[1])
+local idle_ttl = tonumber(ARGV[2])
+local stored = redis.call('HGET', meta, 'permits')
+if not stored then
+  local now = clock()
+  local live = redis.call('ZCOUNT', holders, '(' .. now, '+inf')
+  if live > 0 or redis.call('ZCARD', queue) > 0 then return 1 end
+  redis.call('HSET', meta, 'permits', permits)
+  stored = permits
+end
+keep(meta, idle_ttl)
+return tonumber(stored)
+`,
+    { keys: 7, name: "init" },
+  );
+
+/** What {@linkcode INFO} answers. */
+export type InfoReply = [
+  serverTime: number,
+  permits: number | null | false,
+  holders: (string | number)[],
+  waiters: number,
+  queued: number,
+  ttls: number[],
+  notes: string[],
+];
+
+/**
+ * Reads a primitive's state without changing it.
+ *
+ * KEYS: as `ACQUIRE` (`scripts.ts`). ARGV: none.
+ * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
+ * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
+ * waiters counts queue entries with a live heartbeat, ttls holds the
+ * PTTL of each of the seven keys, and notes the holders' meta, in the
+ * order of holders ("" for none).
+ */
+export const INFO: Script<[], InfoReply> = new Script(
+  PRELUDE + `
+local now = clock()
+local permits = redis.call('HGET', meta, 'permits')
+local live = redis.call('ZRANGEBYSCORE', holders, '(' .. now, '+inf', 'WITHSCORES')
+local out = {}
+local notes = {}
+for i = 1, #live, 2 do
+  local owner = redis.call('HGET', owners, live[i]) or '0:1'
+  notes[#notes + 1] = redis.call('HGET', owners, 'meta:' .. live[i]) or ''
+  local token, weight = string.match(owner, '^(%d+):(%d+)$')
+  out[#out + 1] = live[i]
+  out[#out + 1] = tonumber(live[i + 1]) - now
+  out[#out + 1] = tonumber(token)
+  out[#out + 1] = tonumber(weight)
+end
+local waiting = redis.call('ZCOUNT', waiters, '(' .. now, '+inf')
+local ttls = {}
+for i = 1, #KEYS do ttls[i] = redis.call('PTTL', KEYS[i]) end
+return {now, permits and tonumber(permits) or false, out, waiting,
+  redis.call('ZCARD', queue), ttls, notes}
+`,
+  { keys: 7, name: "info" },
+);
