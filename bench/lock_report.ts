@@ -14,6 +14,10 @@ import { medianOf } from "./lock_stats.ts";
 import { SEMAPHORE_PERMITS } from "./lock_contenders.ts";
 import { sharedMarkdown, sharedTargetLines } from "./lock_shared_report.ts";
 import { holdersMarkdown, holdersTargetLines } from "./lock_holders_report.ts";
+import {
+  breakdownMarkdown,
+  breakdownTargetLines,
+} from "./lock_breakdown_report.ts";
 
 /** Our PING p50 (us): median over the floor runs of the section. */
 export function pingP50Us(result: LockBenchResult): number {
@@ -301,6 +305,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
     "",
     ...targetLines(result),
     ...(result.holders ? holdersTargetLines(result.holders) : []),
+    ...(result.breakdown ? breakdownTargetLines(result.breakdown) : []),
     ...(result.shared ? sharedTargetLines(result.shared) : []),
     "",
     "### Floor",
@@ -373,6 +378,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
       } | ${(h.toOldest * 100).toFixed(0)}% | ${num(h.commandsPerAcquire, 1)} |`
     ),
     "",
+    ...(result.breakdown ? [breakdownMarkdown(result.breakdown), ""] : []),
     ...(result.shared
       ? [
         sharedMarkdown(result.shared, {

@@ -38,6 +38,7 @@ import {
 } from "./lock_contenders.ts";
 import type { SharedBenchResult } from "./lock_shared.ts";
 import type { HoldersBenchResult } from "./lock_holders.ts";
+import type { BreakdownBenchResult } from "./lock_breakdown.ts";
 import {
   commandDelta,
   type CommandStat,
@@ -1045,6 +1046,8 @@ export interface LockBenchResult {
   shared?: SharedBenchResult;
   /** The many-holders cell (`lock_holders.ts`), when it ran. */
   holders?: HoldersBenchResult;
+  /** The hand-off breakdown cell (`lock_breakdown.ts`), when it ran. */
+  breakdown?: BreakdownBenchResult;
 }
 
 /** Deletes every key whose name holds `runId`, and `names` from `redsync:contended`. */

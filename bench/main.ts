@@ -19,7 +19,8 @@
  * the lock section, `BENCH_LOCKS_ONLY=<regexp>` keeps the contenders whose
  * id matches (the shared-client cells of `lock_shared.ts` run when it
  * matches `ours-shared`, the many-holders cell of `lock_holders.ts` when it
- * matches `ours-sem-holders`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
+ * matches `ours-sem-holders`, the hand-off breakdown of `lock_breakdown.ts`
+ * when it matches `ours-breakdown`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
  * figures there. The cluster section (`lock_cluster.ts`) starts its own
  * Redis Cluster and stops it at the end; the durability section
  * (`lock_durability.ts`) its own primary and replica, likewise.
@@ -46,6 +47,12 @@ import {
   HOLDERS_ID,
   QUICK_HOLDERS_BENCH,
 } from "./lock_holders.ts";
+import {
+  benchBreakdown,
+  BREAKDOWN_ID,
+  DEFAULT_BREAKDOWN_BENCH,
+  QUICK_BREAKDOWN_BENCH,
+} from "./lock_breakdown.ts";
 import {
   benchRuntimes,
   DEFAULT_RUNTIMES_BENCH,
@@ -102,6 +109,14 @@ const SECTIONS: Section[] = [
           url,
           log,
           quick ? QUICK_HOLDERS_BENCH : DEFAULT_HOLDERS_BENCH,
+        );
+      }
+      // The hand-off breakdown cell: kept when BENCH_LOCKS_ONLY matches its id.
+      if (!only || new RegExp(only).test(BREAKDOWN_ID)) {
+        result.breakdown = await benchBreakdown(
+          url,
+          log,
+          quick ? QUICK_BREAKDOWN_BENCH : DEFAULT_BREAKDOWN_BENCH,
         );
       }
       // The shared-client cells: kept when BENCH_LOCKS_ONLY matches "ours-shared".
