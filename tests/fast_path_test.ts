@@ -2,13 +2,13 @@
  * The fast paths of `ACQUIRE` and `RELEASE` (uncontended, and a hand-off to
  * a single waiter) must have the same effects as the general paths they
  * skip: each scenario runs once with the scripts as shipped and once with
- * the general paths alone (`GENERAL_PATHS`), on two names, and compares the
+ * the general paths alone (`generalPaths()`), on two names, and compares the
  * replies and every key (contents and TTLs; times, tokens and durations,
  * which come from the server clock, within a second of each other).
  */
 import assert from "node:assert/strict";
 import { connect, type RedisClient } from "../mod.ts";
-import { ACQUIRE, GENERAL_PATHS, RELEASE } from "../src/locks/scripts.ts";
+import { ACQUIRE, generalPaths, RELEASE } from "../src/locks/scripts.ts";
 import type { Script } from "../src/client/script.ts";
 import { sharedRedisUrl } from "./_server.ts";
 import { test } from "./_test.ts";
@@ -244,7 +244,10 @@ for (const [title, steps] of Object.entries(SCENARIOS)) {
       release: RELEASE as unknown as Script<string[], unknown>,
       base: `redsync:{fp-fast-${run}}`,
     };
-    const general: Side = { ...GENERAL_PATHS, base: `redsync:{fp-gen-${run}}` };
+    const general: Side = {
+      ...generalPaths(),
+      base: `redsync:{fp-gen-${run}}`,
+    };
     try {
       const fastReplies = await play(redis, fast, steps);
       const fastKeys = await dump(redis, fast.base);
