@@ -18,6 +18,10 @@ import {
   breakdownMarkdown,
   breakdownTargetLines,
 } from "./lock_breakdown_report.ts";
+import {
+  inflightMarkdown,
+  inflightTargetLines,
+} from "./lock_inflight_report.ts";
 
 /** Our PING p50 (us): median over the floor runs of the section. */
 export function pingP50Us(result: LockBenchResult): number {
@@ -307,6 +311,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
     ...(result.holders ? holdersTargetLines(result.holders) : []),
     ...(result.breakdown ? breakdownTargetLines(result.breakdown) : []),
     ...(result.shared ? sharedTargetLines(result.shared) : []),
+    ...(result.inflight ? inflightTargetLines(result.inflight) : []),
     "",
     "### Floor",
     "",
@@ -388,6 +393,7 @@ export function locksMarkdown(result: LockBenchResult, chart: string): string {
         "",
       ]
       : []),
+    ...(result.inflight ? [inflightMarkdown(result.inflight), ""] : []),
     "### Free-running contention",
     "",
     `W workers loop \`acquire()\` -> critical section -> \`release()\` for ${

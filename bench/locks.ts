@@ -39,6 +39,7 @@ import {
 import type { SharedBenchResult } from "./lock_shared.ts";
 import type { HoldersBenchResult } from "./lock_holders.ts";
 import type { BreakdownBenchResult } from "./lock_breakdown.ts";
+import type { InflightBenchResult } from "./lock_inflight.ts";
 import {
   commandDelta,
   type CommandStat,
@@ -1048,6 +1049,8 @@ export interface LockBenchResult {
   holders?: HoldersBenchResult;
   /** The hand-off breakdown cell (`lock_breakdown.ts`), when it ran. */
   breakdown?: BreakdownBenchResult;
+  /** The in-flight cell (`lock_inflight.ts`), when it ran. */
+  inflight?: InflightBenchResult;
 }
 
 /** Deletes every key whose name holds `runId`, and `names` from `redsync:contended`. */

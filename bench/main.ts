@@ -20,7 +20,8 @@
  * id matches (the shared-client cells of `lock_shared.ts` run when it
  * matches `ours-shared`, the many-holders cell of `lock_holders.ts` when it
  * matches `ours-sem-holders`, the hand-off breakdown of `lock_breakdown.ts`
- * when it matches `ours-breakdown`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
+ * when it matches `ours-breakdown`, the in-flight cell of `lock_inflight.ts`
+ * when it matches `ours-inflight`), and `BENCH_LOCKS_JSON=<file>` also writes the raw
  * figures there. The cluster section (`lock_cluster.ts`) starts its own
  * Redis Cluster and stops it at the end; the durability section
  * (`lock_durability.ts`) its own primary and replica, likewise.
@@ -47,6 +48,12 @@ import {
   HOLDERS_ID,
   QUICK_HOLDERS_BENCH,
 } from "./lock_holders.ts";
+import {
+  benchInflight,
+  DEFAULT_INFLIGHT_BENCH,
+  INFLIGHT_ID,
+  QUICK_INFLIGHT_BENCH,
+} from "./lock_inflight.ts";
 import {
   benchBreakdown,
   BREAKDOWN_ID,
@@ -117,6 +124,14 @@ const SECTIONS: Section[] = [
           url,
           log,
           quick ? QUICK_BREAKDOWN_BENCH : DEFAULT_BREAKDOWN_BENCH,
+        );
+      }
+      // The in-flight cell: kept when BENCH_LOCKS_ONLY matches its id.
+      if (!only || new RegExp(only).test(INFLIGHT_ID)) {
+        result.inflight = await benchInflight(
+          url,
+          log,
+          quick ? QUICK_INFLIGHT_BENCH : DEFAULT_INFLIGHT_BENCH,
         );
       }
       // The shared-client cells: kept when BENCH_LOCKS_ONLY matches "ours-shared".
