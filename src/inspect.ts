@@ -11,7 +11,13 @@ import { internalsOf, type RedisClient } from "./client/client.ts";
 import type { PrimaryNode } from "./client/topology.ts";
 import { abortable } from "./_internal/async.ts";
 import { ConnectionError } from "./errors.ts";
-import { checkName, keysOf, parseKey, SCRIPT_KEYS } from "./locks/keys.ts";
+import {
+  checkName,
+  keysFor,
+  keysOf,
+  parseKey,
+  SCRIPT_KEYS,
+} from "./locks/keys.ts";
 import { RELEASE } from "./locks/scripts.ts";
 import { INFO } from "./locks/state_scripts.ts";
 
@@ -201,7 +207,7 @@ export async function forceRelease(
     : info.holders.some((h) => h.id === id)
     ? [id]
     : [];
-  const keys = keysOf(prefix, name);
+  const keys = keysFor(client, prefix, name);
   const freed: string[] = [];
   for (const holder of ids) {
     const result = await RELEASE.run(client, keys.script, [

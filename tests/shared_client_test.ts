@@ -422,3 +422,36 @@ test("shared client: a grant read after its lease ended (a blocked event loop) n
   assert.ok(info.holders[0].remainingMs > 100, "and held on the server");
   await lease.release();
 });
+
+test("shared client: a burst of grants on many names reaches the waiters in a few BLMPOPs (one wake list per client)", async () => {
+  await using server = await startRedis();
+  await using holders = await connect(server.url);
+  await using waiters = await connect(server.url);
+  await using observer = await connect(server.url);
+  const names = Array.from({ length: 300 }, (_, i) => unique(`burst-${i}`));
+  const held = await Promise.all(
+    names.map((name) => new Mutex(holders, name).acquire()),
+  );
+  const waiting = names.map((name) =>
+    new Mutex(waiters, name).acquire(AbortSignal.timeout(20_000))
+  );
+  await until("every waiter queued", async () => {
+    const queued = await Promise.all(
+      names.map((name) => observer.send("ZCARD", `redsync:{${name}}:queue`)),
+    );
+    return queued.every((n) => Number(n) === 1);
+  });
+  const before = blmpopCalls(await observer.send("INFO", "commandstats"));
+  await Promise.all(held.map((lease) => lease.release())); // 300 grants at once
+  const leases = await Promise.all(waiting);
+  const calls = blmpopCalls(await observer.send("INFO", "commandstats")) -
+    before;
+  // One list per primitive took one BLMPOP per name (300); one list per
+  // client takes up to 1,000 messages per call.
+  assert.ok(calls <= 30, `${calls} BLMPOPs for 300 grants`);
+  await Promise.all(leases.map((lease) => lease.release()));
+});
+
+function blmpopCalls(info: unknown): number {
+  return Number(/cmdstat_blmpop:calls=(\d+)/.exec(String(info))?.[1] ?? 0);
+}

@@ -25,10 +25,13 @@ local function keep(key, ms)
 end
 
 -- Wakes waiter id ('<hubId>.<n>') with message. Its client's wake hub
--- watches wake_prefix .. hubId (same hash slot as the primitive): a list,
--- which the hub of a one-server client BLMPOPs ('id|message' appended),
--- or for a cluster client's hub (its id starts with '~') the sharded
--- pub/sub channel of that name, which touches no key.
+-- watches wake_prefix .. hubId: for a one-server client, a list that the
+-- hub BLMPOPs ('id|message' appended; wake_prefix is 'prefix:wake:', one
+-- list per hub for all primitives, not a KEYS entry: no slots to respect
+-- there); for a cluster client's hub (its id starts with '~') the sharded
+-- pub/sub channel 'prefix:{name}:wake:' .. hubId, in the primitive's slot,
+-- which touches no key. The caller's client passes wake_prefix, and every
+-- client of one server uses the same rule.
 local function wake(wake_prefix, id, message, ttl)
   local hub = string.match(id, '^(.-)%.')
   if not hub then return end

@@ -34,6 +34,8 @@ let open: (options: ResolvedOptions) => Promise<RedisClient>;
 export interface ClientInternals {
   /** The client's wake-up hub (created on first use). */
   hub(): WakeSource;
+  /** See `Topology.wakePrefix`: where scripts wake this client's waiters. */
+  wakePrefix(prefix: string, base: string): string;
   /** Calls `listener` after each reconnect of the main connection. */
   onReconnect(listener: () => void): () => void;
   /** Aborts when the client closes (ends background retries). */
@@ -128,6 +130,7 @@ export class RedisClient implements AsyncDisposable {
           if (client.#closed) throw client.#closedError();
           return client.#topology.hub();
         },
+        wakePrefix: (prefix, base) => client.#topology.wakePrefix(prefix, base),
         onReconnect: (listener) => client.#topology.onReconnect(listener),
         closing: client.#closing.signal,
         loadedScripts: (key) => client.#topology.loadedScripts(key),

@@ -105,6 +105,12 @@ export class SingleTopology implements Topology {
     );
   }
 
+  wakePrefix(prefix: string, _base: string): string {
+    // One list per hub (and prefix) for every primitive: a burst of grants
+    // to many primitives reaches the hub in one BLMPOP, not one each.
+    return `${prefix}${prefix ? ":" : ""}wake:`;
+  }
+
   hub(): WakeSource {
     return this.#hub ??= new WakeHub(
       this.#options,

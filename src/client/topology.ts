@@ -79,6 +79,14 @@ export interface Topology {
   ): Promise<T>;
   /** The wake hub (created on first use). */
   hub(): WakeSource;
+  /**
+   * The prefix of the wake list (or channel) that scripts of the primitive
+   * whose keys start with `base` (under `prefix`) wake this client's
+   * waiters on, `wakePrefix + hubId`: one list per hub and prefix on one
+   * server (one `BLMPOP` key, whatever the number of primitives waited
+   * on), the primitive's own (`base:wake:`, in its hash slot) in a cluster.
+   */
+  wakePrefix(prefix: string, base: string): string;
   /** Calls `listener` after any main connection reconnects. */
   onReconnect(listener: () => void): () => void;
   /** The scripts sent on the connection a command on `key` would use. */

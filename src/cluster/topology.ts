@@ -160,6 +160,11 @@ export class ClusterTopology implements Topology {
     );
   }
 
+  wakePrefix(_prefix: string, base: string): string {
+    // A script may only publish on a channel in its own slot.
+    return `${base}:wake:`;
+  }
+
   hub(): WakeSource {
     // Sharded pub/sub came with Redis 7.0 (an unknown version: assumed).
     const major = this.#anyNode()?.server.connection?.major;

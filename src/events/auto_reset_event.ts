@@ -31,7 +31,8 @@ import { SIGNAL_SET, SIGNAL_TAKE, SIGNAL_UNDO } from "./scripts.ts";
  *
  * Keys: `p:{name}:signals` (LIST, TTL `ttlMs`), `p:{name}:takers` and
  * `p:{name}:heartbeats` (the waiters in line, ZSETs), `p:{name}:granted`
- * (signals handed to a waiter, to claim), `p:{name}:wake:<hub>` (wakes).
+ * (signals handed to a waiter, to claim); waiters are woken on their
+ * client's wake list (`p:wake:<hub>`; `p:{name}:wake:<hub>` in a cluster).
  *
  * @example
  * ```ts
@@ -65,7 +66,10 @@ export class AutoResetEvent {
       `${base}:heartbeats`,
       `${base}:granted`,
     ];
-    this.#wakePrefix = `${base}:wake:`;
+    this.#wakePrefix = internalsOf(client).wakePrefix(
+      this.#options.prefix,
+      base,
+    );
   }
 
   /**

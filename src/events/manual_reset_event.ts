@@ -30,7 +30,8 @@ export interface ManualResetEventInfo {
  * registration expires after `waiterTtlMs`.
  *
  * Keys: `p:{name}:state` (set flag, TTL `ttlMs`), `p:{name}:listeners`
- * (ZSET of waiters by heartbeat), `p:{name}:wake:<id>` (one entry, TTL).
+ * (ZSET of waiters by heartbeat); waiters are woken on their client's wake
+ * list (`p:wake:<hub>`; `p:{name}:wake:<hub>` in a cluster).
  *
  * @example
  * ```ts
@@ -59,6 +60,12 @@ export class ManualResetEvent {
     this.#keys = [`${base}:state`, `${base}:listeners`, `${base}:woken`];
   }
 
+  /** Where scripts wake this client's waiters (see `Topology.wakePrefix`). */
+  #wakePrefix(): string {
+    const { prefix, base } = this.#options;
+    return internalsOf(this.#client).wakePrefix(prefix, base);
+  }
+
   /**
    * Sets the event: every waiter wakes, and later `wait()`s pass at once
    * until `clear()`. Resolves with the number of waiters woken.
@@ -71,10 +78,10 @@ export class ManualResetEvent {
    * ```
    */
   async set(): Promise<number> {
-    const { ttlMs, waiterTtlMs, base } = this.#options;
+    const { ttlMs, waiterTtlMs } = this.#options;
     return await EVENT_SET.run(this.#client, this.#keys, [
       ttlMs,
-      `${base}:wake:`,
+      this.#wakePrefix(),
       waiterTtlMs,
     ]);
   }
@@ -140,8 +147,8 @@ export class ManualResetEvent {
     const { signal: abort } = toAcquireOptions("wait", signal);
     abort?.throwIfAborted();
     const client = this.#client;
-    const { base, waiterTtlMs } = this.#options;
-    const ticket = internalsOf(client).hub().ticket(`${base}:wake:`);
+    const { waiterTtlMs } = this.#options;
+    const ticket = internalsOf(client).hub().ticket(this.#wakePrefix());
     const id = ticket.id;
     const heartbeatMs = Math.max(10, waiterTtlMs / 3);
     const [, listeners, woken] = this.#keys;

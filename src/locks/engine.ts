@@ -12,7 +12,7 @@ import { DisposedError } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
 import { endWithClient, type Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
-import { keysOf, type LockKeys } from "./keys.ts";
+import { keysFor, type LockKeys } from "./keys.ts";
 import { Activity, ContendedMarker, warnIfEvicting } from "./stats.ts";
 import { type Grant, grantMarginMs, parseGrant, type Waiting } from "./wait.ts";
 import { type EngineConfig, runAcquire } from "./attempt.ts";
@@ -38,7 +38,7 @@ export class LockEngine {
   constructor(config: EngineConfig) {
     this.#config = config;
     this.name = config.name;
-    this.#keys = keysOf(config.options.prefix, config.name);
+    this.#keys = keysFor(config.client, config.options.prefix, config.name);
     this.#holdings = new Holdings({
       ...config,
       keys: this.#keys,

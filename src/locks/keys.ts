@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { internalsOf, type RedisClient } from "../client/client.ts";
 
 /** Longest accepted name, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 1024;
@@ -138,7 +139,11 @@ export interface LockKeys {
   script: string[];
   /** The semaphore's definition (`meta`). */
   meta: string;
-  /** Prefix of the wake lists: `wakePrefix + hubId` (see `WakeHub`). */
+  /**
+   * Prefix of the wake lists: `wakePrefix + hubId` (see `WakeHub`); from
+   * {@linkcode keysOf}, the primitive's own (`base:wake:`); from
+   * {@linkcode keysFor}, the one its client's scripts use.
+   */
   wakePrefix: string;
   /** `prefix:{name}` (see {@linkcode keyBase}). */
   base: string;
@@ -149,6 +154,23 @@ export function keysOf(prefix: string, name: string): LockKeys {
   const base = keyBase(prefix, name);
   const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
   return { script, meta: script[5], wakePrefix: `${base}:wake:`, base };
+}
+
+/**
+ * {@linkcode keysOf}, with the wake prefix that `client` uses: one list per
+ * wake hub on one server, the primitive's own in a cluster (see
+ * `Topology.wakePrefix`).
+ */
+export function keysFor(
+  client: RedisClient,
+  prefix: string,
+  name: string,
+): LockKeys {
+  const keys = keysOf(prefix, name);
+  return {
+    ...keys,
+    wakePrefix: internalsOf(client).wakePrefix(prefix, keys.base),
+  };
 }
 
 /** The ZSET listing contended primitives under `prefix`. */

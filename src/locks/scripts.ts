@@ -13,7 +13,11 @@
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"; `meta:<id>` -> meta |
  * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
  * | `p:{name}:fence`     | STRING | last fencing token (TTL: see below)                |
- * | `p:{name}:wake:<hub>` | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
+ * | `p:wake:<hub>`       | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
+ *
+ * The wake list is shared by every primitive a client waits on, one per
+ * wake hub (a cluster client: sharded pub/sub on `p:{name}:wake:<hub>`,
+ * no list); see `wake()` in `src/_internal/lua.ts`.
  *
  * Every key expires when idle. `fence` lives until the server clock is 7
  * days past its token (a semaphore's `idleTtlMs` if longer; `next_token()`

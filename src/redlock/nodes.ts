@@ -72,6 +72,11 @@ export class RedlockNodes {
     this.#keys = keysOf(options.prefix, name);
   }
 
+  /** Where `client`'s scripts wake waiters (see `Topology.wakePrefix`). */
+  #wakePrefix(client: RedisClient): string {
+    return internalsOf(client).wakePrefix(this.options.prefix, this.#keys.base);
+  }
+
   /**
    * Runs `op` on every server at once, each given `nodeTimeoutMs` (and
    * `signal`, which aborts them all), and resolves once every server
@@ -178,7 +183,7 @@ export class RedlockNodes {
         id,
         leaseMs,
         1,
-        keys.wakePrefix,
+        this.#wakePrefix(client),
       ], { signal });
       return { outcome: left > 0 ? "acquired" : "taken" };
     };
@@ -212,7 +217,7 @@ export class RedlockNodes {
       "try",
       WAITER_TTL_MS,
       0,
-      keys.wakePrefix,
+      this.#wakePrefix(client),
       "0",
       fresh,
     ], { signal });
@@ -244,7 +249,7 @@ export class RedlockNodes {
     return RELEASE.run(client, this.#keys.script, [
       id,
       1,
-      this.#keys.wakePrefix,
+      this.#wakePrefix(client),
     ], { evalOnly: true });
   }
 
