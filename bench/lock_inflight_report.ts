@@ -26,7 +26,23 @@ export function inflightTargetLines(result: InflightBenchResult): string[] {
   const per = rowsOf(result, "object per acquire");
   const growth = one.large.cpuUs / one.small.cpuUs;
   const versus = one.large.cpuUs / per.large.cpuUs;
+  const small = result.bursts[0];
+  const large = result.bursts[result.bursts.length - 1];
+  const perGrant = (b: typeof small) => b.allMs / b.names;
+  const burstGrowth = perGrant(large) / perGrant(small);
+  const fewCalls = large.blmpops <= large.names / 10;
   return [
+    `- A burst of ${
+      int(large.names)
+    } grants on distinct names to one client, time per grant within ${INFLIGHT_TARGET}x of ${
+      int(small.names)
+    } names, in at most one \`BLMPOP\` per 10 grants: ${
+      yes(burstGrowth <= INFLIGHT_TARGET && fewCalls)
+    }: ${num(large.allMs, 0)} ms for all (${
+      num(perGrant(large) * 1_000, 0)
+    } us per grant, ${num(burstGrowth, 2)}x of ${int(small.names)} names), ${
+      num(large.blmpops, 0)
+    } \`BLMPOP\`s.`,
     `- CPU per acquire with ${
       int(one.large.inFlight)
     } acquires in flight on one \`Mutex\` object within ${INFLIGHT_TARGET}x of ${
@@ -45,7 +61,7 @@ export function inflightTargetLines(result: InflightBenchResult): string[] {
 export function inflightMarkdown(result: InflightBenchResult): string {
   const o = result.options;
   return [
-    "### Acquires in flight on one object",
+    "### Acquires in flight on one client",
     "",
     `One client; ${
       o.counts.map(int).join(" or ")
@@ -57,6 +73,20 @@ export function inflightMarkdown(result: InflightBenchResult): string {
       `| ${r.layout} | ${int(r.inFlight)} | ${num(r.cpuUs, 0)} | ${
         r.roundCpuUs.map((v) => num(v, 0)).join(", ")
       } | ${num(r.wallS, 2)} |`
+    ),
+    "",
+    `Burst across names: ${
+      o.burstNames.map(int).join(" or ")
+    } mutexes of distinct names held on one client, one waiter on each queued on another client, all released at once (after 5 ms of idling): the time until every waiter holds, and the \`BLMPOP\` calls of the waiters' hub meanwhile (\`INFO commandstats\`). A client's wake-ups share one list, read up to 1,000 at a time; with one list per primitive (before), the hub needed one call per name.`,
+    "",
+    "| names | all granted (ms) | per grant (us) | BLMPOP calls | per round (ms) |",
+    "| ---: | ---: | ---: | ---: | --- |",
+    ...result.bursts.map((b) =>
+      `| ${int(b.names)} | ${num(b.allMs, 1)} | ${
+        num(b.allMs / b.names * 1_000, 0)
+      } | ${num(b.blmpops, 0)} | ${
+        b.roundMs.map((v) => num(v, 1)).join(", ")
+      } |`
     ),
   ].join("\n");
 }
