@@ -28,7 +28,7 @@ export function renderReport(data: ChaosData, report: ChaosReport): string {
     }, ${data.runtime}, Redis ${data.redisVersion} with \`--appendonly yes --appendfsync always\`. ` +
     `${c.workers} worker processes (${data.workers.length} over the run, ${kills} SIGKILLed and replaced; every ${c.pollingEvery}th polls) ` +
     `contend on a Semaphore(${c.permits}) and a Mutex, leaseMs ${c.leaseMs}, waiterTtlMs ${c.waiterTtlMs}; ` +
-    `${data.faults.length} faults in ${seconds} s. Times are Date.now() of one machine.`,
+    `${data.faults.length} faults in ${seconds} s. Times are epoch ms of one machine (the workers log them with microseconds).`,
     "",
     "## Safety",
     "",

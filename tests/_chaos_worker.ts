@@ -5,8 +5,12 @@
  *
  * Until `stopAt` (epoch ms) it acquires, at random, the semaphore or the
  * mutex, holds it a random while (noting the lease's local deadline every
- * 10 ms) and releases it. Times are `Date.now()`, so that the logs of every
- * process on this machine can be merged. One JSON line per event on stdout:
+ * 10 ms) and releases it. Times are epoch ms with microseconds
+ * (`performance.timeOrigin + performance.now()`), so that the logs of every
+ * process on this machine can be merged: with `Date.now()`'s whole
+ * milliseconds, a grant read within a millisecond of the previous holder's
+ * local deadline could look like an overlap (the oracle once reported
+ * 4 holders of 3 for 65 us that way). One JSON line per event on stdout:
  *
  *   {"ev":"acq", w, lock, token, id, askedAt, acquiredAt, deadlineAt, holdMs}
  *   {"ev":"dl", w, id, deadlineAt}       the lease's local deadline moved (renewal)
@@ -25,6 +29,9 @@
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
 import { connect, type Lease, Mutex, Semaphore } from "../mod.ts";
+
+/** Epoch ms with microseconds, one clock for every time logged. */
+const now = () => performance.timeOrigin + performance.now();
 
 const [url, semName, mutexName, permitsArg, leaseArg, ttlArg, worker, stopArg] =
   process.argv.slice(2);
@@ -49,7 +56,7 @@ const reportError = (op: string, error: unknown) =>
     op,
     name: errorName(error),
     message: String((error as Error)?.message ?? error).slice(0, 200),
-    at: Date.now(),
+    at: now(),
   });
 
 const hardExit = setTimeout(() => {
@@ -102,7 +109,7 @@ async function hold(
   holdMs: number,
 ): Promise<Record<string, unknown>> {
   let lostAt: number | undefined;
-  lease.signal.addEventListener("abort", () => lostAt = Date.now(), {
+  lease.signal.addEventListener("abort", () => lostAt = now(), {
     once: true,
   });
   let deadlineAt = acquiredAt + lease.remainingMs;
@@ -111,11 +118,11 @@ async function hold(
     // lease's own timer fires, and now + 0 is no deadline.
     const left = lease.remainingMs;
     if (left <= 0) return;
-    const now = Date.now() + left;
-    if (now > deadlineAt + 50) {
-      emit({ ev: "dl", id: lease.id, deadlineAt: now });
+    const at = now() + left;
+    if (at > deadlineAt + 50) {
+      emit({ ev: "dl", id: lease.id, deadlineAt: at });
     }
-    if (now > deadlineAt) deadlineAt = now;
+    if (at > deadlineAt) deadlineAt = at;
   };
   const until = performance.now() + holdMs;
   while (performance.now() < until && !lease.signal.aborted) {
@@ -123,7 +130,7 @@ async function hold(
     observe();
   }
   observe();
-  const releasedAt = Date.now();
+  const releasedAt = now();
   const end: Record<string, unknown> = {
     ev: "end",
     lock,
@@ -140,7 +147,7 @@ async function hold(
     end.error = errorName(error);
     reportError("release", error);
   }
-  end.settledAt = Date.now();
+  end.settledAt = now();
   if (lostAt !== undefined) end.lostAt = lostAt;
   return end;
 }
@@ -150,7 +157,7 @@ try {
   while (!stop.signal.aborted) {
     const lock = Math.random() < 0.5 ? "semaphore" : "mutex";
     const primitive = lock === "semaphore" ? semaphore : mutex;
-    const askedAt = Date.now();
+    const askedAt = now();
     let lease: Lease;
     try {
       lease = await primitive.acquire(
@@ -160,7 +167,7 @@ try {
       reportError("acquire", error);
       continue;
     }
-    const acquiredAt = Date.now();
+    const acquiredAt = now();
     const holdMs = lock === "mutex"
       ? 10 + Math.floor(Math.random() * 90)
       : 20 + Math.floor(Math.random() * 280);
