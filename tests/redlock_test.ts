@@ -596,3 +596,90 @@ test("redlock: closed clients: a held lease is lost at its next renewal, and acq
   assert.ok(performance.now() - started < 1_000);
   assert.deepEqual((await inspect(clients[0], name)).holders, []);
 });
+
+test("redlock: events, logger and metrics, as for a Mutex", async () => {
+  await using nodes = await startServers();
+  const clients = await nodes.open();
+  const name = unique("observe");
+  const calls: string[] = [];
+  const logged: string[] = [];
+  const metrics = {
+    wait: (_: string, ms: number, outcome: string) => {
+      assert.ok(ms >= 0);
+      calls.push(`wait:${outcome}`);
+    },
+    hold: (_: string, ms: number) => {
+      assert.ok(ms >= 0);
+      calls.push("hold");
+    },
+    lost: () => calls.push("lost"),
+  };
+  const logger = {
+    debug: (line: string) => logged.push(`debug ${line}`),
+    info: (line: string) => logged.push(`info ${line}`),
+    warn: (line: string) => logged.push(`warn ${line}`),
+    error: (line: string) => logged.push(`error ${line}`),
+  };
+  const lock = new Redlock(clients, name, { leaseMs: 300, metrics, logger });
+  const other = new Redlock(clients, name, { metrics });
+  const events: string[] = [];
+  for (
+    const type of [
+      "waiting",
+      "acquired",
+      "timeout",
+      "released",
+      "renewed",
+      "lost",
+    ] as const
+  ) {
+    for (const target of [lock, other]) {
+      target.addEventListener(type, (event) => {
+        assert.equal(event.lockName, name);
+        events.push(`${target === lock ? "lock" : "other"}:${type}`);
+      });
+    }
+  }
+  let acquiredToken: number | undefined;
+  lock.addEventListener("acquired", (e) => acquiredToken = e.token, {
+    once: true,
+  });
+  const lease = await lock.acquire(AbortSignal.timeout(2_000));
+  assert.equal(acquiredToken, lease.token);
+  assert.equal(await other.tryAcquire(), undefined);
+  await assert.rejects(
+    other.acquire(AbortSignal.timeout(300)),
+    (error) => (error as Error).name === "TimeoutError",
+  );
+  await until("a renewal", () => events.includes("lock:renewed"), 3_000);
+  await lease.release();
+  assert.deepEqual(events.filter((e) => !e.endsWith(":renewed")), [
+    "lock:acquired",
+    "other:waiting",
+    "other:timeout",
+    "lock:released",
+  ]);
+  assert.deepEqual(calls, [
+    "wait:acquired",
+    "wait:unavailable",
+    "wait:aborted",
+    "hold",
+  ]);
+  // A lost lease: the entry gone on two servers of three.
+  const again = await lock.acquire(AbortSignal.timeout(2_000));
+  const holders = `redsync:{${name}}:holders`;
+  await Promise.all([
+    clients[0].send("DEL", holders),
+    clients[1].send("DEL", holders),
+  ]);
+  await until("the lease lost", () => again.signal.aborted, 3_000);
+  assert.ok(events.includes("lock:lost"));
+  assert.deepEqual(calls.slice(-3), ["wait:acquired", "hold", "lost"]);
+  assert.ok(
+    logged.some((line) => line.startsWith(`error redsync: lost '${name}'`)),
+    logged.join("\n"),
+  );
+  assert.ok(
+    logged.some((line) => line.startsWith(`debug redsync: acquired '${name}'`)),
+  );
+});

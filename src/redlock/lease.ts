@@ -14,17 +14,25 @@ import { driftOf } from "./options.ts";
 type State = "held" | "releasing" | "released" | "lost";
 
 /** What the `Redlock` that issued a lease hears of it. */
-export type LeaseSettled = (
-  lease: RedlockLease,
-  lost: LockLostError | undefined,
-) => void;
+export interface LeaseHooks {
+  /** The lease ended (released, or `lost`) after being held `heldMs`. */
+  settled(
+    lease: RedlockLease,
+    lost: LockLostError | undefined,
+    heldMs: number,
+  ): void;
+  /** A renewal round kept the lease on a majority. */
+  renewed(lease: RedlockLease): void;
+  /** A renewal round failed; it is retried while the lease is valid. */
+  renewalFailed(lease: RedlockLease, failure: QuorumError): void;
+}
 
 /** Set by `RedlockLease`'s static block: its constructor stays private. */
 let construct: (
   nodes: RedlockNodes,
   id: string,
   round: Round,
-  onSettled: LeaseSettled,
+  hooks: LeaseHooks,
 ) => RedlockLease;
 
 /** @internal Starts the lease of a successful round (the Redlock's factory). */
@@ -32,9 +40,9 @@ export function createRedlockLease(
   nodes: RedlockNodes,
   id: string,
   round: Round,
-  onSettled: LeaseSettled,
+  hooks: LeaseHooks,
 ): RedlockLease {
-  return construct(nodes, id, round, onSettled);
+  return construct(nodes, id, round, hooks);
 }
 
 /**
@@ -93,7 +101,8 @@ export class RedlockLease implements AsyncDisposable {
   readonly signal: AbortSignal;
 
   readonly #nodes: RedlockNodes;
-  readonly #onSettled: LeaseSettled;
+  readonly #hooks: LeaseHooks;
+  readonly #acquiredAt = performance.now();
   readonly #controller = new AbortController();
   #state: State = "held";
   #validUntil: number;
@@ -115,10 +124,10 @@ export class RedlockLease implements AsyncDisposable {
     nodes: RedlockNodes,
     id: string,
     round: Round,
-    onSettled: LeaseSettled,
+    hooks: LeaseHooks,
   ) {
     this.#nodes = nodes;
-    this.#onSettled = onSettled;
+    this.#hooks = hooks;
     this.name = nodes.name;
     this.id = id;
     this.tokens = round.outcomes.map((o) => o.token);
@@ -186,7 +195,7 @@ export class RedlockLease implements AsyncDisposable {
       throw this.signal.reason;
     }
     this.#state = "released";
-    this.#onSettled(this, undefined);
+    this.#hooks.settled(this, undefined, performance.now() - this.#acquiredAt);
   }
 
   /**
@@ -272,6 +281,7 @@ export class RedlockLease implements AsyncDisposable {
       round.outcomes.forEach((o, i) => {
         if (o.outcome === "taken") nodes.retake(i, this.id, leaseMs);
       });
+      this.#hooks.renewed(this);
       return undefined;
     }
     const outcomes = round.outcomes;
@@ -286,6 +296,7 @@ export class RedlockLease implements AsyncDisposable {
       this.#lose("The lease on '%s' could not be kept on a majority", failure);
       return failure;
     }
+    this.#hooks.renewalFailed(this, failure);
     this.#schedule(true);
     return failure;
   }
@@ -327,7 +338,7 @@ export class RedlockLease implements AsyncDisposable {
       cause === undefined ? undefined : { cause },
     );
     this.#controller.abort(error);
-    this.#onSettled(this, error);
+    this.#hooks.settled(this, error, performance.now() - this.#acquiredAt);
     // Locally given up: make sure no server keeps it either (a release in
     // progress has already sent that, retried in the background).
     if (!releasing) this.#nodes.releaseEverywhere(this.id, this.#longestMs);

@@ -13,6 +13,7 @@ import {
   checkOptionsObject,
 } from "../_internal/validate.ts";
 import { MAX_NAME_LENGTH } from "../locks/keys.ts";
+import type { LockLogger, LockMetrics } from "../observe.ts";
 
 /** Options of a {@linkcode Redlock}. */
 export interface RedlockOptions {
@@ -73,6 +74,18 @@ export interface RedlockOptions {
    * @default {undefined}
    */
   onLost?: (error: LockLostError) => void;
+  /**
+   * Console-like logger for the lock's events (`console` works), as for
+   * `Mutex`; nothing is logged without one.
+   * @default {undefined}
+   */
+  logger?: LockLogger;
+  /**
+   * Hook for wait times, hold times, renewal failures and lost leases, as
+   * for `Mutex`.
+   * @default {undefined}
+   */
+  metrics?: LockMetrics;
 }
 
 /** {@linkcode RedlockOptions} with every default applied. */
@@ -86,6 +99,8 @@ export interface ResolvedRedlockOptions {
   retryJitter: number;
   prefix: string;
   onLost: ((error: LockLostError) => void) | undefined;
+  logger: LockLogger | undefined;
+  metrics: LockMetrics | undefined;
 }
 
 const ACTION = "create a Redlock";
@@ -108,6 +123,8 @@ export function resolveRedlockOptions(
     retryJitter = 0.5,
     prefix = "redsync",
     onLost,
+    logger,
+    metrics,
   } = options;
   checkInteger(ACTION, "leaseMs", leaseMs, 100, MAX_MS);
   checkInteger(
@@ -135,6 +152,15 @@ export function resolveRedlockOptions(
       }`,
     );
   }
+  for (const [field, value] of [["logger", logger], ["metrics", metrics]]) {
+    if (value !== undefined && (typeof value !== "object" || value === null)) {
+      throw new TypeError(
+        `Cannot ${ACTION} as '${field}' must be an object: current value is ${
+          String(value)
+        }`,
+      );
+    }
+  }
   if (onLost !== undefined && typeof onLost !== "function") {
     throw new TypeError(
       `Cannot ${ACTION} as 'onLost' must be a function: current type is ${typeof onLost}`,
@@ -150,6 +176,8 @@ export function resolveRedlockOptions(
     retryJitter,
     prefix,
     onLost,
+    logger,
+    metrics,
   };
   const validity = leaseMs - driftOf(resolved, leaseMs) - nodeTimeoutMs;
   if (validity <= 0) {

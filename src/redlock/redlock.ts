@@ -7,19 +7,19 @@
  */
 import { AbortScope } from "../_internal/abort_scope.ts";
 import type { RedisClient } from "../client/client.ts";
-import {
-  DisposedError,
-  type LockLostError,
-  LockTimeoutError,
-} from "../errors.ts";
+import { DisposedError, LockTimeoutError } from "../errors.ts";
 import { delay } from "../_internal/async.ts";
 import { checkInteger } from "../_internal/validate.ts";
 import { checkName } from "../locks/keys.ts";
 import { type AcquireOptions, toAcquireOptions } from "../locks/options.ts";
 import type { RunOptions, RunResult } from "../locks/run_exclusive.ts";
-import { guard } from "../observe.ts";
+import { guard, LockEventTarget, Observer } from "../observe.ts";
 import { type NodeOutcome, QuorumError } from "./errors.ts";
-import { createRedlockLease, type RedlockLease } from "./lease.ts";
+import {
+  createRedlockLease,
+  type LeaseHooks,
+  type RedlockLease,
+} from "./lease.ts";
 import { hopeless, RedlockNodes } from "./nodes.ts";
 import {
   checkClients,
@@ -54,6 +54,10 @@ export type RedlockExclusive<T> = (
  * N may be even; it then tolerates no more failures than N - 1 servers do.
  * Unlike `Mutex`, waiting is by retrying (no hand-off, no FIFO order).
  *
+ * Like `Mutex`, it is an `EventTarget` of the same events (`waiting`,
+ * `acquired`, `timeout`, `released`, `renewed`, `lost`; `token` is the
+ * lease's largest token), and takes a `logger` and `metrics`.
+ *
  * @example
  * ```ts
  * import { connect, Redlock } from "@redsync/core";
@@ -69,7 +73,7 @@ export type RedlockExclusive<T> = (
  * await maybe?.release();
  * ```
  */
-export class Redlock implements AsyncDisposable {
+export class Redlock extends LockEventTarget implements AsyncDisposable {
   /** The name of the lock, the same on every server. */
   readonly name: string;
   /** The servers' addresses (`client.url`, no credentials), in the clients' order. */
@@ -78,6 +82,7 @@ export class Redlock implements AsyncDisposable {
   readonly quorum: number;
 
   readonly #nodes: RedlockNodes;
+  readonly #observer: Observer;
   readonly #leases = new Set<RedlockLease>();
   /** Aborts the acquires in flight when disposed (one signal each). */
   readonly #disposed = new AbortScope();
@@ -94,9 +99,16 @@ export class Redlock implements AsyncDisposable {
     name: string,
     options?: RedlockOptions,
   ) {
+    super();
     const checked = checkClients(clients);
     this.name = checkName("create a Redlock", name);
     const resolved = resolveRedlockOptions(options);
+    this.#observer = new Observer(
+      this,
+      this.name,
+      resolved.logger,
+      resolved.metrics,
+    );
     this.#nodes = new RedlockNodes(checked, this.name, resolved);
     this.urls = checked.map((client) => client.url);
     this.quorum = this.#nodes.quorum;
@@ -177,9 +189,11 @@ export class Redlock implements AsyncDisposable {
       id = undefined;
     };
     signal.addEventListener("abort", undo, { once: true });
+    const observer = this.#observer;
+    const started = performance.now();
     let failure: QuorumError | undefined;
     try {
-      for (;;) {
+      for (let rounds = 0;; rounds++) {
         // A fresh id per round: a late release of an earlier round can
         // never remove what a later one took.
         const roundId = id = crypto.randomUUID();
@@ -191,13 +205,11 @@ export class Redlock implements AsyncDisposable {
         this.#lastOutcome = outcomes;
         if (round.ok) {
           signal.removeEventListener("abort", undo);
-          const lease = createRedlockLease(
-            nodes,
-            roundId,
-            round,
-            (ended, lost) => this.#settled(ended, lost),
-          );
+          const lease = createRedlockLease(nodes, roundId, round, this.#hooks);
           this.#leases.add(lease);
+          const waitMs = performance.now() - started;
+          observer.metric("wait", waitMs, "acquired");
+          observer.emit("acquired", { token: lease.token, waitMs });
           return lease;
         }
         undo();
@@ -208,15 +220,24 @@ export class Redlock implements AsyncDisposable {
             : undefined,
         });
         if (mode === "try") {
-          if (outcomes.some((o) => o.outcome === "taken")) return undefined;
+          if (outcomes.some((o) => o.outcome === "taken")) {
+            observer.metric("wait", performance.now() - started, "unavailable");
+            return undefined;
+          }
           throw failure;
         }
         if (hopeless(outcomes, this.quorum, false)) throw failure;
+        if (rounds === 0) observer.emit("waiting", {});
         await delay(retryDelayMs * (1 - retryJitter * Math.random()), signal);
       }
     } catch (error) {
       undo();
-      if (signal.aborted) throw withCause(signal.reason, failure);
+      const waitMs = performance.now() - started;
+      observer.metric("wait", waitMs, "aborted");
+      if (signal.aborted) {
+        observer.emit("timeout", { waitMs, reason: signal.reason });
+        throw withCause(signal.reason, failure);
+      }
       throw error;
     } finally {
       signal.removeEventListener("abort", undo);
@@ -224,11 +245,24 @@ export class Redlock implements AsyncDisposable {
     }
   }
 
-  #settled(lease: RedlockLease, lost: LockLostError | undefined): void {
-    this.#leases.delete(lease);
-    const onLost = this.#nodes.options.onLost;
-    if (lost && onLost) guard(() => onLost(lost));
-  }
+  /** What this lock hears of its leases: events, metrics, `onLost`. */
+  readonly #hooks: LeaseHooks = {
+    settled: (lease, lost, heldMs) => {
+      this.#leases.delete(lease);
+      const observer = this.#observer;
+      observer.metric("hold", heldMs);
+      if (!lost) {
+        observer.emit("released", { token: lease.token, heldMs });
+        return;
+      }
+      observer.metric("lost");
+      observer.emit("lost", { token: lease.token, heldMs, reason: lost });
+      const onLost = this.#nodes.options.onLost;
+      if (onLost) guard(() => onLost(lost));
+    },
+    renewed: (lease) => this.#observer.emit("renewed", { token: lease.token }),
+    renewalFailed: (_lease, failure) => this.#observer.renewalFailed(failure),
+  };
 
   /**
    * Acquires, runs `fn` with a signal that aborts if the lease is lost (or
