@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { LockLostError } from "./errors.ts";
 
 /** What happened to a lock primitive. */
 export type LockEventType =
@@ -251,6 +252,26 @@ export class Observer {
           : log.call(this.#logger, parts.join(" "), init.reason)
       );
     }
+  }
+
+  /**
+   * A lease ended after `heldMs`: the `hold` metric, then `released`, or
+   * `lost` (with its metric, and `onLost` when given).
+   */
+  ended(
+    token: number,
+    heldMs: number,
+    lost: LockLostError | undefined,
+    onLost?: (error: LockLostError) => void,
+  ): void {
+    this.metric("hold", heldMs);
+    if (!lost) {
+      this.emit("released", { token, heldMs });
+      return;
+    }
+    this.metric("lost");
+    this.emit("lost", { token, heldMs, reason: lost });
+    if (onLost) guard(() => onLost(lost));
   }
 
   /** Calls one metrics method, if present, without letting it throw. */

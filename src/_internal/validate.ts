@@ -57,3 +57,22 @@ export function checkOptionsObject(action: string, options: unknown): void {
     );
   }
 }
+
+/**
+ * Throws a TypeError unless each field given is an object or `undefined`
+ * (hooks such as `logger` and `metrics`).
+ */
+export function checkOptionalObjects(
+  action: string,
+  fields: Record<string, unknown>,
+): void {
+  for (const [field, value] of Object.entries(fields)) {
+    if (value !== undefined && (typeof value !== "object" || value === null)) {
+      throw new TypeError(
+        `Cannot ${action} as '${field}' must be an object: current value is ${
+          String(value)
+        }`,
+      );
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { DurabilityError, type LockLostError } from "../errors.ts";
 import { acknowledged, waitCommand } from "./durability.ts";
 import { backoff, pause } from "../_internal/async.ts";
 import { isTransientError } from "../_internal/transient.ts";
-import { guard, type Observer } from "../observe.ts";
+import type { Observer } from "../observe.ts";
 import type { LockKeys } from "./keys.ts";
 import {
   createLease,
@@ -205,16 +205,12 @@ export class Holdings implements LeaseBackend<Lease> {
       this.#unsubscribe = undefined;
       this.#config.onIdle?.();
     }
-    const observer = this.#config.observer;
-    observer.metric("hold", heldMs);
-    if (!lost) {
-      observer.emit("released", { token: lease.token, heldMs });
-      return;
-    }
-    observer.metric("lost");
-    observer.emit("lost", { token: lease.token, heldMs, reason: lost });
-    const onLost = this.#config.options.onLost;
-    if (onLost) guard(() => onLost(lost));
+    this.#config.observer.ended(
+      lease.token,
+      heldMs,
+      lost,
+      this.#config.options.onLost,
+    );
   }
 
   /** LeaseBackend: a renewal succeeded. */

@@ -9,6 +9,7 @@ import type { LockLogger, LockMetrics } from "../observe.ts";
 import {
   checkInteger,
   checkNumber,
+  checkOptionalObjects,
   checkOptionsObject,
 } from "../_internal/validate.ts";
 import { MAX_NAME_LENGTH } from "./keys.ts";
@@ -155,15 +156,7 @@ export function resolveLockOptions(
     durability,
     maxHoldMs,
   } = options;
-  for (const [field, value] of [["logger", logger], ["metrics", metrics]]) {
-    if (value !== undefined && (typeof value !== "object" || value === null)) {
-      throw new TypeError(
-        `Cannot ${action} as '${field}' must be an object: current value is ${
-          String(value)
-        }`,
-      );
-    }
-  }
+  checkOptionalObjects(action, { logger, metrics });
   checkInteger(action, "leaseMs", leaseMs, 10, MAX_MS);
   checkInteger(action, "waiterTtlMs", waiterTtlMs, 30, MAX_MS);
   if (maxHoldMs !== undefined) {

@@ -10,6 +10,7 @@ import type { LockLostError } from "../errors.ts";
 import {
   checkInteger,
   checkNumber,
+  checkOptionalObjects,
   checkOptionsObject,
 } from "../_internal/validate.ts";
 import { MAX_NAME_LENGTH } from "../locks/keys.ts";
@@ -152,15 +153,7 @@ export function resolveRedlockOptions(
       }`,
     );
   }
-  for (const [field, value] of [["logger", logger], ["metrics", metrics]]) {
-    if (value !== undefined && (typeof value !== "object" || value === null)) {
-      throw new TypeError(
-        `Cannot ${ACTION} as '${field}' must be an object: current value is ${
-          String(value)
-        }`,
-      );
-    }
-  }
+  checkOptionalObjects(ACTION, { logger, metrics });
   if (onLost !== undefined && typeof onLost !== "function") {
     throw new TypeError(
       `Cannot ${ACTION} as 'onLost' must be a function: current type is ${typeof onLost}`,

@@ -13,7 +13,7 @@ import { checkInteger } from "../_internal/validate.ts";
 import { checkName } from "../locks/keys.ts";
 import { type AcquireOptions, toAcquireOptions } from "../locks/options.ts";
 import type { RunOptions, RunResult } from "../locks/run_exclusive.ts";
-import { guard, LockEventTarget, Observer } from "../observe.ts";
+import { LockEventTarget, Observer } from "../observe.ts";
 import { type NodeOutcome, QuorumError } from "./errors.ts";
 import {
   createRedlockLease,
@@ -249,16 +249,12 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
   readonly #hooks: LeaseHooks = {
     settled: (lease, lost, heldMs) => {
       this.#leases.delete(lease);
-      const observer = this.#observer;
-      observer.metric("hold", heldMs);
-      if (!lost) {
-        observer.emit("released", { token: lease.token, heldMs });
-        return;
-      }
-      observer.metric("lost");
-      observer.emit("lost", { token: lease.token, heldMs, reason: lost });
-      const onLost = this.#nodes.options.onLost;
-      if (onLost) guard(() => onLost(lost));
+      this.#observer.ended(
+        lease.token,
+        heldMs,
+        lost,
+        this.#nodes.options.onLost,
+      );
     },
     renewed: (lease) => this.#observer.emit("renewed", { token: lease.token }),
     renewalFailed: (_lease, failure) => this.#observer.renewalFailed(failure),
