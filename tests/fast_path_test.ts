@@ -9,20 +9,13 @@
 import assert from "node:assert/strict";
 import { connect, type RedisClient } from "../mod.ts";
 import { ACQUIRE, generalPaths, RELEASE } from "../src/locks/scripts.ts";
+import { SCRIPT_KEYS } from "../src/locks/keys.ts";
 import type { Script } from "../src/client/script.ts";
 import { sharedRedisUrl } from "./_server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();
-const SUFFIXES = [
-  "holders",
-  "owners",
-  "queue",
-  "waiters",
-  "wants",
-  "meta",
-  "fence",
-] as const;
+const SUFFIXES = SCRIPT_KEYS;
 const HUB = "fp1";
 
 interface Side {

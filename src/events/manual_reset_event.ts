@@ -50,6 +50,8 @@ export class ManualResetEvent {
   readonly #client: RedisClient;
   readonly #options: ResolvedEventOptions;
   readonly #keys: string[];
+  /** Where scripts wake this client's waiters (see `Topology.wakePrefix`). */
+  readonly #wakePrefix: string;
 
   /** Describes the event; nothing is sent until a method is called. */
   constructor(client: RedisClient, name: string, options?: EventOptions) {
@@ -58,12 +60,10 @@ export class ManualResetEvent {
     this.#client = client;
     const { base } = this.#options;
     this.#keys = [`${base}:state`, `${base}:listeners`, `${base}:woken`];
-  }
-
-  /** Where scripts wake this client's waiters (see `Topology.wakePrefix`). */
-  #wakePrefix(): string {
-    const { prefix, base } = this.#options;
-    return internalsOf(this.#client).wakePrefix(prefix, base);
+    this.#wakePrefix = internalsOf(client).wakePrefix(
+      this.#options.prefix,
+      base,
+    );
   }
 
   /**
@@ -81,7 +81,7 @@ export class ManualResetEvent {
     const { ttlMs, waiterTtlMs } = this.#options;
     return await EVENT_SET.run(this.#client, this.#keys, [
       ttlMs,
-      this.#wakePrefix(),
+      this.#wakePrefix,
       waiterTtlMs,
     ]);
   }
@@ -148,7 +148,7 @@ export class ManualResetEvent {
     abort?.throwIfAborted();
     const client = this.#client;
     const { waiterTtlMs } = this.#options;
-    const ticket = internalsOf(client).hub().ticket(this.#wakePrefix());
+    const ticket = internalsOf(client).hub().ticket(this.#wakePrefix);
     const id = ticket.id;
     const heartbeatMs = Math.max(10, waiterTtlMs / 3);
     const [, listeners, woken] = this.#keys;

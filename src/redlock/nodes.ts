@@ -59,6 +59,8 @@ export class RedlockNodes {
   readonly quorum: number;
   readonly options: ResolvedRedlockOptions;
   readonly #keys: LockKeys;
+  /** Where each client's scripts wake waiters (see `Topology.wakePrefix`). */
+  readonly #wakePrefixes: Map<RedisClient, string>;
 
   constructor(
     clients: readonly RedisClient[],
@@ -70,11 +72,14 @@ export class RedlockNodes {
     this.options = options;
     this.quorum = Math.floor(clients.length / 2) + 1;
     this.#keys = keysOf(options.prefix, name);
+    this.#wakePrefixes = new Map(clients.map((client) => [
+      client,
+      internalsOf(client).wakePrefix(options.prefix, this.#keys.base),
+    ]));
   }
 
-  /** Where `client`'s scripts wake waiters (see `Topology.wakePrefix`). */
   #wakePrefix(client: RedisClient): string {
-    return internalsOf(client).wakePrefix(this.options.prefix, this.#keys.base);
+    return this.#wakePrefixes.get(client)!;
   }
 
   /**
