@@ -24,8 +24,8 @@ import {
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
-import { type RedisServer, startRedis } from "../tests/_server.ts";
-import { runtime } from "../tests/_test.ts";
+import { type RedisServer, startRedis } from "../harness/server.ts";
+import { runtime } from "../harness/runtime.ts";
 import { Fleet, signal } from "./chaos_fleet.ts";
 import { renderReport } from "./chaos_report.ts";
 import {

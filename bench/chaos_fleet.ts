@@ -1,13 +1,13 @@
 /**
  * The worker processes of the chaos run (`bench/chaos.ts`): spawned with
- * `tests/_spawn.ts`, their JSON lines merged as they come, who holds what
+ * `harness/spawn.ts`, their JSON lines merged as they come, who holds what
  * right now (to pick a victim), SIGKILL, SIGSTOP/SIGCONT.
  *
  * @module
  */
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { type Script, startScript } from "../tests/_spawn.ts";
+import { type Script, startScript } from "../harness/spawn.ts";
 import type { Lock, LogLine, WorkerLife } from "./chaos_oracle.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

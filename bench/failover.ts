@@ -1,6 +1,6 @@
 /**
  * The failover measure of `durability`, repeated: `runFailover()` from
- * `tests/_failover.ts` (a Sentinel failover that loses the last 2.5 s of
+ * `harness/failover.ts` (a Sentinel failover that loses the last 2.5 s of
  * writes while 12 workers contend for a Semaphore(4)) `FAILOVER_RUNS` times
  * without durability and as many times with `durability: { replicas: 1 }`,
  * the runs alternating between the two (without, with, without, ...). Prints
@@ -28,7 +28,7 @@ import {
   type FailoverRunResult,
   runClusterFailover,
   runFailover,
-} from "../tests/_failover.ts";
+} from "../harness/failover.ts";
 import { int, num } from "./format.ts";
 import { medianOf } from "./lock_stats.ts";
 
@@ -163,7 +163,7 @@ function totals(runs: Run[], mode: Mode) {
 function sentinelScenario(): string[] {
   const s = SCENARIO;
   return [
-    `Each run (\`runFailover()\` in \`tests/_failover.ts\`) starts a fresh Sentinel topology on 127.0.0.1 (\`tests/_sentinel.ts\`): a primary, a replica and three sentinels (quorum 2, \`down-after-milliseconds\` 1000, \`failover-timeout\` 5000), no persistence. Everyone (the sentinels, the replica, the clients) knows the primary at the address of a TCP proxy, through which the replica replicates. ${s.workers} worker tasks, over two clients (\`redis+sentinel://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}); each holds what it gets for ${
+    `Each run (\`runFailover()\` in \`harness/failover.ts\`) starts a fresh Sentinel topology on 127.0.0.1 (\`harness/sentinel.ts\`): a primary, a replica and three sentinels (quorum 2, \`down-after-milliseconds\` 1000, \`failover-timeout\` 5000), no persistence. Everyone (the sentinels, the replica, the clients) knows the primary at the address of a TCP proxy, through which the replica replicates. ${s.workers} worker tasks, over two clients (\`redis+sentinel://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}); each holds what it gets for ${
       s.holdMs[0] / 1_000
     }-${
       s.holdMs[1] / 1_000
@@ -185,7 +185,7 @@ function sentinelScenario(): string[] {
 function clusterScenario(): string[] {
   const s = SCENARIO;
   return [
-    `Each run (\`runClusterFailover()\` in \`tests/_failover.ts\`) starts a fresh Redis Cluster on 127.0.0.1 (\`startCluster({ proxyPrimaries: true })\`, \`tests/_cluster.ts\`): 3 primaries and 3 replicas, \`cluster-node-timeout\` 1000, \`cluster-replica-validity-factor\` 0, no persistence. Each primary is started behind a TCP proxy of its own and announces the proxy's port as its address (\`--cluster-announce-port\`; \`--cluster-announce-bus-port\` is its real bus port, so the cluster bus is not proxied): the other nodes, its replica (whose replication link goes through the proxy) and the clients all reach it there. ${s.workers} worker tasks, over two clients (\`redis+cluster://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}), whose keys all live in one slot, so on one shard; each holds what it gets for ${
+    `Each run (\`runClusterFailover()\` in \`harness/failover.ts\`) starts a fresh Redis Cluster on 127.0.0.1 (\`startCluster({ proxyPrimaries: true })\`, \`harness/cluster.ts\`): 3 primaries and 3 replicas, \`cluster-node-timeout\` 1000, \`cluster-replica-validity-factor\` 0, no persistence. Each primary is started behind a TCP proxy of its own and announces the proxy's port as its address (\`--cluster-announce-port\`; \`--cluster-announce-bus-port\` is its real bus port, so the cluster bus is not proxied): the other nodes, its replica (whose replication link goes through the proxy) and the clients all reach it there. ${s.workers} worker tasks, over two clients (\`redis+cluster://\`, \`commandTimeoutMs\` 1000, reconnecting after 50-300 ms), contend for one \`Semaphore\` of ${s.permits} permits (\`leaseMs\` ${s.leaseMs}), whose keys all live in one slot, so on one shard; each holds what it gets for ${
       s.holdMs[0] / 1_000
     }-${
       s.holdMs[1] / 1_000

@@ -1,7 +1,7 @@
 /**
  * Lock benchmark, Redis Cluster: the same measurements through a cluster
  * client (`redis+cluster://`, a private 3 primaries + 3 replicas cluster
- * from `tests/_cluster.ts`) and through a single-node client (the bench's
+ * from `harness/cluster.ts`) and through a single-node client (the bench's
  * `redis-server`), on the same machine, interleaved sample by sample:
  *
  * 1. floor: sequential `PING` (keyless: the cluster client sends it to any
@@ -30,8 +30,8 @@
  */
 import process from "node:process";
 import { Mutex, type RedisClient } from "../mod.ts";
-import { type ClusterTopology, startCluster } from "../tests/_cluster.ts";
-import { startRedis } from "../tests/_server.ts";
+import { type ClusterTopology, startCluster } from "../harness/cluster.ts";
+import { startRedis } from "../harness/server.ts";
 import { deleteRun, Oracle } from "./locks.ts";
 import * as ab from "./interleave.ts";
 import {

@@ -72,7 +72,7 @@ function control(cell: ClusterCell): [string, ClusterCell][] {
 function parts(r: ClusterBenchResult) {
   const o = r.options;
   const intro =
-    `The same lock measurements through a cluster client (\`redis+cluster://\`, a private cluster of ${r.primaries} primaries and ${r.replicas} replicas on 127.0.0.1 from \`tests/_cluster.ts\`, Redis ${r.clusterVersion}, no persistence, started in ${
+    `The same lock measurements through a cluster client (\`redis+cluster://\`, a private cluster of ${r.primaries} primaries and ${r.replicas} replicas on 127.0.0.1 from \`harness/cluster.ts\`, Redis ${r.clusterVersion}, no persistence, started in ${
       num(r.startSeconds, 1)
     } s) and through a single-node client (${r.singleUrl}, Redis ${r.singleVersion}), in this process, on the same machine: the ${
       r.primaries + r.replicas

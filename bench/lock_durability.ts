@@ -1,6 +1,6 @@
 /**
  * Lock benchmark, `durability`: what replica-acknowledged grants cost. A
- * private primary and a replica of it (`tests/_server.ts`); two sets of
+ * private primary and a replica of it (`harness/server.ts`); two sets of
  * clients of the primary, one whose mutexes have
  * `durability: { replicas: 1 }` ("with") and one whose mutexes have not
  * ("without"), measured interleaved sample by sample (with, without, then
@@ -30,7 +30,7 @@
  */
 import process from "node:process";
 import { type DurabilityOptions, Mutex, type RedisClient } from "../mod.ts";
-import { type RedisServer, startRedis } from "../tests/_server.ts";
+import { type RedisServer, startRedis } from "../harness/server.ts";
 import { Oracle } from "./locks.ts";
 import { commandDelta, parseCommandStats, sleep } from "./lock_stats.ts";
 import * as ab from "./interleave.ts";

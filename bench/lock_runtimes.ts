@@ -23,7 +23,7 @@
  * @module
  */
 import process from "node:process";
-import { startRedis } from "../tests/_server.ts";
+import { startRedis } from "../harness/server.ts";
 import { connect } from "../mod.ts";
 import { defaultContenders } from "./locks.ts";
 import {

@@ -32,7 +32,7 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { arch, cpus, loadavg, platform } from "node:os";
 import process from "node:process";
-import { startRedis } from "../tests/_server.ts";
+import { startRedis } from "../harness/server.ts";
 import { benchClient, clientMarkdown } from "./client.ts";
 import { handoffChart, locksMarkdown } from "./lock_report.ts";
 import { benchLocks, DEFAULT_LOCK_BENCH, QUICK_LOCK_BENCH } from "./locks.ts";
@@ -166,7 +166,7 @@ const SECTIONS: Section[] = [
     },
   },
   {
-    // Starts its own 3 + 3 cluster on 127.0.0.1 (tests/_cluster.ts) and
+    // Starts its own 3 + 3 cluster on 127.0.0.1 (harness/cluster.ts) and
     // compares it with a single-node client of `url`.
     name: "cluster",
     run: async ({ url, log }) => {
@@ -181,7 +181,7 @@ const SECTIONS: Section[] = [
     },
   },
   {
-    // Starts its own primary and replica (tests/_server.ts), whatever `url`
+    // Starts its own primary and replica (harness/server.ts), whatever `url`
     // is, and compares mutexes with and without `durability` on them.
     name: "durability",
     run: async ({ log }) => {

@@ -10,7 +10,7 @@ import { basename } from "node:path";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { findExecutable } from "../tests/_server.ts";
+import { findExecutable } from "../harness/server.ts";
 import type { Step } from "./runtime_child.ts";
 
 /** The runtimes the section knows how to start. */

@@ -26,7 +26,7 @@ import {
   Script,
   Semaphore,
 } from "../mod.ts";
-import { startRedis } from "../tests/_server.ts";
+import { startRedis } from "../harness/server.ts";
 import {
   eventNames,
   LEASE_MS,

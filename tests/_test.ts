@@ -17,6 +17,10 @@
  * @module
  */
 
+import { type Runtime, runtime } from "../harness/runtime.ts";
+
+export { type Runtime, runtime };
+
 /** Per-test settings. */
 export interface TestOptions {
   /**
@@ -32,9 +36,6 @@ export interface TestOptions {
   sanitize?: boolean;
 }
 
-/** The runtimes the shim knows. */
-export type Runtime = "deno" | "bun" | "node";
-
 /** A test body. */
 export type TestFn = () => void | Promise<void>;
 
@@ -46,15 +47,6 @@ type Register = (
 ) => void;
 
 const DEFAULT_TIMEOUT_MS = 60_000;
-
-const globals = globalThis as { Deno?: unknown; Bun?: unknown };
-
-/** The runtime these tests run on. */
-export const runtime: Runtime = globals.Deno !== undefined
-  ? "deno"
-  : globals.Bun !== undefined
-  ? "bun"
-  : "node";
 
 /** Runs `fn`, failing after `ms`; the timer is always cleared (Deno's op sanitizer). */
 async function withTimeout(

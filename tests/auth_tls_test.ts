@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, ConnectionError } from "../mod.ts";
 import { defaultConnector, nodeConnector } from "../src/transport/mod.ts";
-import { startRedis } from "./_server.ts";
+import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 test("auth: requirepass: no password or a wrong one is refused, the right one works", async () => {

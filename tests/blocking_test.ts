@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, type Connector } from "../mod.ts";
 import { defaultConnector } from "../src/transport/mod.ts";
-import { sharedRedisUrl } from "./_server.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { FAULT_KINDS, runChaos, SHORT } from "../bench/chaos.ts";
 import { renderReport } from "../bench/chaos_report.ts";
-import { requireRedisServer } from "./_server.ts";
+import { requireRedisServer } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 test(

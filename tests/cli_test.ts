@@ -19,8 +19,8 @@ import {
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
-import { scriptCommand } from "./_spawn.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
+import { scriptCommand } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

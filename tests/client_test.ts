@@ -6,7 +6,7 @@ import {
   RedisReplyError,
   RedsyncError,
 } from "../mod.ts";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

@@ -7,11 +7,14 @@
  * workers contend all along. Without durability, grants made in that window
  * are lost with the primary (reported, not asserted: a run may have none);
  * with `replicas: 1`, no grant is counted in that window, and none over the
- * limit. See `runClusterFailover()` in `tests/_failover.ts` and
+ * limit. See `runClusterFailover()` in `harness/failover.ts` and
  * `bench/failover.ts --cluster` (repeated runs, figures in bench/results).
  */
 import assert from "node:assert/strict";
-import { type FailoverRunResult, runClusterFailover } from "./_failover.ts";
+import {
+  type FailoverRunResult,
+  runClusterFailover,
+} from "../harness/failover.ts";
 import { test } from "./_test.ts";
 
 const ms = (value: number | undefined) =>

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, Mutex, type RedisClient, Semaphore } from "../mod.ts";
-import { startCluster } from "./_cluster.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;

@@ -1,9 +1,9 @@
 /**
- * The Redis Cluster harness itself (tests/_cluster.ts): startup, slot
+ * The Redis Cluster harness itself (harness/cluster.ts): startup, slot
  * migration with a key in the slot, a manual failover, a kill, and close.
  */
 import assert from "node:assert/strict";
-import { startCluster } from "./_cluster.ts";
+import { startCluster } from "../harness/cluster.ts";
 import { test } from "./_test.ts";
 
 test(

@@ -11,8 +11,8 @@ import {
   Mutex,
   Semaphore,
 } from "../mod.ts";
-import { startCluster } from "./_cluster.ts";
-import { startRedis } from "./_server.ts";
+import { startCluster } from "../harness/cluster.ts";
+import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;

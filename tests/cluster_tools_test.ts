@@ -27,8 +27,8 @@ import {
 import { keySlot } from "../src/cluster/slot.ts";
 import { resolveEventOptions } from "../src/events/options.ts";
 import { keyBase, keysOf, parseKey, SCRIPT_KEYS } from "../src/locks/keys.ts";
-import { startCluster } from "./_cluster.ts";
-import { scriptCommand } from "./_spawn.ts";
+import { startCluster } from "../harness/cluster.ts";
+import { scriptCommand } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 
 const cliFile = fileURLToPath(new URL("../cli.ts", import.meta.url));

@@ -14,7 +14,8 @@ import {
   Mutex,
   Semaphore,
 } from "../mod.ts";
-import { startRedis } from "./_server.ts";
+import { waitForReplicas } from "../harness/replication.ts";
+import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
@@ -27,13 +28,8 @@ async function replicated() {
   const replica = await startRedis({
     args: ["--replicaof", "127.0.0.1", String(primary.port)],
   });
-  // Wait (bounded) until the replica is connected and synced.
-  await using probe = await connect(primary.url);
-  for (let i = 0; i < 100; i++) {
-    const info = String(await probe.send("INFO", "replication"));
-    if (/connected_slaves:1/.test(info) && /state=online/.test(info)) break;
-    await delay(100);
-  }
+  // Ready when a write is acknowledged, not when the link is "online".
+  await waitForReplicas(primary.port);
   return {
     primary,
     replica,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { AutoResetEvent, connect, ManualResetEvent } from "../mod.ts";
-import { sharedRedisUrl } from "./_server.ts";
-import { startScript } from "./_spawn.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
+import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

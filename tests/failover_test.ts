@@ -4,11 +4,11 @@
  * killed) while 12 workers contend for a Semaphore(4). Without durability,
  * grants made in that window are lost with the primary (their holders hold
  * a permit the new primary never knew of); with `replicas: 1`, no grant is
- * counted in that window, and none over the limit. See `tests/_failover.ts`
+ * counted in that window, and none over the limit. See `harness/failover.ts`
  * and `bench/failover.ts` (repeated runs, figures in bench/results).
  */
 import assert from "node:assert/strict";
-import { runFailover } from "./_failover.ts";
+import { runFailover } from "../harness/failover.ts";
 import { test } from "./_test.ts";
 
 test(

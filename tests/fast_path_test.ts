@@ -11,7 +11,7 @@ import { connect, type RedisClient } from "../mod.ts";
 import { ACQUIRE, generalPaths, RELEASE } from "../src/locks/scripts.ts";
 import { SCRIPT_KEYS } from "../src/locks/keys.ts";
 import type { Script } from "../src/client/script.ts";
-import { sharedRedisUrl } from "./_server.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 import { connect, Mutex, type RedisClient, Semaphore } from "../mod.ts";
 import { FencedResource } from "../src/fencing.ts";
 import { keySlot } from "../src/cluster/slot.ts";
-import { sharedRedisUrl } from "./_server.ts";
-import { startScript } from "./_spawn.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
+import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 import { until } from "./_until.ts";
 

@@ -17,7 +17,7 @@ import {
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
-import { sharedRedisUrl } from "./_server.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

@@ -12,8 +12,8 @@ import {
   Mutex,
   Semaphore,
 } from "../mod.ts";
-import { sharedRedisUrl } from "./_server.ts";
-import { startScript } from "./_spawn.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
+import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;

@@ -7,7 +7,7 @@ import {
   Mutex,
   type RedisClient,
 } from "../mod.ts";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

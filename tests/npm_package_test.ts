@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { findExecutable, sharedRedisUrl } from "./_server.ts";
+import { findExecutable, sharedRedisUrl } from "../harness/server.ts";
 import { runtime, test } from "./_test.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

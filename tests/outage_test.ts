@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { connect, ConnectionError, Script } from "../mod.ts";
-import { startRedis } from "./_server.ts";
+import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 /** A TCP server on 127.0.0.1 that accepts and never answers. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { connect, Mutex } from "../mod.ts";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
-import { type Script, startScript } from "./_spawn.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
+import { type Script, startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

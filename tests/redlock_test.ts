@@ -12,7 +12,7 @@ import {
 import { QuorumError } from "../src/redlock/errors.ts";
 import type { RedlockLease } from "../src/redlock/lease.ts";
 import { Redlock } from "../src/redlock/redlock.ts";
-import { type RedisServer, startRedis } from "./_server.ts";
+import { type RedisServer, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { delay, until } from "./_until.ts";
 

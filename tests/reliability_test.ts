@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { AutoResetEvent, connect, Mutex } from "../mod.ts";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
-import { startProxy } from "./_proxy.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
+import { startProxy } from "../harness/proxy.ts";
 import { test } from "./_test.ts";
 import { delay, until } from "./_until.ts";
 

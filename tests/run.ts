@@ -1,21 +1,28 @@
 /**
- * The test entry point, `deno task test`: starts one private redis-server
- * (unless `REDIS_URL` is set), runs the suite with `deno test`, then with
- * `bun test`, then on Node.js: every test file, the scripts tests spawn
- * (`cli.ts`, `tests/_*_worker.ts`) bundled for Node 20 with esbuild (from
- * npm), the test files run with `node --test`, one file at a time. Stops the
- * server and prints `tests: N passed, M failed`, over all three runtimes.
+ * The test entry point, `deno task test`: every test file on Deno, Bun and
+ * Node, several files at a time, each file in a process of its own with a
+ * private redis-server of its own (unless `REDIS_URL` is set: then every
+ * file uses that server, one file at a time). Prints each file's result as
+ * it ends (its whole output when it failed), then the counts per runtime and
+ * `tests: N passed, M failed` over all three.
  *
- * Arguments: paths (instead of `tests/`) and `--filter NAME` (`-t` for Bun,
- * `--test-name-pattern` for Node) are given to all three runners; any other
- * flag is passed to Deno and Bun verbatim (not to Node). The Node stage is
- * skipped, saying so, when `node` is not on PATH or is older than 20.14.
+ * Before the files run, each runtime is prepared once: Deno type-checks the
+ * suite (`deno check`; the files then run with `--no-check`), Node gets the
+ * test files and the scripts they spawn bundled by esbuild (from npm), Bun
+ * is taken from PATH or npm. The runtimes' files share one pool of job
+ * slots, the slowest files first.
  *
  * ```sh
- * deno task test
- * deno task test --filter lock tests/lock_test.ts
+ * deno task test                                # everything, ~4 min on 2 cores
+ * deno task test --runtime deno                 # one runtime
+ * deno task test tests/mutex_test.ts            # one file, on all three
+ * deno task test --runtime bun --filter abort tests/mutex_test.ts
+ * deno task test --jobs 2 --verbose             # fewer at a time, all output
  * REDIS_URL=redis://127.0.0.1:6379 deno task test
  * ```
+ *
+ * A runtime is skipped, saying so, when it cannot be had (Node older than
+ * 20.14, say); a skipped runtime asked for with `--runtime` is a failure.
  *
  * @module
  */
@@ -23,101 +30,116 @@
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  findExecutable,
   type RedisServer,
   requireRedisServer,
   startRedis,
-} from "./_server.ts";
+} from "../harness/server.ts";
+import {
+  ANSI,
+  type CommandLine,
+  countLines,
+  type Counts,
+  prepare,
+  type Prepared,
+  type RuntimeName,
+  RUNTIMES,
+} from "./_runtimes.ts";
 
-const BUN_VERSION = "1.4.5";
-const ESBUILD_VERSION = "0.24.0";
 /** The repository, where the runners run. */
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** Files run at once, by default, each with its own redis-server. */
+const DEFAULT_JOBS = 6;
+/** Wall-clock limit of one file's run (or one preparation step). */
+const JOB_LIMIT_MS = 8 * 60_000;
+/** How much of a job's output is kept (its end) to show when it fails. */
+const OUTPUT_CHARS = 256 * 1024;
 /**
- * Scripts that tests spawn as processes of their own runtime
- * (`tests/_spawn.ts`), besides `tests/_*_worker.ts`: on Node they run from
- * their bundles.
+ * Seconds each slow file takes on one runtime, as measured on a 2-core
+ * machine: the pool starts the slowest first, so that no long file starts
+ * last. Files not listed count as {@linkcode DEFAULT_SECONDS}.
  */
-const NODE_SCRIPTS = ["cli.ts"];
-/** `--test-concurrency` (20.10) and `--test-force-exit` (20.14). */
-const NODE_MIN_VERSION = [20, 14];
-/** Wall-clock limit of one runtime's whole run. */
-const RUN_LIMIT_MS = 30 * 60_000;
-/** How much of a runner's output is kept to find its summary. */
-const TAIL_CHARS = 64 * 1024;
+const SECONDS: Record<string, number> = {
+  "tests/cluster_failover_test.ts": 45,
+  "tests/chaos_test.ts": 40,
+  "tests/failover_test.ts": 35,
+  "tests/cluster_durability_test.ts": 30,
+  "tests/shared_client_test.ts": 30,
+  "tests/sentinel_test.ts": 30,
+  "tests/cluster_tools_test.ts": 25,
+  "tests/cluster_test.ts": 25,
+  "tests/npm_package_test.ts": 25,
+  "tests/redlock_test.ts": 20,
+  "tests/reliability_test.ts": 20,
+  "tests/outage_test.ts": 15,
+  "tests/cluster_harness_test.ts": 15,
+};
+const DEFAULT_SECONDS = 5;
 
-interface Counts {
-  passed: number;
-  failed: number;
-}
-
-interface Result extends Counts {
-  ok: boolean;
-  /** Wall-clock time of the stage. */
-  ms: number;
-}
-
+/** What to run. */
 interface Plan {
   paths: string[];
   filter?: string;
-  extra: string[];
+  runtimes: RuntimeName[];
+  jobs: number;
+  verbose: boolean;
 }
+
+/** One test file on one runtime. */
+interface Job {
+  runtime: RuntimeName;
+  file: string;
+  weight: number;
+}
+
+/** How a job or a step ended. */
+interface Outcome extends Counts {
+  ok: boolean;
+  ms: number;
+}
+
+const USAGE = "usage: deno task test [--runtime deno|bun|node]... " +
+  "[--filter NAME] [--jobs N] [--verbose] [PATH...]";
 
 function parseArgs(args: string[]): Plan {
-  const plan: Plan = { paths: [], extra: [] };
+  const plan: Plan = { paths: [], runtimes: [], jobs: 0, verbose: false };
   const rest = args[0] === "--" ? args.slice(1) : args;
+  const value = (i: number, flag: string) => {
+    if (i >= rest.length) throw new Error(`${flag} needs a value\n${USAGE}`);
+    return rest[i];
+  };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
-    if (arg === "--filter") {
-      if (i + 1 >= rest.length) throw new Error("--filter needs a value");
-      plan.filter = rest[++i];
-    } else if (arg.startsWith("--filter=")) {
-      plan.filter = arg.slice("--filter=".length);
-    } else if (arg.startsWith("-")) {
-      plan.extra.push(arg);
-    } else {
-      plan.paths.push(arg);
-    }
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
+    const take = () => inline ?? value(++i, flag);
+    if (flag === "--filter") plan.filter = take();
+    else if (flag === "--runtime") {
+      for (const name of take().split(",")) {
+        if (!(RUNTIMES as readonly string[]).includes(name)) {
+          throw new Error(
+            `--runtime must be one of ${
+              RUNTIMES.join(", ")
+            }: current value is "${name}"`,
+          );
+        }
+        plan.runtimes.push(name as RuntimeName);
+      }
+    } else if (flag === "--jobs") {
+      const jobs = Number(take());
+      if (!Number.isInteger(jobs) || jobs < 1) {
+        throw new Error(`--jobs must be a positive integer\n${USAGE}`);
+      }
+      plan.jobs = jobs;
+    } else if (flag === "--verbose") plan.verbose = true;
+    else if (flag === "--help" || flag === "-h") throw new Error(USAGE);
+    else if (arg.startsWith("-")) {
+      throw new Error(`unknown flag ${arg}\n${USAGE}`);
+    } else plan.paths.push(arg);
   }
   if (plan.paths.length === 0) plan.paths.push("tests/");
+  if (plan.runtimes.length === 0) plan.runtimes.push(...RUNTIMES);
   return plan;
-}
-
-/**
- * `node --test --test-reporter=tap` ends with `# pass N`, `# fail M` and
- * `# cancelled K` lines; a cancelled test (its file's process died or hung
- * up) counts as failed.
- */
-function nodeCounts(output: string): Counts | undefined {
-  const text = output.replace(ANSI, "");
-  const last = (name: string) =>
-    [...text.matchAll(new RegExp(`^# ${name} (\\d+)\\s*$`, "gm"))].at(-1);
-  const passed = last("pass");
-  const failed = last("fail");
-  const cancelled = last("cancelled");
-  if (passed === undefined && failed === undefined) return undefined;
-  return {
-    passed: Number(passed?.[1] ?? 0),
-    failed: Number(failed?.[1] ?? 0) + Number(cancelled?.[1] ?? 0),
-  };
-}
-
-/** The Node version at `node`, as numbers, or `undefined` if it does not run. */
-async function nodeVersion(node: string): Promise<number[] | undefined> {
-  try {
-    const { success, stdout } = await new Deno.Command(node, {
-      args: ["--version"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const match = /^v(\d+)\.(\d+)\.(\d+)/.exec(
-      new TextDecoder().decode(stdout),
-    );
-    return success && match ? match.slice(1).map(Number) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Test files under `path` (a file, or a directory searched recursively). */
@@ -136,279 +158,130 @@ async function testFiles(path: string): Promise<string[]> {
   return files.sort();
 }
 
-/**
- * Runs esbuild from npm: bundles `entries` (paths in the repository) for
- * Node 20, each as `outdir/<its path>.mjs`.
- */
-function bundleForNode(
-  label: string,
-  entries: string[],
-  outdir: string,
-  main: boolean,
-  env: Record<string, string>,
-): Promise<Result> {
-  return runOne(
-    label,
-    "npx",
-    [
-      "-y",
-      `esbuild@${ESBUILD_VERSION}`,
-      ...entries.map((entry) => join(ROOT, entry)),
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      // Node 20 has no import.meta.main: true for a script run as such,
-      // false for the test files (bench/chaos.ts has a main of its own).
-      `--define:import.meta.main=${main}`,
-      `--outbase=${ROOT}`,
-      `--outdir=${outdir}`,
-      "--out-extension:.js=.mjs",
-      "--log-level=warning",
-    ],
-    env,
-    () => ({ passed: 0, failed: 0 }),
-    `-y esbuild@${ESBUILD_VERSION} (${entries.length} files) --bundle ` +
-      `--platform=node --target=node20 --outdir=${outdir}`,
-  );
-}
-
-/**
- * The Node stage: bundles the test files and the scripts they spawn for
- * Node 20 (TypeScript, `await using` lowered) into a temporary directory
- * laid out like the repository (so `new URL("./_lock_worker.ts",
- * import.meta.url)` in a bundle names the worker's bundle, `.ts` for `.mjs`:
- * see `tests/_spawn.ts`), and runs them with `node --test`, one file after
- * another. A reason string when it does not run.
- */
-async function runNode(
-  plan: Plan,
-  env: Record<string, string>,
-): Promise<Result | string> {
-  const node = findExecutable("node");
-  if (!node) return "node not on PATH";
-  const version = await nodeVersion(node);
-  if (!version) return `${node} --version failed`;
-  const [major, minor] = NODE_MIN_VERSION;
-  if (version[0] < major || (version[0] === major && version[1] < minor)) {
-    return `Node ${version.join(".")} is older than ${major}.${minor}`;
-  }
-  const started = performance.now();
-  const tests: string[] = [];
-  for (const path of plan.paths) {
-    for (const file of await testFiles(resolve(path))) {
-      tests.push(relative(ROOT, file));
-    }
-  }
-  if (tests.length === 0) return "no test files";
-  const workers: string[] = [];
-  for await (const entry of Deno.readDir(join(ROOT, "tests"))) {
-    if (/^_.*_worker\.ts$/.test(entry.name)) {
-      workers.push(`tests/${entry.name}`);
-    }
-  }
-  const dir = await Deno.makeTempDir({ prefix: "redsync-node-" });
-  try {
-    const failedBuild = (): Result => ({
-      passed: 0,
-      failed: 1,
-      ok: false,
-      ms: performance.now() - started,
-    });
-    const build = await bundleForNode(
-      "node (bundle tests)",
-      [...tests, ...workers.sort()],
-      dir,
-      false,
-      env,
-    );
-    if (!build.ok) return failedBuild();
-    const scripts = await bundleForNode(
-      "node (bundle scripts)",
-      NODE_SCRIPTS,
-      dir,
-      true,
-      env,
-    );
-    if (!scripts.ok) return failedBuild();
-    const args = [
-      "--test",
-      "--test-reporter=tap",
-      "--test-concurrency=1",
-      // Ends each file's process once its tests are done, as Deno and Bun do.
-      "--test-force-exit",
-    ];
-    if (plan.filter !== undefined) {
-      args.push(`--test-name-pattern=${bunPattern(plan.filter)}`);
-    }
-    args.push(...tests.map((file) => join(dir, file.replace(/\.ts$/, ".mjs"))));
-    const result = await runOne("node", node, args, env, nodeCounts);
-    return { ...result, ms: performance.now() - started };
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-}
-
-/** Deno's `--filter` is a substring unless written `/regex/`; Bun's `-t` is a regex. */
-function bunPattern(filter: string): string {
-  const regex = /^\/(.*)\/$/.exec(filter);
-  return regex ? regex[1] : filter.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** Bun takes a bare word as a file-name filter; make paths explicit. */
-function bunPath(path: string): string {
-  return /^(\.{1,2}\/|\/)/.test(path) ? path : `./${path}`;
-}
-
-// deno-lint-ignore no-control-regex
-const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
-
-/** Deno ends with `ok | 3 passed (2 steps) | 0 failed | 1 ignored (1s)`. */
-function denoCounts(output: string): Counts | undefined {
-  const lines = output.replace(ANSI, "").split(/\r?\n/);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i].trim();
-    if (!/^(ok|FAILED) \|/.test(line)) continue;
-    const passed = /\| (\d+) passed/.exec(line);
-    const failed = /\| (\d+) failed/.exec(line);
-    if (passed && failed) {
-      return { passed: Number(passed[1]), failed: Number(failed[1]) };
-    }
-  }
-  return undefined;
-}
-
-/** Bun ends with ` 3 pass` / ` 0 fail` lines. */
-function bunCounts(output: string): Counts | undefined {
-  const text = output.replace(ANSI, "");
-  const passed = [...text.matchAll(/^\s*(\d+) pass\s*$/gm)].at(-1);
-  const failed = [...text.matchAll(/^\s*(\d+) fail\s*$/gm)].at(-1);
-  if (passed === undefined && failed === undefined) return undefined;
-  return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
-}
-
-/**
- * Per-test result lines, for a runner that dies before its summary (crash,
- * out of memory): Deno's `name ... ok (1ms)` / `name ... FAILED (1ms)`,
- * Bun's `(pass) name` / `(fail) name` and Node's TAP `ok 1 - name` /
- * `not ok 1 - name`.
- */
-function countLine(line: string, counts: Counts): void {
-  const text = line.replace(ANSI, "");
-  if (
-    /^\S.* \.\.\. ok \(/.test(text) || text.startsWith("(pass) ") ||
-    /^ok \d+ - (?!.*# SKIP)/.test(text)
-  ) {
-    counts.passed++;
-  } else if (
-    /^\S.* \.\.\. FAILED( \(|$)/.test(text) || text.startsWith("(fail) ") ||
-    /^not ok \d+ - /.test(text)
-  ) counts.failed++;
-}
-
-let current: Deno.ChildProcess | undefined;
+const running = new Set<Deno.ChildProcess>();
+const servers = new Set<RedisServer>();
 let interrupted = false;
-let server: RedisServer | undefined;
 
-async function pump(
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Reads a stream to its end, keeping its last `OUTPUT_CHARS` characters. */
+async function drain(
   stream: ReadableStream<Uint8Array>,
-  sink: { write(p: Uint8Array): Promise<number> },
   keep: (text: string) => void,
-  onLine: (line: string) => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
-  let partial = "";
   for await (const chunk of stream) {
-    let written = 0;
-    while (written < chunk.length) {
-      written += await sink.write(chunk.subarray(written));
-    }
-    const text = decoder.decode(chunk, { stream: true });
-    keep(text);
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    if (partial.length > TAIL_CHARS) partial = "";
-    for (const line of lines) onLine(line);
+    keep(decoder.decode(chunk, { stream: true }));
   }
-  if (partial !== "") onLine(partial);
 }
 
 /**
- * Runs one runner, echoing its output; returns its counts, exit code and
- * time. `shown`: what to print instead of the whole command line.
+ * Runs one command with `env`, its output kept; `counts` reads the
+ * runner's summary from it. A run that exits non-zero without a failed
+ * test (a crash, a load error, the time limit) counts one failure.
  */
-async function runOne(
-  label: string,
-  command: string,
-  args: string[],
+async function runCommand(
+  line: CommandLine,
   env: Record<string, string>,
-  parse: (output: string) => Counts | undefined,
-  shown?: string,
-): Promise<Result> {
+  counts: (output: string) => Counts | undefined,
+): Promise<Outcome & { output: string }> {
   const started = performance.now();
-  const ms = () => performance.now() - started;
-  if (interrupted) return { passed: 0, failed: 0, ok: false, ms: ms() };
-  console.log(
-    `\n== ${label}: ${command} ${shown ?? args.join(" ")}`,
-  );
-  let tail = "";
+  let output = "";
   const keep = (text: string) => {
-    tail = (tail + text).slice(-TAIL_CHARS);
+    output = (output + text).slice(-OUTPUT_CHARS);
   };
-  const seen: Counts = { passed: 0, failed: 0 };
-  const onLine = (line: string) => countLine(line, seen);
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(command, {
-      args,
+    child = new Deno.Command(line.command, {
+      args: line.args,
+      cwd: ROOT,
       env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
   } catch (error) {
-    console.error(`${label}: cannot start ${command}: ${error}`);
-    return { passed: 0, failed: 1, ok: false, ms: ms() };
+    return {
+      passed: 0,
+      failed: 1,
+      ok: false,
+      ms: performance.now() - started,
+      output: `cannot start ${line.command}: ${error}`,
+    };
   }
-  current = child;
+  running.add(child);
   let timedOut = false;
   const limit = setTimeout(() => {
     timedOut = true;
-    console.error(
-      `${label}: still running after ${RUN_LIMIT_MS / 60_000} min, killing it`,
-    );
+    keep(`\n(still running after ${seconds(JOB_LIMIT_MS)}: killed)\n`);
     try {
       child.kill("SIGKILL");
     } catch {
       // already gone
     }
-  }, RUN_LIMIT_MS);
+  }, JOB_LIMIT_MS);
   try {
-    await Promise.all([
-      pump(child.stdout, Deno.stdout, keep, onLine),
-      pump(child.stderr, Deno.stderr, keep, onLine),
-    ]);
+    await Promise.all([drain(child.stdout, keep), drain(child.stderr, keep)]);
     const status = await child.status;
     const ok = status.success && !timedOut;
-    let counts = parse(tail);
-    if (counts === undefined) {
-      console.error(
-        `${label}: no test summary found (exit code ${status.code}); ` +
-          `counted ${seen.passed} passed, ${seen.failed} failed from its output`,
-      );
-      counts = seen;
-    }
-    // A runner that fails without a failed test (crash, load error...) counts one.
-    if (!ok && counts.failed === 0) {
-      console.error(
-        `${label}: exit code ${status.code} without a failed test; counting 1 failure`,
-      );
-      return { ...counts, failed: 1, ok, ms: ms() };
-    }
-    return { ...counts, ok, ms: ms() };
+    const found = counts(output) ?? countLines(output);
+    const failed = !ok && found.failed === 0 ? 1 : found.failed;
+    return {
+      passed: found.passed,
+      failed,
+      ok: ok && failed === 0,
+      ms: performance.now() - started,
+      output,
+    };
   } finally {
     clearTimeout(limit);
-    current = undefined;
+    running.delete(child);
+  }
+}
+
+/** Prints a finished job or step: one line, and its output when it failed. */
+function report(
+  label: string,
+  outcome: Outcome & { output: string },
+  verbose: boolean,
+  line: CommandLine,
+): void {
+  const status = outcome.ok ? "ok    " : "FAILED";
+  const text =
+    `${status} ${label}: ${outcome.passed} passed, ${outcome.failed} failed (${
+      seconds(outcome.ms)
+    })`;
+  if (!outcome.ok || verbose) {
+    const output = Deno.stdout.isTerminal()
+      ? outcome.output
+      : outcome.output.replace(ANSI, "");
+    console.log(
+      `\n---- ${label}: ${line.command} ${
+        line.args.join(" ")
+      }\n${output.trimEnd()}\n---- end of ${label}`,
+    );
+  }
+  console.log(text);
+}
+
+/** A small counting semaphore for the job slots. */
+class Slots {
+  #free: number;
+  #waiting: (() => void)[] = [];
+  constructor(count: number) {
+    this.#free = count;
+  }
+  async take(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+  give(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
   }
 }
 
@@ -417,68 +290,170 @@ async function main(): Promise<number> {
   try {
     plan = parseArgs(Deno.args);
   } catch (error) {
-    console.error(
-      `tests/run.ts: ${error instanceof Error ? error.message : error}`,
-    );
+    console.error(error instanceof Error ? error.message : error);
     return 2;
   }
-
-  const env: Record<string, string> = {};
-  let url = Deno.env.get("REDIS_URL");
-  if (!url) {
+  const shared = Deno.env.get("REDIS_URL");
+  if (!shared) {
     try {
       requireRedisServer();
     } catch (error) {
       console.error(error instanceof Error ? error.message : error);
       return 1;
     }
-    server = await startRedis();
-    url = server.url;
-    console.log(`shared redis-server: ${url} (private, stopped at the end)`);
-  } else {
-    console.log(`shared Redis from REDIS_URL`);
   }
-  env.REDIS_URL = url;
+  const jobCount = plan.jobs || (shared ? 1 : DEFAULT_JOBS);
+  const files: string[] = [];
+  for (const path of plan.paths) {
+    for (const file of await testFiles(resolve(path))) {
+      files.push(relative(ROOT, file));
+    }
+  }
+  if (files.length === 0) {
+    console.error(`no test files in ${plan.paths.join(" ")}`);
+    return 1;
+  }
+  const baseEnv: Record<string, string> = {};
   if (Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR")) {
-    env.FORCE_COLOR = "1";
+    baseEnv.FORCE_COLOR = "1";
+  }
+  console.log(
+    `${files.length} file(s) on ${
+      plan.runtimes.join(", ")
+    }, ${jobCount} at a time, ` +
+      (shared
+        ? "all on the server at REDIS_URL"
+        : "each with a private redis-server"),
+  );
+
+  const started = performance.now();
+  const slots = new Slots(jobCount);
+  const totals = new Map<RuntimeName, Outcome & { skipped?: string }>();
+  const times: { label: string; ms: number }[] = [];
+  for (const runtime of plan.runtimes) {
+    totals.set(runtime, { passed: 0, failed: 0, ok: true, ms: 0 });
+  }
+  const add = (runtime: RuntimeName, outcome: Outcome) => {
+    const total = totals.get(runtime)!;
+    total.passed += outcome.passed;
+    total.failed += outcome.failed;
+    total.ok &&= outcome.ok;
+    total.ms = Math.max(total.ms, performance.now() - started);
+  };
+
+  // Preparation steps run at once, outside the slots (they do not wait).
+  const prepared = new Map<RuntimeName, Promise<Prepared | string>>();
+  for (const runtime of plan.runtimes) {
+    prepared.set(
+      runtime,
+      prepare(runtime, ROOT, files, async (label, line) => {
+        const outcome = await runCommand(line, baseEnv, () => undefined);
+        report(label, outcome, plan.verbose, line);
+        if (!outcome.ok) add(runtime, outcome);
+        return outcome.ok;
+      }),
+    );
   }
 
-  const denoArgs = ["test", "-A", ...plan.extra];
-  if (plan.filter !== undefined) denoArgs.push("--filter", plan.filter);
-  denoArgs.push(...plan.paths);
+  const jobs: Job[] = [];
+  for (const file of files) {
+    for (const runtime of plan.runtimes) {
+      jobs.push({
+        runtime,
+        file,
+        weight: SECONDS[file] ?? DEFAULT_SECONDS,
+      });
+    }
+  }
+  // Slowest first; equal ones alternate runtimes (stable sort).
+  jobs.sort((a, b) => b.weight - a.weight);
 
-  const bunArgs = ["test", "--timeout", "120000", ...plan.extra];
-  if (plan.filter !== undefined) bunArgs.push("-t", bunPattern(plan.filter));
-  bunArgs.push(...plan.paths.map(bunPath));
-  const bun = findExecutable("bun");
-  const [bunCommand, bunPrefix] = bun === undefined
-    ? ["npx", ["-y", `bun@${BUN_VERSION}`]]
-    : [bun, []];
+  const runJob = async (job: Job, ready: Prepared) => {
+    let server: RedisServer | undefined;
+    const label = `${job.runtime.padEnd(4)} ${job.file}`;
+    try {
+      let url = shared;
+      if (!url) {
+        server = await startRedis();
+        servers.add(server);
+        url = server.url;
+      }
+      const line = ready.commandFor(job.file, plan.filter);
+      const outcome = await runCommand(
+        line,
+        { ...baseEnv, REDIS_URL: url },
+        ready.counts,
+      );
+      if (interrupted) return;
+      report(label, outcome, plan.verbose, line);
+      times.push({ label, ms: outcome.ms });
+      add(job.runtime, outcome);
+    } catch (error) {
+      console.log(`FAILED ${label}: ${error}`);
+      add(job.runtime, { passed: 0, failed: 1, ok: false, ms: 0 });
+    } finally {
+      if (server) {
+        servers.delete(server);
+        await server.stop();
+      }
+    }
+  };
 
-  const results = [
-    await runOne("deno", Deno.execPath(), denoArgs, env, denoCounts),
-    await runOne("bun", bunCommand, [...bunPrefix, ...bunArgs], env, bunCounts),
-  ];
-  const node = await runNode(plan, env);
+  await Promise.all(jobs.map(async (job) => {
+    const ready = await prepared.get(job.runtime)!;
+    if (typeof ready === "string") return;
+    await slots.take();
+    try {
+      if (!interrupted) await runJob(job, ready);
+    } finally {
+      slots.give();
+    }
+  }));
 
-  await server?.stop();
-  server = undefined;
+  for (const [runtime, promise] of prepared) {
+    const ready = await promise;
+    const total = totals.get(runtime)!;
+    if (typeof ready === "string") {
+      total.skipped = ready;
+      // Asked for by name, or failed while preparing: a failure.
+      if (Deno.args.some((a) => a.startsWith("--runtime")) || total.failed) {
+        total.ok = false;
+        total.failed ||= 1;
+      }
+    } else await ready.cleanup();
+  }
 
-  const all = typeof node === "string" ? results : [...results, node];
-  const passed = all.reduce((sum, r) => sum + r.passed, 0);
-  const failed = all.reduce((sum, r) => sum + r.failed, 0);
-  const line = (name: string, r: Result) =>
-    `${name}: ${r.passed} passed, ${r.failed} failed (${
-      Math.round(r.ms / 1000)
-    } s)`;
+  const slowest = times.sort((a, b) => b.ms - a.ms).slice(0, 8);
   console.log(
-    `\n${line("deno", results[0])}; ${line("bun", results[1])}; ` +
-      (typeof node === "string"
-        ? `node: skipped (${node})`
-        : line("node", node)),
+    `\nslowest: ${
+      slowest.map((t) => `${t.label.replace(/\s+/, " ")} ${seconds(t.ms)}`)
+        .join(", ")
+    }`,
   );
+  const parts = [...totals].map(([runtime, t]) =>
+    t.skipped !== undefined && t.passed === 0
+      ? `${runtime}: skipped (${t.skipped})`
+      : `${runtime}: ${t.passed} passed, ${t.failed} failed`
+  );
+  console.log(
+    `${parts.join("; ")}; in ${seconds(performance.now() - started)}`,
+  );
+  const all = [...totals.values()];
+  const passed = all.reduce((sum, t) => sum + t.passed, 0);
+  const failed = all.reduce((sum, t) => sum + t.failed, 0);
   console.log(`tests: ${passed} passed, ${failed} failed`);
-  return all.every((r) => r.ok) && failed === 0 && passed > 0 ? 0 : 1;
+  return all.every((t) => t.ok) && failed === 0 && passed > 0 ? 0 : 1;
+}
+
+async function stopAll(): Promise<void> {
+  for (const child of running) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.all([...servers].map((server) => server.stop()));
 }
 
 function onSignal(signal: Deno.Signal): void {
@@ -486,13 +461,7 @@ function onSignal(signal: Deno.Signal): void {
   if (interrupted) return;
   interrupted = true;
   console.error(`\ntests/run.ts: ${signal}, stopping`);
-  try {
-    current?.kill("SIGTERM");
-  } catch {
-    // already gone
-  }
-  const stopped = server?.stop() ?? Promise.resolve();
-  stopped.finally(() => Deno.exit(130));
+  stopAll().finally(() => Deno.exit(130));
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -509,6 +478,6 @@ try {
 } catch (error) {
   console.error(error);
 } finally {
-  await server?.stop();
+  await stopAll();
 }
 Deno.exit(code);

@@ -11,8 +11,8 @@ import {
 } from "../mod.ts";
 // Not exported from mod.ts yet.
 import { ReadWriteLock } from "../src/locks/rw_lock.ts";
-import { sharedRedisUrl } from "./_server.ts";
-import { type Script, startScript } from "./_spawn.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
+import { type Script, startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 import { delay, until } from "./_until.ts";
 

@@ -8,7 +8,7 @@ import {
   SemaphoreMismatchError,
 } from "../mod.ts";
 import { internalsOf } from "../src/client/client.ts";
-import { sharedRedisUrl } from "./_server.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
 const url = sharedRedisUrl();

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { connect, ConnectionError, Mutex, Semaphore } from "../mod.ts";
-import { startSentinels } from "./_sentinel.ts";
+import { startSentinels } from "../harness/sentinel.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;

@@ -1,9 +1,9 @@
-// Tests of the test helpers themselves: tests/_server.ts and tests/_test.ts.
+// Tests of the test helpers themselves: harness/server.ts and tests/_test.ts.
 import assert from "node:assert/strict";
 import { connect as netConnect, type Socket } from "node:net";
 import process from "node:process";
 import { connect as tlsConnect } from "node:tls";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { runtime, test } from "./_test.ts";
 
 /** One RESP command. */

@@ -13,8 +13,8 @@ import {
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
-import { sharedRedisUrl, startRedis } from "./_server.ts";
-import { startProxy } from "./_proxy.ts";
+import { sharedRedisUrl, startRedis } from "../harness/server.ts";
+import { startProxy } from "../harness/proxy.ts";
 import { test } from "./_test.ts";
 import { delay, until } from "./_until.ts";
 import { defaultConnector } from "../src/transport/mod.ts";

@@ -8,7 +8,7 @@ import {
   nodeConnector,
 } from "../src/transport/mod.ts";
 import type { TransportHandlers } from "../src/transport/types.ts";
-import { sharedRedisUrl } from "./_server.ts";
+import { sharedRedisUrl } from "../harness/server.ts";
 import { runtime, test } from "./_test.ts";
 
 const url = sharedRedisUrl();

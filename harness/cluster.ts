@@ -8,7 +8,7 @@
  * does not depend on the client under test.
  *
  * With `proxyPrimaries`, each primary is reachable through a TCP proxy
- * (`tests/_proxy.ts`) for everyone: it announces the proxy's port
+ * (`harness/proxy.ts`) for everyone: it announces the proxy's port
  * (`--cluster-announce-port`, and its real bus port as
  * `--cluster-announce-bus-port`, so the cluster bus is not proxied), so its
  * replica replicates through the proxy and `proxyOf(port).freezeReplication()`
@@ -22,8 +22,9 @@ import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { type Proxy, startProxy } from "./_proxy.ts";
-import { requireRedisServer } from "./_server.ts";
+import { type Proxy, startProxy } from "./proxy.ts";
+import { waitForReplicas } from "./replication.ts";
+import { requireRedisServer } from "./server.ts";
 
 /** How to start a cluster. */
 export interface ClusterOptions {
@@ -364,6 +365,17 @@ export async function startCluster(
       "--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"]);
     await settle("startup");
     const seedPorts = (await primaries()).map((p) => p.port);
+    // Acknowledged writes on every shard, not only linked replicas.
+    if (replicasPerPrimary > 0) {
+      await Promise.all(
+        (await primaries()).map((p) =>
+          waitForReplicas(p.port, {
+            replicas: replicasPerPrimary,
+            slots: p.slots,
+          })
+        ),
+      );
+    }
     if (options.proxyPrimaries) {
       const wanted = nodes.slice(0, count).map((n) => n.port).sort();
       if (String([...seedPorts].sort()) !== String(wanted)) {

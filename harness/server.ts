@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { startRedis } from "./_server.ts";
+ * import { startRedis } from "./server.ts";
  *
  * await using server = await startRedis({ password: "pw" });
  * console.log(server.url); // redis://127.0.0.1:PORT

@@ -25,8 +25,8 @@ import {
   type Lease,
   Semaphore,
 } from "../mod.ts";
-import { startCluster } from "./_cluster.ts";
-import { startSentinels } from "./_sentinel.ts";
+import { startCluster } from "./cluster.ts";
+import { startSentinels } from "./sentinel.ts";
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
@@ -125,7 +125,7 @@ export async function runFailover(
 
 /**
  * Runs the scenario once on a fresh Redis Cluster (3 primaries, 3 replicas,
- * `cluster-node-timeout` 1000, `tests/_cluster.ts`), on the shard that owns
+ * `cluster-node-timeout` 1000, `harness/cluster.ts`), on the shard that owns
  * the semaphore's slot: its replication is frozen at its primary's proxy,
  * the primary is killed, the cluster promotes its replica (about 2.4 s);
  * once every node agrees, the old primary is restarted empty with its node

@@ -12,8 +12,9 @@ import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "../mod.ts";
-import { type RedisServer, startRedis } from "./_server.ts";
-import { type Proxy, startProxy } from "./_proxy.ts";
+import { type RedisServer, startRedis } from "./server.ts";
+import { type Proxy, startProxy } from "./proxy.ts";
+import { waitForReplicas } from "./replication.ts";
 
 /** The running topology. */
 export interface SentinelTopology {
@@ -146,6 +147,8 @@ export async function startSentinels(
       }
       await delay(100);
     }
+    // Acknowledged writes, not only a link "online" (tests count on WAIT).
+    await waitForReplicas(primary.port);
     return {
       name,
       primary,

@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import process from "node:process";
-import { runtime } from "./_test.ts";
+import { runtime } from "./runtime.ts";
 
 /**
  * The command line that runs `file` with `args` in this runtime. Node runs
