@@ -10,6 +10,8 @@ import {
   ConnectionError,
   forceRelease,
   inspect,
+  Lease,
+  ManualResetEvent,
   Mutex,
   Semaphore,
 } from "../mod.ts";
@@ -144,6 +146,89 @@ test(
         `round ${i}`,
       );
       await held.release();
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "shutdown: acquires and waits started while close() runs reject with ConnectionError and leave nothing held (10 rounds)",
+  async () => {
+    const url = sharedRedisUrl();
+    await using observer = await connect(url);
+    for (let i = 0; i < 10; i++) {
+      const client = await connect(url);
+      // Something to release, so that close() has a window to wait in.
+      await new Mutex(client, unique("shutdown-a"), { leaseMs: 60_000 })
+        .acquire();
+      const b = unique("shutdown-b");
+      const c = unique("shutdown-c");
+      const event = new ManualResetEvent(client, unique("shutdown-e"));
+      const closed = client.close();
+      // Started in the same tick as close(): per-request primitives.
+      const late = [
+        new Mutex(client, b, { leaseMs: 60_000 }).acquire(),
+        new Mutex(client, c, {
+          leaseMs: 60_000,
+          wait: { strategy: "polling" },
+        }).tryAcquire(),
+        event.wait(),
+      ].map((p) => p.then((value) => value, (error: unknown) => error));
+      await closed;
+      const outcomes = await Promise.all(late);
+      // A lease handed out anyway: end its timers before asserting.
+      for (const outcome of outcomes) {
+        if (outcome instanceof Lease) await outcome.release().catch(() => {});
+      }
+      for (const outcome of outcomes) {
+        const what = outcome instanceof Lease ? "a lease" : String(outcome);
+        assert.ok(outcome instanceof ConnectionError, `round ${i}: ${what}`);
+        assert.match(outcome.message, /is clos(ing|ed)/, `round ${i}`);
+      }
+      for (const name of [b, c]) {
+        const info = await inspect(observer, name);
+        assert.equal(info.holders.length, 0, `round ${i}: ${name} is held`);
+        assert.equal(info.waiters, 0, `round ${i}: ${name} has waiters`);
+      }
+      const again = new ManualResetEvent(observer, event.name);
+      assert.equal((await again.info()).waiters, 0, `round ${i}`);
+    }
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "shutdown: a lease whose release is in flight when close() runs ends once, released (10 rounds)",
+  async () => {
+    const url = sharedRedisUrl();
+    await using observer = await connect(url);
+    for (let i = 0; i < 10; i++) {
+      const client = await connect(url);
+      const ends: string[] = [];
+      const holds: number[] = [];
+      let lostCalls = 0;
+      const mutex = new Mutex(client, unique("shutdown-releasing"), {
+        leaseMs: 60_000,
+        metrics: {
+          hold: (_name, ms) => holds.push(ms),
+          lost: () => ends.push("lost metric"),
+        },
+        onLost: () => lostCalls++,
+      });
+      mutex.addEventListener("released", () => ends.push("released"));
+      mutex.addEventListener("lost", () => ends.push("lost"));
+      const lease = await mutex.acquire();
+      const released = lease.release().then(() => "ok", (error) => error);
+      await client.close();
+      const outcome = await released;
+      assert.deepEqual(ends, ["released"], `round ${i}`);
+      assert.equal(outcome, "ok", `round ${i}`); // it landed
+      assert.equal(holds.length, 1, `round ${i}`);
+      assert.equal(lostCalls, 0, `round ${i}`);
+      assert.equal(lease.signal.aborted, false, `round ${i}`);
+      assert.equal(lease.held, false, `round ${i}`);
+      const info = await inspect(observer, mutex.name);
+      assert.equal(info.holders.length, 0, `round ${i}`);
     }
   },
   { timeoutMs: 60_000 },

@@ -32,8 +32,16 @@ let open: (options: ResolvedOptions) => Promise<RedisClient>;
 
 /** What the primitives use of a client beyond its public methods. */
 export interface ClientInternals {
-  /** The client's wake-up hub (created on first use). */
+  /**
+   * The client's wake-up hub (created on first use). Throws like
+   * `checkOpen()` once `close()` has begun.
+   */
   hub(): WakeSource;
+  /**
+   * Throws `ConnectionError` once `close()` has begun: `close()` shuts down
+   * what waits or holds when it starts, so nothing new may start after.
+   */
+  checkOpen(): void;
   /** See `Topology.wakePrefix`: where scripts wake this client's waiters. */
   wakePrefix(prefix: string, base: string): string;
   /** Calls `listener` after each reconnect of the main connection. */
@@ -100,6 +108,8 @@ export class RedisClient implements AsyncDisposable {
   readonly #options: ResolvedOptions;
   readonly #topology: Topology;
   #closed = false;
+  /** `close()` has begun: new acquires and waits are refused. */
+  #shuttingDown = false;
   readonly #closing = new AbortController();
   #internals: ClientInternals | undefined;
   #policy: Promise<string | undefined> | undefined;
@@ -127,9 +137,10 @@ export class RedisClient implements AsyncDisposable {
     internals = (client) =>
       client.#internals ??= {
         hub: () => {
-          if (client.#closed) throw client.#closedError();
+          client.#checkOpen();
           return client.#topology.hub();
         },
+        checkOpen: () => client.#checkOpen(),
         wakePrefix: (prefix, base) => client.#topology.wakePrefix(prefix, base),
         onReconnect: (listener) => client.#topology.onReconnect(listener),
         closing: client.#closing.signal,
@@ -297,11 +308,21 @@ export class RedisClient implements AsyncDisposable {
     return new ConnectionError(`Client for ${this.#options.display} is closed`);
   }
 
+  #checkOpen(): void {
+    if (this.#closed) throw this.#closedError();
+    if (this.#shuttingDown) {
+      throw new ConnectionError(
+        `Client for ${this.#options.display} is closing: no acquire or wait may start through it`,
+      );
+    }
+  }
+
   /**
    * Closes the client: first releases every lease it holds and withdraws
    * its waiting acquires (unless `release: false`; within `timeoutMs`),
    * then closes every connection. Commands still waiting reject with
-   * `ConnectionError`. Calling it again waits for the first call.
+   * `ConnectionError`, and so do acquires and waits started once it has
+   * begun. Calling it again waits for the first call.
    *
    * @example
    * ```ts
@@ -339,6 +360,7 @@ export class RedisClient implements AsyncDisposable {
 
   async #close(options: CloseOptions): Promise<void> {
     const { release = true, timeoutMs = 2_000 } = options;
+    this.#shuttingDown = true;
     if (release && this.#tracked.size > 0 && !this.#closed) {
       const reason = new ConnectionError(
         `Client for ${this.#options.display} is closing`,

@@ -84,17 +84,19 @@ export class LockEngine {
     userSignal: AbortSignal | undefined,
     meta = "",
   ): Promise<Lease | undefined> {
+    const { client, options } = this.#config;
+    // Once close() has begun, nothing new may hold or wait through it.
+    internalsOf(client).checkOpen();
     if (this.disposed) throw this.#disposedError();
     userSignal?.throwIfAborted();
     const scoped = this.#disposed.open(userSignal);
     const { signal } = scoped;
-    const { client, options } = this.#config;
     if (!this.#evictionChecked) {
       this.#evictionChecked = true;
       warnIfEvicting(client, this.#config.observer, options.logger);
     }
     // Blocking waiters are woken through the client's hub: their id names
-    // it (hub() throws once the client is closed: nothing is left open).
+    // it (hub() throws once the client is closing: nothing is left open).
     let ticket: WakeTicket | undefined;
     try {
       ticket = mode !== "try" && options.wait.strategy === "blocking"
@@ -187,10 +189,12 @@ export class LockEngine {
    */
   async shutdown(reason: Error): Promise<void> {
     this.#disposed.abort(reason);
-    // The holders are told through their signal; the release is written now.
-    for (const lease of [...this.#holdings.leases]) endWithClient(lease);
+    // The holders are told through their signal; the release is written now
+    // (a release already in flight is left to end the lease, once).
+    const ends = [...this.#holdings.leases].map(endWithClient);
     // The client closes its connections next: wait for the answers first
     // (a socket closed with commands still on their way may drop them).
+    await Promise.all(ends);
     await this.#holdings.answered();
   }
 

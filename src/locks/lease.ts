@@ -17,15 +17,18 @@ type State = "held" | "releasing" | "released" | "lost";
 let construct: (...args: Parameters<typeof createLease>) => Lease;
 
 let retryNow: (lease: Lease) => void;
-let endNow: (lease: Lease) => void;
+let endNow: (lease: Lease) => Promise<void>;
 
 /**
  * Ends `lease` because its client closes: `signal` aborts with a
  * `LockLostError` saying so, and the permit is released at once (the
- * `RELEASE` is written before the client's connections close).
+ * `RELEASE` is written before the client's connections close). A lease
+ * whose `release()` is already in flight is left to it (one end per
+ * lease): the promise resolves once that release is answered, so the
+ * client can wait for it before closing its connections.
  */
-export function endWithClient(lease: Lease): void {
-  endNow(lease);
+export function endWithClient(lease: Lease): Promise<void> {
+  return endNow(lease);
 }
 
 /**
@@ -106,8 +109,11 @@ export class Lease implements AsyncDisposable {
   static {
     construct = (...args) => new Lease(...args);
     retryNow = (lease) => lease.#retryNow();
-    endNow = (lease) =>
+    endNow = (lease) => {
+      if (lease.#releasing) return lease.#releasing.then(() => {}, () => {});
       lease.#lose("The lease on '%s' was released as its client closed");
+      return Promise.resolve();
+    };
   }
 
   /** Retries a failed renewal at once (the connection is back). */
