@@ -3,6 +3,8 @@
  * the first key of a command (`command_keys.ts`) and the slot map parsers
  * (`slot_map.ts`). Slot vectors and replies were captured from Redis 7.0.15
  * (`CLUSTER KEYSLOT`, `CLUSTER SHARDS`, `CLUSTER SLOTS`, RESP2 and RESP3).
+ * `ASK` and its `ASKING` are checked against scripted nodes (a fake
+ * connector, no sockets).
  *
  * @module
  */
@@ -19,6 +21,8 @@ import {
 } from "../src/cluster/slot_map.ts";
 import type { RedisArg, RedisReply } from "../src/resp/types.ts";
 import { RedisReplyError } from "../src/errors.ts";
+import { ServerNode } from "../src/client/server_node.ts";
+import { connect, type Connector } from "../mod.ts";
 
 const te = new TextEncoder();
 
@@ -705,4 +709,107 @@ test("cluster: malformed replies throw a TypeError naming the command", () => {
       return true;
     });
   }
+});
+
+// ---------------------------------------------------- ASK, scripted nodes
+
+/** Every command a fake cluster node received, per connection. */
+type NodeLog = string[][];
+
+/**
+ * A scripted two-node cluster (no sockets): port 1 serves slots 0..8191,
+ * port 2 serves 8192..16383. `GET bar` (slot 5061) on port 1 answers
+ * `-ASK 5061 127.0.0.1:2`; every other `GET` answers `ok`. `logs[port]`
+ * holds what each connection to that port received, command by command.
+ */
+function fakeCluster(): { connector: Connector; logs: Map<number, NodeLog> } {
+  const logs = new Map<number, NodeLog>([[1, []], [2, []]]);
+  const slots = "*2\r\n" +
+    "*3\r\n:0\r\n:8191\r\n*2\r\n$9\r\n127.0.0.1\r\n:1\r\n" +
+    "*3\r\n:8192\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:2\r\n";
+  const connector: Connector = (options, handlers) => {
+    const log: string[] = [];
+    logs.get(options.port)!.push(log);
+    let closed = false;
+    const answer = (command: string[]): string => {
+      const line = command.join(" ").toUpperCase();
+      if (line.startsWith("HELLO")) return "%0\r\n";
+      if (line === "CLUSTER SHARDS") return "-ERR unknown subcommand\r\n";
+      if (line === "CLUSTER SLOTS") return slots;
+      if (line === "GET BAR" && options.port === 1) {
+        return "-ASK 5061 127.0.0.1:2\r\n";
+      }
+      if (line.startsWith("GET")) return "$2\r\nok\r\n";
+      return "+OK\r\n";
+    };
+    return Promise.resolve({
+      write(bytes: Uint8Array) {
+        if (closed) return;
+        // Arrays of bulk strings, ASCII only: "*N", then "$len", "arg" pairs.
+        const lines = new TextDecoder().decode(bytes).split("\r\n");
+        for (let i = 0; i < lines.length; i++) {
+          if (!lines[i].startsWith("*")) continue;
+          const n = Number(lines[i].slice(1));
+          const command = [];
+          for (let k = 0; k < n; k++) command.push(lines[i + 2 + 2 * k]);
+          i += 2 * n;
+          log.push(command.join(" "));
+          const reply = answer(command);
+          queueMicrotask(() => {
+            if (!closed) handlers.onData(new TextEncoder().encode(reply));
+          });
+        }
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        queueMicrotask(() => handlers.onClose());
+      },
+    });
+  };
+  return { connector, logs };
+}
+
+test("cluster: a signal that aborts as ASK's node is ready leaves no ASKING behind", async () => {
+  const fake = fakeCluster();
+  await using redis = await connect({
+    cluster: { nodes: ["127.0.0.1:1"] },
+    connector: fake.connector,
+    commandTimeoutMs: 5_000,
+  });
+  // Port 2 has one connection: its main connection.
+  const main = () => fake.logs.get(2)![0];
+  const since = (from: number) => main().slice(from);
+  // An ASK followed normally: ASKING, then the command, on port 2.
+  let from = main().length;
+  assert.equal(await redis.send("GET", "bar"), "ok");
+  assert.deepEqual(since(from), ["ASKING", "GET bar"]);
+  // The signal aborts right after whenReady() resolves for the asked node,
+  // before its continuation runs: neither ASKING nor the command is written.
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  const whenReady = ServerNode.prototype.whenReady;
+  let armed = true;
+  ServerNode.prototype.whenReady = function (signal) {
+    const ready = whenReady.call(this, signal);
+    if (armed && signal === controller.signal) {
+      armed = false;
+      controller.abort(reason);
+    }
+    return ready;
+  };
+  try {
+    from = main().length;
+    await assert.rejects(
+      redis.command(["GET", "bar"], { signal: controller.signal }),
+      (error: unknown) => error === reason,
+    );
+    assert.equal(armed, false);
+  } finally {
+    ServerNode.prototype.whenReady = whenReady;
+  }
+  // The next caller's command on port 2 runs without ASKING.
+  assert.equal(await redis.send("GET", "foo"), "ok");
+  assert.deepEqual(since(from), ["GET foo"]);
+  assert.equal(fake.logs.get(2)!.length, 1);
 });

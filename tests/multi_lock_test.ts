@@ -9,6 +9,7 @@ import {
   connect,
   forceRelease,
   inspect,
+  LockLostError,
   Mutex,
   Semaphore,
 } from "../mod.ts";
@@ -86,4 +87,74 @@ test("multi-lock: all or nothing, one signal for every part, permits, bad input"
     acquireAll([{ lock: m, permits: 2 }]),
     /only a semaphore/,
   );
+});
+
+test("multi-lock: the same server under two names is the same lock, another db is not", async () => {
+  const url = sharedRedisUrl();
+  assert.match(url, /127\.0\.0\.1/);
+  await using a = await connect(url);
+  await using b = await connect(url.replace("127.0.0.1", "localhost"));
+  await using db1 = await connect(`${url}/1`);
+  const x = unique("x");
+  assert.notEqual(a.url, b.url);
+  // One lock twice: refused at once, not a wait on itself until the signal.
+  const error = await acquireAll(
+    [new Mutex(a, x), new Mutex(b, x)],
+    AbortSignal.timeout(20_000),
+  ).catch((e) => e);
+  assert.ok(error instanceof TypeError, String(error));
+  assert.match(error.message, /given twice/);
+  assert.equal((await inspect(a, x)).holders.length, 0);
+  // Database 1 of the same server holds another lock of that name.
+  const both = await acquireAll(
+    [new Mutex(db1, x), new Mutex(a, x)],
+    AbortSignal.timeout(20_000),
+  );
+  assert.equal((await inspect(a, x)).holders.length, 1);
+  assert.equal((await inspect(db1, x)).holders.length, 1);
+  await both.release();
+});
+
+test("multi-lock: an early part lost while a later one is awaited rejects, keeping nothing", async () => {
+  const url = sharedRedisUrl();
+  await using a = await connect(url);
+  await using b = await connect(url);
+  const id = crypto.randomUUID();
+  // Taken in this order: "a:..." first, then "b:..." (held elsewhere).
+  const [first, second] = [`a:${id}`, `b:${id}`];
+  const holder = await new Mutex(b, second).acquire();
+  const early = new Mutex(a, first, { leaseMs: 300 });
+  let lost = false;
+  early.addEventListener("lost", () => lost = true);
+  const settled = acquireAll(
+    [new Mutex(a, second), early],
+    AbortSignal.timeout(30_000),
+  ).then((value) => ({ value }), (error) => ({ error }));
+  // Wait until the first part is held and the second awaited.
+  for (let i = 0; (await inspect(a, second)).waiters === 0; i++) {
+    assert.ok(i < 500, "acquireAll waits for the second part");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal((await inspect(a, first)).holders.length, 1);
+  // The first part is lost (its renewal finds it gone) ...
+  await forceRelease(a, first);
+  for (let i = 0; !lost; i++) {
+    assert.ok(i < 500, "the loss was noticed");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // ... then the second part becomes free.
+  await holder.release();
+  const outcome = await settled;
+  if ("value" in outcome) {
+    const aborted = outcome.value.signal.aborted;
+    await outcome.value.release().catch(() => {});
+    assert.fail(`acquireAll resolved (its signal aborted: ${aborted})`);
+  }
+  assert.ok(outcome.error instanceof LockLostError, String(outcome.error));
+  assert.equal(outcome.error.lockName, first);
+  // Nothing kept, nothing left waiting.
+  const info = await inspect(a, second);
+  assert.equal(info.holders.length, 0);
+  assert.equal(info.waiters, 0);
+  assert.equal((await inspect(a, first)).holders.length, 0);
 });

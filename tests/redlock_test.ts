@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   connect,
+  ConnectionError,
+  type Connector,
   DisposedError,
   inspect,
   LockLostError,
@@ -12,6 +14,8 @@ import {
 import { QuorumError } from "../src/redlock/errors.ts";
 import type { RedlockLease } from "../src/redlock/lease.ts";
 import { Redlock } from "../src/redlock/redlock.ts";
+import { internalsOf } from "../src/client/client.ts";
+import { defaultConnector } from "../src/transport/mod.ts";
 import { type RedisServer, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { delay, until } from "./_until.ts";
@@ -572,7 +576,11 @@ test("redlock: closed clients: a held lease is lost at its next renewal, and acq
   const name = unique("closed");
   const lock = new Redlock(clients, name, { leaseMs: 300 });
   const lease = await lock.acquire();
-  await Promise.all([clients[1].close(), clients[2].close()]);
+  // Closed without releasing (a plain close() releases: see below).
+  await Promise.all([
+    clients[1].close({ release: false }),
+    clients[2].close({ release: false }),
+  ]);
   await until("the lease lost", () => lease.signal.aborted, 2_000);
   const reason = lease.signal.reason;
   assert.ok(reason instanceof LockLostError);
@@ -682,4 +690,103 @@ test("redlock: events, logger and metrics, as for a Mutex", async () => {
   assert.ok(
     logged.some((line) => line.startsWith(`debug redsync: acquired '${name}'`)),
   );
+});
+
+test("redlock: a failed round releases only where an ACQUIRE was sent", async () => {
+  await using nodes = await startServers();
+  const [a, b] = await nodes.open();
+  const [held0, held1] = await nodes.open();
+  // Server 2's client counts the scripts written to it.
+  let scripts = 0;
+  const counting: Connector = async (options, handlers) => {
+    const inner = await defaultConnector()(options, handlers);
+    return {
+      write(bytes) {
+        const text = new TextDecoder().decode(bytes);
+        scripts += text.match(/\r\nEVAL(SHA)?\r\n/gi)?.length ?? 0;
+        inner.write(bytes);
+      },
+      close: () => inner.close(),
+      destroy: () => (inner.destroy ?? inner.close).call(inner),
+    };
+  };
+  await using c = await connect({
+    url: nodes.servers[2].url,
+    connector: counting,
+    commandTimeoutMs: 30_000,
+    reconnect: { minDelayMs: 10, maxDelayMs: 100 },
+  });
+  const name = unique("asked");
+  // Servers 0 and 1 are held by Mutexes of the same name: every round fails.
+  const partial = [
+    await new Mutex(held0, name).acquire(),
+    await new Mutex(held1, name).acquire(),
+  ];
+  // Server 2 is down, and its client knows it: it is never asked.
+  await nodes.servers[2].kill();
+  await until(
+    "server 2's client is reconnecting",
+    () => internalsOf(c).loadedScripts("k") === undefined,
+  );
+  const lock = new Redlock([a, b, c], name, {
+    leaseMs: 5_000,
+    retryDelayMs: 20,
+  });
+  const before = scripts;
+  const error = await lock.acquire(AbortSignal.timeout(500)).catch((e) => e);
+  assert.ok(isTimeout(error), String(error));
+  assert.deepEqual(
+    lock.lastOutcome?.map((o) => o.outcome),
+    ["taken", "taken", "unreachable"],
+  );
+  // Back up: whatever was queued for it while it was down is written once
+  // its client reconnects, before this PING.
+  await nodes.servers[2].restart();
+  assert.equal(await c.send("PING"), "PONG");
+  assert.equal(scripts - before, 0, "releases sent to a server never asked");
+  await Promise.all(partial.map((p) => p.release()));
+});
+
+test("redlock: closing its clients releases its leases and ends its acquires", async () => {
+  await using nodes = await startServers();
+  const clients = await nodes.open();
+  const others = await nodes.open();
+  const name = unique("close");
+  const lock = new Redlock(clients, name, { leaseMs: 30_000 });
+  const lease = await lock.acquire();
+  const waiter = new Redlock(clients, name, { retryDelayMs: 20 });
+  const waiting = waiter.acquire().then(
+    () => assert.fail("acquired a held lock"),
+    (e) => e,
+  );
+  await until("the waiter tried", () => waiter.lastOutcome !== undefined);
+  await Promise.all(clients.map((client) => client.close()));
+  assert.equal(lease.held, false);
+  assert.equal(lease.signal.aborted, false); // released, not lost
+  assert.ok(await waiting instanceof ConnectionError);
+  // Free at once on every server, not after its lease.
+  assert.deepEqual(await holdersOn(others, name), [[], [], []]);
+  const next = await new Redlock(others, name).tryAcquire();
+  assert.ok(next, "taken at once");
+  await next.release();
+  await assert.rejects(lock.acquire(), ConnectionError);
+});
+
+test("redlock: an acquire started while a client's close() runs is refused at once (a closed one counts as a failed server)", async () => {
+  await using nodes = await startServers();
+  const clients = await nodes.open();
+  const others = await nodes.open();
+  const name = unique("closing");
+  const held = await new Redlock(clients, unique("held")).acquire();
+  // close() begins (it has a lease to release first), then, in the same
+  // tick, a new Redlock on another name asks through the same clients.
+  const closing = clients[0].close();
+  const late = new Redlock(clients, name).acquire(AbortSignal.timeout(5_000));
+  const error = await late.catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /is clos(ing|ed)/);
+  await closing;
+  assert.equal(held.held, false);
+  await Promise.all(clients.map((client) => client.close()));
+  assert.deepEqual(await holdersOn(others, name), [[], [], []]);
 });

@@ -106,8 +106,11 @@ export class ClusterTopology implements Topology {
   ): Promise<RedisReply> {
     return this.#route(args, signal, false, (node, asking) => {
       if (!asking) return node.server.request(args, bytes, signal);
-      // ASKING and the command in one write, on one connection.
+      // ASKING and the command in one write, on one connection: both or
+      // neither (an ASKING written alone would apply to the next caller's
+      // command), so the signal is checked before either is written.
       return node.server.whenReady(signal).then((connection) => {
+        signal?.throwIfAborted();
         connection.request(["ASKING"]).catch(() => {});
         return connection.request(args, { bytes, signal });
       });

@@ -5,11 +5,21 @@
  * No deadlock between callers asking for overlapping sets in different
  * orders: every caller takes the locks in one global order (prefix, then
  * name, then server), whatever order it gave them in. All or nothing: if
- * an acquire fails or the signal aborts, the locks already taken are
- * released before the promise rejects.
+ * an acquire fails, the signal aborts or a lease already taken is lost, the
+ * locks already taken are released before the promise rejects.
+ *
+ * The server of a lock is known by its `run_id` (`INFO server`) and the
+ * client's database, not by the address a client reached it at: the same
+ * server named `localhost` by one client and `127.0.0.1` by another is one
+ * server, for the "given twice" check and for the order. It is asked only
+ * when two parts share a prefix and a name.
  *
  * @module
  */
+import { abortable } from "../_internal/async.ts";
+import { internalsOf, type RedisClient } from "../client/client.ts";
+import { Script } from "../client/script.ts";
+import { RedisReplyError } from "../errors.ts";
 import type { Lease } from "./lease.ts";
 import { identityOf, type LockPrimitive } from "./primitive.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -102,9 +112,11 @@ export class MultiLease implements AsyncDisposable {
 /**
  * Takes every lock of `parts` (all, or none), in one global order so that
  * callers asking for overlapping sets never deadlock; resolves with one
- * {@linkcode MultiLease}. On abort (rejects with `signal.reason`) or any
- * failure, the locks already taken are released first. The same lock twice
- * is a `TypeError`.
+ * {@linkcode MultiLease}. On abort (rejects with `signal.reason`), on the
+ * loss of a lease already taken while a later one is awaited (rejects with
+ * its `LockLostError`) or any other failure, the locks already taken are
+ * released first. The same lock twice (same prefix, name, server and
+ * database, however the clients name the server) is a `TypeError`.
  *
  * @example Move money between two accounts
  * ```ts
@@ -146,40 +158,138 @@ export async function acquireAll(
         `Cannot acquire all as 'permits' of part ${index} must be an integer >= 1: current value is ${permits}`,
       );
     }
-    return { lock, permits, identity, index };
+    return {
+      lock,
+      permits,
+      identity,
+      index,
+      url: identity.client.url,
+      server: "",
+    };
   });
-  const seen = new Set<string>();
-  for (const { identity, lock } of entries) {
-    if (seen.has(identity)) {
-      throw new TypeError(
-        `Cannot acquire all as the lock '${lock.name}' is given twice`,
-      );
-    }
-    seen.add(identity);
-  }
+  // The same lock through the same client URL: refused before any I/O.
+  checkTwice(entries, (entry) => `${entry.identity.lock}\0${entry.url}`);
   signal?.throwIfAborted();
+  // Parts that share a prefix and a name: on one server (given twice) or
+  // on several (ordered by server). Only then is the server asked.
+  const named = new Map<string, number>();
+  for (const { identity } of entries) {
+    named.set(identity.lock, (named.get(identity.lock) ?? 0) + 1);
+  }
+  await Promise.all(entries.map(async (entry) => {
+    if (named.get(entry.identity.lock)! < 2) return;
+    const { client, key } = entry.identity;
+    entry.server = await abortable(serverOf(client, key), signal);
+  }));
+  checkTwice(entries, (entry) => `${entry.identity.lock}\0${entry.server}`);
+  const order = (entry: typeof entries[number]) =>
+    `${entry.identity.lock}\0${entry.server}`;
   const ordered = [...entries].sort((a, b) =>
-    a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0
+    order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0
   );
   const leases: Lease[] = new Array(parts.length);
   const taken: Lease[] = [];
+  // A lease taken that is lost ends the acquires still to come.
+  const lost = new AbortController();
+  const until = signal ? AbortSignal.any([signal, lost.signal]) : lost.signal;
+  const onLost = (event: Event) =>
+    lost.abort((event.target as AbortSignal).reason);
   try {
     for (const { lock, permits, index } of ordered) {
       const lease = permits === 1
-        ? await lock.acquire(signal)
+        ? await lock.acquire(until)
         : await lock.acquire(
-          { signal, permits } as Parameters<
+          { signal: until, permits } as Parameters<
             typeof lock.acquire
           >[0],
         );
       leases[index] = lease;
       taken.push(lease);
+      if (lease.signal.aborted) lost.abort(lease.signal.reason);
+      else lease.signal.addEventListener("abort", onLost, { once: true });
     }
+    // Lost after its own acquire resolved, or while the last was granted.
+    lost.signal.throwIfAborted();
   } catch (error) {
     // All or nothing: give back what was taken (a release that meets a
     // dropped connection is retried in the background by the lease).
     await Promise.allSettled(taken.map((lease) => lease.release()));
     throw error;
+  } finally {
+    for (const lease of taken) {
+      lease.signal.removeEventListener("abort", onLost);
+    }
   }
   return new MultiLease(leases);
+}
+
+/** Throws `TypeError` for the first lock whose `idOf` is seen twice. */
+function checkTwice<T extends { lock: LockPrimitive }>(
+  entries: readonly T[],
+  idOf: (entry: T) => string,
+): void {
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const id = idOf(entry);
+    if (seen.has(id)) {
+      throw new TypeError(
+        `Cannot acquire all as the lock '${entry.lock.name}' is given twice`,
+      );
+    }
+    seen.add(id);
+  }
+}
+
+/**
+ * The `run_id` of the server that serves `KEYS[1]`: a script, so that a
+ * cluster client asks the node of the lock's slot (a keyless `INFO` goes to
+ * any node). `nil` when `INFO` does not name it.
+ */
+const RUN_ID: Script<[], string | null> = new Script(
+  "return string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')",
+  { keys: 1, name: "RUN_ID" },
+);
+
+/** The server of each client, asked once and kept until it reconnects. */
+const servers = new WeakMap<RedisClient, Promise<string>>();
+/** The clients whose reconnects forget their server. */
+const watched = new WeakSet<RedisClient>();
+
+/**
+ * Which server and database the lock at `key` lives on, the same whatever
+ * address the client reached it at: `run_id/db`. Asked once per client
+ * (until it reconnects: a failover or a restart changes it); in a cluster,
+ * of the key's node each time. Where `INFO` is refused or renamed (ACLs),
+ * the client's URL stands in.
+ */
+function serverOf(client: RedisClient, key: string): Promise<string> {
+  const cluster = /^rediss?\+cluster:/.test(client.url);
+  const known = cluster ? undefined : servers.get(client);
+  if (known) return known;
+  const asked = RUN_ID.run(client, [key], []).then(
+    (runId) => runId ? `${runId}/${dbOf(client.url)}` : client.url,
+    (error) => {
+      if (error instanceof RedisReplyError) return client.url;
+      servers.delete(client); // ask again next time
+      throw error;
+    },
+  );
+  if (!cluster) {
+    servers.set(client, asked);
+    if (!watched.has(client)) {
+      watched.add(client);
+      internalsOf(client).onReconnect(() => servers.delete(client));
+    }
+  }
+  return asked;
+}
+
+/**
+ * The database of a client, from its URL: `redis://host:port[/db]`,
+ * `redis+sentinel://hosts/name[/db]`; a cluster has only database 0.
+ */
+function dbOf(url: string): string {
+  if (/^rediss?\+cluster:/.test(url)) return "0";
+  const path = url.replace(/^[^:]+:\/\/[^/]*/, "").split("/");
+  return (url.startsWith("redis+sentinel:") ? path[2] : path[1]) ?? "0";
 }

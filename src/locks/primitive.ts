@@ -9,6 +9,7 @@ import type { RedisClient } from "../client/client.ts";
 import type { LockInfo } from "../inspect.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
 import { LockEngine } from "./engine.ts";
+import { keyBase } from "./keys.ts";
 import type { Lease } from "./lease.ts";
 import type { AcquireOptions, ResolvedLockOptions } from "./options.ts";
 import {
@@ -21,16 +22,27 @@ import {
 /** The engine of each primitive, kept out of the public surface. */
 const engines = new WeakMap<LockPrimitive<RunOptions>, LockEngine>();
 
-/** Where each primitive lives: prefix, name and server (see `identityOf`). */
-const identities = new WeakMap<LockPrimitive<RunOptions>, string>();
+/** @internal Where a primitive lives (see `identityOf`). */
+export interface LockIdentity {
+  /**
+   * `prefix\0name`: the same for every process that uses the lock (the
+   * order `acquireAll` takes locks in).
+   */
+  readonly lock: string;
+  /** The lock's key base, `prefix:{name}` (routes to its cluster node). */
+  readonly key: string;
+  /** The client the primitive uses (its server breaks ties of `lock`). */
+  readonly client: RedisClient;
+}
 
-/**
- * @internal `prefix\0name\0server` of `primitive`: the same for every
- * process that uses the same lock (the order `acquireAll` takes locks in;
- * the server only breaks ties between equal names on different servers).
- */
-export function identityOf(primitive: LockPrimitive<RunOptions>): string {
-  return identities.get(primitive)!;
+/** Where each primitive lives (see `identityOf`). */
+const identities = new WeakMap<LockPrimitive<RunOptions>, LockIdentity>();
+
+/** @internal Where `primitive` lives, `undefined` for a foreign object. */
+export function identityOf(
+  primitive: LockPrimitive<RunOptions>,
+): LockIdentity | undefined {
+  return identities.get(primitive);
 }
 
 /** @internal The engine behind `primitive` (for `Mutex` and `Semaphore`). */
@@ -63,10 +75,11 @@ export function setUpEngine(
     primitive,
     new LockEngine({ ...setup, name: primitive.name, observer }),
   );
-  identities.set(
-    primitive,
-    `${options.prefix}\0${primitive.name}\0${setup.client.url}`,
-  );
+  identities.set(primitive, {
+    lock: `${options.prefix}\0${primitive.name}`,
+    key: keyBase(options.prefix, primitive.name),
+    client: setup.client,
+  });
 }
 
 /**

@@ -149,6 +149,14 @@ export class Activity {
     this.#holding = holding;
   }
 
+  /**
+   * Throws while the client's `close()` runs (see `checkOpen`): what starts
+   * then would not be released. A closed client is left to fail its calls.
+   */
+  checkNotClosing(): void {
+    if (!this.#client.closed) internalsOf(this.#client).checkOpen();
+  }
+
   /** An acquire starts. */
   begin(): void {
     this.#pending++;

@@ -1,7 +1,8 @@
 /**
  * What a {@linkcode Redlock} reports per node: the outcome of one round on
  * each of its servers ({@linkcode NodeOutcome}), and the error that carries
- * a whole round's outcomes ({@linkcode QuorumError}).
+ * a whole round's outcomes ({@linkcode QuorumError}), which `withCause`
+ * attaches to an aborted acquire's reason.
  *
  * @module
  */
@@ -101,4 +102,33 @@ export class QuorumError extends RedsyncError {
     this.quorum = quorum;
     this.outcomes = outcomes;
   }
+}
+
+/**
+ * @internal `reason`, with `failure` as its `cause` when it is an object
+ * that has none of its own (an abort's `DOMException`, an `Error` without
+ * one): the rejection stays `signal.reason` itself, and still tells what
+ * each server answered (a `Redlock`'s acquire). Frozen or primitive
+ * reasons are left as they are.
+ */
+export function withCause(
+  reason: unknown,
+  failure: QuorumError | undefined,
+): unknown {
+  if (failure === undefined || typeof reason !== "object" || reason === null) {
+    return reason;
+  }
+  if (Object.hasOwn(reason, "cause") || !Object.isExtensible(reason)) {
+    return reason;
+  }
+  try {
+    Object.defineProperty(reason, "cause", {
+      value: failure,
+      writable: true,
+      configurable: true,
+    });
+  } catch {
+    // A proxy or exotic object refused it: the reason stays as it is.
+  }
+  return reason;
 }

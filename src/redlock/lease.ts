@@ -32,17 +32,22 @@ let construct: (
   nodes: RedlockNodes,
   id: string,
   round: Round,
+  sent: ReadonlySet<number>,
   hooks: LeaseHooks,
 ) => RedlockLease;
 
-/** @internal Starts the lease of a successful round (the Redlock's factory). */
+/**
+ * @internal Starts the lease of a successful round (the Redlock's factory);
+ * `sent`: the servers that round's `ACQUIRE` was sent to.
+ */
 export function createRedlockLease(
   nodes: RedlockNodes,
   id: string,
   round: Round,
+  sent: ReadonlySet<number>,
   hooks: LeaseHooks,
 ): RedlockLease {
-  return construct(nodes, id, round, hooks);
+  return construct(nodes, id, round, sent, hooks);
 }
 
 /**
@@ -115,6 +120,8 @@ export class RedlockLease implements AsyncDisposable {
   #lastFailure: QuorumError | undefined;
   /** The longest lease asked of any server: how long a release matters. */
   #longestMs: number;
+  /** The servers an `ACQUIRE` of this lease was sent to: where to release. */
+  readonly #sent: Set<number>;
 
   static {
     construct = (...args) => new RedlockLease(...args);
@@ -124,9 +131,11 @@ export class RedlockLease implements AsyncDisposable {
     nodes: RedlockNodes,
     id: string,
     round: Round,
+    sent: ReadonlySet<number>,
     hooks: LeaseHooks,
   ) {
     this.#nodes = nodes;
+    this.#sent = new Set(sent);
     this.#hooks = hooks;
     this.name = nodes.name;
     this.id = id;
@@ -159,7 +168,8 @@ export class RedlockLease implements AsyncDisposable {
   }
 
   /**
-   * Gives the lock back on every server; calling it again does nothing.
+   * Gives the lock back on every server (every one an `ACQUIRE` of it was
+   * sent to: no other can hold it); calling it again does nothing.
    * Waits at most `nodeTimeoutMs` for each server's answer; a server that
    * did not answer gets its release retried in the background until it
    * lands or the entry has lapsed. Rejects with `LockLostError` when the
@@ -186,7 +196,11 @@ export class RedlockLease implements AsyncDisposable {
   async #release(): Promise<void> {
     this.#state = "releasing";
     this.#clearTimers();
-    const replies = await this.#nodes.releaseRound(this.id, this.#longestMs);
+    const replies = await this.#nodes.releaseRound(
+      this.id,
+      this.#sent,
+      this.#longestMs,
+    );
     const gone = replies.filter((r) => r === 0 || r === -1).length;
     if (gone > replies.length - this.#nodes.quorum) {
       this.#lose(
@@ -279,7 +293,9 @@ export class RedlockLease implements AsyncDisposable {
       // that lost it (a restart without persistence), so the lease keeps
       // its tolerance of failures. Not counted in this round's validity.
       round.outcomes.forEach((o, i) => {
-        if (o.outcome === "taken") nodes.retake(i, this.id, leaseMs);
+        if (o.outcome !== "taken") return;
+        this.#sent.add(i);
+        nodes.retake(i, this.id, leaseMs);
       });
       this.#hooks.renewed(this);
       return undefined;
@@ -326,7 +342,7 @@ export class RedlockLease implements AsyncDisposable {
     }, delay);
   }
 
-  /** Marks the lease lost: aborts `signal`, tells the Redlock, releases everywhere. */
+  /** Marks the lease lost: aborts `signal`, tells the Redlock, releases where sent. */
   #lose(message: string, cause: unknown = this.#lastFailure): void {
     if (this.#state === "lost" || this.#state === "released") return;
     const releasing = this.#state === "releasing";
@@ -341,7 +357,9 @@ export class RedlockLease implements AsyncDisposable {
     this.#hooks.settled(this, error, performance.now() - this.#acquiredAt);
     // Locally given up: make sure no server keeps it either (a release in
     // progress has already sent that, retried in the background).
-    if (!releasing) this.#nodes.releaseEverywhere(this.id, this.#longestMs);
+    if (!releasing) {
+      this.#nodes.releaseAt(this.id, this.#sent, this.#longestMs);
+    }
   }
 
   #clearTimers(): void {

@@ -88,12 +88,14 @@ export class RedlockNodes {
    * answered or ran out of time: a round lasts at most `nodeTimeoutMs`. A
    * server whose connection is down (its client reconnecting) is not asked
    * at all: it counts as "unreachable" at once, and no command of this
-   * round can reach it later.
+   * round can reach it later. `sent` gets, before this returns, the index
+   * of every server `op` was run on (where its command may land).
    */
   round(
     op: NodeOp,
     signal?: AbortSignal,
     leaseMs: number = this.options.leaseMs,
+    sent?: Set<number>,
   ): Promise<Round> {
     const { clients, quorum } = this;
     const startedAt = performance.now();
@@ -103,10 +105,11 @@ export class RedlockNodes {
     const nodeSignal = signal
       ? AbortSignal.any([signal, timer.signal])
       : timer.signal;
-    const answers = clients.map((client) => {
+    const answers = clients.map((client, i) => {
       if (!client.closed && !this.#connected(client)) {
         return Promise.resolve(this.#unreachable(client));
       }
+      sent?.add(i);
       let answer: Promise<NodeAnswer>;
       try {
         answer = op(client, nodeSignal);
@@ -285,23 +288,34 @@ export class RedlockNodes {
     return performance.now() + leaseMs + 2_000;
   }
 
-  /** Releases `id` on every server, without waiting (see `releaseOn`). */
-  releaseEverywhere(id: string, leaseMs: number = this.options.leaseMs): void {
+  /**
+   * Releases `id` on the servers `where` (those an `ACQUIRE` of it was sent
+   * to: no other can hold it), without waiting (see `releaseOn`).
+   */
+  releaseAt(
+    id: string,
+    where: Iterable<number>,
+    leaseMs: number = this.options.leaseMs,
+  ): void {
     const until = this.releaseDeadline(leaseMs);
-    this.clients.forEach((_, i) => void this.releaseOn(i, id, until));
+    for (const i of where) void this.releaseOn(i, id, until);
   }
 
   /**
-   * Releases `id` on every server and waits for the answers, each at most
-   * `nodeTimeoutMs`: each server's reply, `undefined` where none came in
-   * time (those go on in the background).
+   * Releases `id` on the servers `where` (see `releaseAt`) and waits for
+   * the answers, each at most `nodeTimeoutMs`: each server's reply, in the
+   * order of the clients, `undefined` where none came in time (those go on
+   * in the background) and for the servers not in `where`.
    */
   async releaseRound(
     id: string,
+    where: ReadonlySet<number>,
     leaseMs: number = this.options.leaseMs,
   ): Promise<(number | undefined)[]> {
     const until = this.releaseDeadline(leaseMs);
-    const replies = this.clients.map((_, i) => this.releaseOn(i, id, until));
+    const replies = this.clients.map((_, i) =>
+      where.has(i) ? this.releaseOn(i, id, until) : Promise.resolve(undefined)
+    );
     let handle: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<undefined>((resolve) => {
       handle = setTimeout(() => resolve(undefined), this.options.nodeTimeoutMs);

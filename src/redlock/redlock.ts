@@ -7,14 +7,16 @@
  */
 import { AbortScope } from "../_internal/abort_scope.ts";
 import type { RedisClient } from "../client/client.ts";
+import type { Closable } from "../client/client_options.ts";
 import { DisposedError, LockTimeoutError } from "../errors.ts";
 import { delay } from "../_internal/async.ts";
 import { checkInteger } from "../_internal/validate.ts";
 import { checkName } from "../locks/keys.ts";
 import { type AcquireOptions, toAcquireOptions } from "../locks/options.ts";
 import type { RunOptions, RunResult } from "../locks/run_exclusive.ts";
+import { Activity } from "../locks/stats.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
-import { type NodeOutcome, QuorumError } from "./errors.ts";
+import { type NodeOutcome, QuorumError, withCause } from "./errors.ts";
 import {
   createRedlockLease,
   type LeaseHooks,
@@ -41,9 +43,15 @@ export type RedlockExclusive<T> = (
  * reconnecting is not asked: "unreachable"); the lock is held when a
  * majority (`⌊N/2⌋ + 1`) took it with validity left (`leaseMs` minus the
  * time taken minus the drift allowance). Otherwise it is released on every
- * server (those that did not answer too: the command may have landed) and
- * tried again after a random delay, with a new id. Held leases are renewed
- * on every server while a majority answers.
+ * server it was sent to (those that did not answer too: the command may
+ * have landed; not those that answered "taken") and tried again after a
+ * random delay, with a new id. Held leases are renewed on every server
+ * while a majority answers.
+ *
+ * Its leases and acquires are registered with its clients while they last:
+ * closing any of the clients (`close()`, which releases by default)
+ * releases its leases on every server and ends it as `[Symbol.asyncDispose]`
+ * does, its pending and later acquires rejecting with the client's reason.
  *
  * On each server the lock is a `Mutex` of the same name and prefix (same
  * keys and scripts), so `inspect(client, name)` shows it there, and each
@@ -86,6 +94,10 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
   readonly #leases = new Set<RedlockLease>();
   /** Aborts the acquires in flight when disposed (one signal each). */
   readonly #disposed = new AbortScope();
+  /** The releases of disposal (or of a client's `close()`), once begun. */
+  #ending: Promise<void> | undefined;
+  /** Registered with each client while an acquire runs or a lease is held. */
+  readonly #activities: readonly Activity[];
   #lastOutcome: readonly NodeOutcome[] | undefined;
 
   /**
@@ -112,6 +124,11 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
     this.#nodes = new RedlockNodes(checked, this.name, resolved);
     this.urls = checked.map((client) => client.url);
     this.quorum = this.#nodes.quorum;
+    // A client's close() ends this Redlock first: its leases are released.
+    const closable: Closable = { shutdown: (reason) => this.#end(reason) };
+    this.#activities = checked.map((client) =>
+      new Activity(client, closable, () => this.#leases.size > 0)
+    );
   }
 
   /**
@@ -177,18 +194,28 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
   ): Promise<RedlockLease | undefined> {
     if (this.#disposed.aborted) throw this.#disposed.reason;
     if (userSignal?.aborted) throw userSignal.reason;
+    for (const activity of this.#activities) activity.checkNotClosing();
     const scoped = this.#disposed.open(userSignal);
     const { signal } = scoped;
     const nodes = this.#nodes;
     const { retryDelayMs, retryJitter } = nodes.options;
-    // The id of the round in flight: an abort releases it on every server
-    // at once, written after that round's ACQUIREs on each connection.
+    for (const activity of this.#activities) activity.begin();
+    // The id of the round in flight and the servers its ACQUIRE was sent
+    // to: an abort releases it on each of them at once, written after that
+    // round's ACQUIRE on each connection. After a failed round, not where
+    // it answered "taken" (nothing was stored there).
     let id: string | undefined;
-    const undo = () => {
-      if (id !== undefined) nodes.releaseEverywhere(id);
+    let sent = new Set<number>();
+    const undo = (outcomes?: readonly NodeOutcome[]) => {
+      if (id === undefined) return;
+      const where = outcomes
+        ? [...sent].filter((i) => outcomes[i].outcome !== "taken")
+        : sent;
+      nodes.releaseAt(id, where);
       id = undefined;
     };
-    signal.addEventListener("abort", undo, { once: true });
+    const onAbort = () => undo();
+    signal.addEventListener("abort", onAbort, { once: true });
     const observer = this.#observer;
     const started = performance.now();
     let failure: QuorumError | undefined;
@@ -197,22 +224,34 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
         // A fresh id per round: a late release of an earlier round can
         // never remove what a later one took.
         const roundId = id = crypto.randomUUID();
-        const round = await nodes.round(nodes.acquireOp(roundId), signal);
+        const roundSent = sent = new Set();
+        const round = await nodes.round(
+          nodes.acquireOp(roundId),
+          signal,
+          undefined,
+          roundSent,
+        );
         // No await from here to the lease: an abort came before (undone,
         // we throw) or comes after (the lease is the caller's).
         signal.throwIfAborted();
         const outcomes = round.outcomes;
         this.#lastOutcome = outcomes;
         if (round.ok) {
-          signal.removeEventListener("abort", undo);
-          const lease = createRedlockLease(nodes, roundId, round, this.#hooks);
+          signal.removeEventListener("abort", onAbort);
+          const lease = createRedlockLease(
+            nodes,
+            roundId,
+            round,
+            roundSent,
+            this.#hooks,
+          );
           this.#leases.add(lease);
           const waitMs = performance.now() - started;
           observer.metric("wait", waitMs, "acquired");
           observer.emit("acquired", { token: lease.token, waitMs });
           return lease;
         }
-        undo();
+        undo(outcomes);
         const acquired = outcomes.filter((o) => o.outcome === "acquired");
         failure = new QuorumError(this.name, this.quorum, outcomes, {
           note: acquired.length >= this.quorum
@@ -240,8 +279,9 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
       }
       throw error;
     } finally {
-      signal.removeEventListener("abort", undo);
+      signal.removeEventListener("abort", onAbort);
       scoped.done();
+      for (const activity of this.#activities) activity.end();
     }
   }
 
@@ -249,6 +289,7 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
   readonly #hooks: LeaseHooks = {
     settled: (lease, lost, heldMs) => {
       this.#leases.delete(lease);
+      for (const activity of this.#activities) activity.idle();
       this.#observer.ended(
         lease.token,
         heldMs,
@@ -336,35 +377,20 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
    * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#disposed.aborted) return;
-    this.#disposed.abort(
+    await this.#end(
       new DisposedError(`Cannot use '${this.name}' as it was disposed`),
     );
-    await Promise.allSettled([...this.#leases].map((l) => l.release()));
   }
-}
 
-/**
- * `reason`, with `failure` as its `cause` when it is an object that has
- * none of its own (an abort's `DOMException`, an `Error` without one):
- * the rejection stays `signal.reason` itself, and still tells what each
- * server answered. Frozen or primitive reasons are left as they are.
- */
-function withCause(reason: unknown, failure: QuorumError | undefined): unknown {
-  if (failure === undefined || typeof reason !== "object" || reason === null) {
-    return reason;
+  /**
+   * Ends this Redlock with `reason` (disposal, or a client's `close()`):
+   * pending and later acquires reject with it, and the leases it holds are
+   * released; resolves once their answers are in (at most `nodeTimeoutMs`).
+   */
+  #end(reason: Error): Promise<void> {
+    if (!this.#disposed.aborted) this.#disposed.abort(reason);
+    return this.#ending ??= Promise.allSettled(
+      [...this.#leases].map((lease) => lease.release()),
+    ).then(() => {});
   }
-  if (Object.hasOwn(reason, "cause") || !Object.isExtensible(reason)) {
-    return reason;
-  }
-  try {
-    Object.defineProperty(reason, "cause", {
-      value: failure,
-      writable: true,
-      configurable: true,
-    });
-  } catch {
-    // A proxy or exotic object refused it: the reason stays as it is.
-  }
-  return reason;
 }
