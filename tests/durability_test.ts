@@ -14,8 +14,11 @@ import {
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import { startProxy } from "../harness/proxy.ts";
 import { waitForReplicas } from "../harness/replication.ts";
 import { startRedis } from "../harness/server.ts";
+import { keysOf } from "../src/locks/keys.ts";
+import { EXTEND } from "../src/locks/state_scripts.ts";
 import { test } from "./_test.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
@@ -133,6 +136,185 @@ test(
         }),
       TypeError,
     );
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "durability: a confirmation is always a write: two EXTENDs back to back each advance master_repl_offset",
+  async () => {
+    // WAIT counts the client's own last write in the replication stream;
+    // since Redis 7.0 that offset moves only when a command changed
+    // something. An EXTEND in the same server millisecond as the previous
+    // write of that lease (a hand-off grant, another EXTEND) sets the same
+    // score and finds both TTLs long enough: it must still be a write.
+    await using servers = await replicated();
+    await using redis = await connect(servers.primary.url);
+    const name = unique("confirm-write");
+    const leaseMs = 30_000;
+    const mutex = new Mutex(redis, name, {
+      leaseMs,
+      renew: false,
+      durability: { replicas: 1, timeoutMs: 2_000 },
+    });
+    await using lease = await mutex.acquire(AbortSignal.timeout(5_000));
+    const keys = keysOf("redsync", name).script;
+    const [id] = await redis.send("ZRANGE", keys[0], 0, 0) as string[];
+    assert.ok(id, "the holder's id");
+    const offset = (info: unknown) =>
+      Number(/master_repl_offset:(\d+)/.exec(String(info))?.[1] ?? NaN);
+    const scripts = new Set<string>();
+    const extend = () =>
+      EXTEND.command(keys, [id, leaseMs, 1, "redsync:wake:"], scripts);
+    await redis.command(extend()); // loads the script: EVALSHA from here on
+    let sameMs = 0;
+    for (let round = 0; round < 50; round++) {
+      // One write, run by the server back to back.
+      const [before, first, scoreA, middle, second, scoreB, after] =
+        await Promise.all([
+          redis.send("INFO", "replication"),
+          redis.command(extend()),
+          redis.send("ZSCORE", keys[0], id),
+          redis.send("INFO", "replication"),
+          redis.command(extend()),
+          redis.send("ZSCORE", keys[0], id),
+          redis.send("INFO", "replication"),
+        ]);
+      assert.equal(first, leaseMs);
+      assert.equal(second, leaseMs);
+      if (Number(scoreA) === Number(scoreB)) sameMs++;
+      assert.ok(
+        offset(middle) > offset(before),
+        `round ${round}: the first EXTEND was no write (${offset(before)})`,
+      );
+      assert.ok(
+        offset(after) > offset(middle),
+        `round ${round}: the second EXTEND was no write (same ms: ${
+          Number(scoreA) === Number(scoreB)
+        }, ${offset(middle)})`,
+      );
+    }
+    // The case that matters ran at least once: the second EXTEND in the
+    // same server millisecond as the first (it changed nothing else).
+    assert.ok(sameMs > 0, "no two EXTENDs ran in the same millisecond");
+    assert.equal(lease.signal.aborted, false);
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "durability: while replication is frozen no durable acquire resolves (hand-offs to blocking waiters and pollers, direct grants)",
+  async () => {
+    const primary = await startRedis({
+      args: ["--repl-diskless-sync-delay", "0"],
+    });
+    await using _primary = primary;
+    await using proxy = await startProxy(primary.port);
+    const proxyPort = Number(new URL(proxy.url).port);
+    await using _replica = await startRedis({
+      args: ["--replicaof", "127.0.0.1", String(proxyPort)],
+    });
+    await waitForReplicas(primary.port);
+    await using holderClient = await connect(primary.url);
+    proxy.freezeReplication();
+    // Short leases, the default waiterTtlMs: a hand-off gets the whole
+    // lease, so the grantee's EXTEND may change nothing else.
+    const durable = (wait: "blocking" | "polling") => ({
+      leaseMs: 500,
+      wait,
+      durability: { replicas: 1, timeoutMs: 50 },
+    });
+    let shortfalls = 0;
+    // Never resolved: a shortfall, or (a loaded machine) no confirmation
+    // at all before the signal ended.
+    const check = (label: string, outcome: unknown) => {
+      if (outcome instanceof DurabilityError) shortfalls++;
+      else {
+        assert.ok(
+          outcome instanceof Error && outcome.name === "TimeoutError",
+          `${label} while replication is frozen: ${String(outcome)}`,
+        );
+      }
+    };
+    const attempt = (mutex: Mutex) =>
+      mutex.acquire(AbortSignal.timeout(2_000)).then(
+        (lease) => lease.release().then(() => "resolved"),
+        (error) => error,
+      );
+    const round = async (wait: "blocking" | "polling") => {
+      const name = unique(`frozen-${wait}`);
+      // A client per waiter: its main connection runs its WAITs only.
+      await using waiterClient = await connect(primary.url);
+      const holder = await new Mutex(holderClient, name, { leaseMs: 500 })
+        .acquire(AbortSignal.timeout(5_000));
+      const waiting = attempt(new Mutex(waiterClient, name, durable(wait)));
+      // Bounded: until the waiter is queued (a poller does not queue).
+      for (let i = 0; i < 100 && wait === "blocking"; i++) {
+        if ((await inspect(holderClient, name)).waiters > 0) break;
+        await delay(10);
+      }
+      await holder.release(); // hands off to the waiter
+      check(`a ${wait} durable acquire`, await waiting);
+    };
+    for (let repetition = 0; repetition < 3; repetition++) {
+      await Promise.all([
+        round("blocking"),
+        round("blocking"),
+        round("polling"),
+        round("polling"),
+      ]);
+    }
+    // A direct grant, nobody else involved: the same.
+    await using directClient = await connect(primary.url);
+    check(
+      "a direct durable acquire",
+      await attempt(
+        new Mutex(directClient, unique("frozen-direct"), durable("blocking")),
+      ),
+    );
+    assert.ok(shortfalls > 0, "no confirmation came back short");
+  },
+  { timeoutMs: 60_000 },
+);
+
+test(
+  "durability: SCRIPT FLUSH and a restart do not stop durable acquires or renewals (EVAL fallback)",
+  async () => {
+    // No replica: every WAIT falls short, "warn" keeps the grant.
+    await using server = await startRedis();
+    await using redis = await connect(server.url);
+    const name = unique("flushed");
+    const options = {
+      leaseMs: 600,
+      durability: {
+        replicas: 1,
+        onShortfall: "warn" as const,
+        timeoutMs: 1,
+      },
+    };
+    const mutex = new Mutex(redis, name, options);
+    const first = await mutex.acquire(AbortSignal.timeout(5_000));
+    await first.release();
+    await redis.send("SCRIPT", "FLUSH"); // as after a failover
+    const second = await mutex.acquire(AbortSignal.timeout(5_000));
+    // A held lease: its next renewal meets the flushed cache too.
+    const lost: LockEvent[] = [];
+    mutex.addEventListener("lost", (e) => lost.push(e));
+    await redis.send("SCRIPT", "FLUSH");
+    // Bounded: until the lease renewed twice after the flush.
+    let renewed = 0;
+    const onRenewed = () => renewed++;
+    mutex.addEventListener("renewed", onRenewed);
+    for (let i = 0; i < 100 && renewed < 2; i++) await delay(20);
+    mutex.removeEventListener("renewed", onRenewed);
+    assert.ok(renewed >= 2, `renewals after SCRIPT FLUSH: ${renewed}`);
+    assert.equal(second.signal.aborted, false, "the lease survived");
+    assert.deepEqual(lost, []);
+    await second.release();
+    // A restart (no persistence): the new server has no scripts either.
+    await server.restart();
+    const third = await mutex.acquire(AbortSignal.timeout(10_000));
+    await third.release();
   },
   { timeoutMs: 60_000 },
 );

@@ -9,7 +9,7 @@ import { BlockingPool, waitOn } from "./blocking.ts";
 import type { Connection } from "./connection.ts";
 import { MainLink } from "./main_link.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type { ConnectionError } from "../errors.ts";
+import { type ConnectionError, RedisReplyError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 import type { BuildWrite } from "./topology.ts";
 
@@ -104,7 +104,10 @@ export class ServerNode {
 
   /**
    * The write `build` makes, then `WAIT`/`WAITAOF`, on the main connection
-   * (`asking`: after `ASKING`, in a cluster).
+   * (`asking`: after `ASKING`, in a cluster). A script the server does not
+   * have (`EVALSHA` answered `NOSCRIPT`: it did not run, e.g. after
+   * `SCRIPT FLUSH`) is sent again whole with `EVAL`, then `WAIT` again,
+   * unless `signal` aborted meanwhile.
    */
   async writeThenWait(
     build: BuildWrite,
@@ -114,18 +117,36 @@ export class ServerNode {
   ): Promise<[RedisReply, RedisReply]> {
     signal?.throwIfAborted();
     const connection = await this.#link.whenReady(signal);
-    if (asking) connection.request(["ASKING"]).catch(() => {});
-    const write = connection.request(build(connection.scripts), { signal });
-    const waited = waitOn(
-      connection,
-      wait,
-      signal,
-      this.options.commandTimeoutMs,
-      (id) =>
-        this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
-    );
-    waited.catch(() => {}); // the write's error is the one reported
-    return [await write, await waited];
+    const send = () => {
+      if (asking) connection.request(["ASKING"]).catch(() => {});
+      const args = build(connection.scripts);
+      const write = connection.request(args, { signal });
+      const waited = waitOn(
+        connection,
+        wait,
+        signal,
+        this.options.commandTimeoutMs,
+        (id) =>
+          this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
+      );
+      waited.catch(() => {}); // the write's error is the one reported
+      return { args, write, waited };
+    };
+    const first = send();
+    try {
+      return [await first.write, await first.waited];
+    } catch (error) {
+      const [command, sha1] = first.args;
+      if (
+        !(error instanceof RedisReplyError) || error.code !== "NOSCRIPT" ||
+        command !== "EVALSHA"
+      ) throw error;
+      signal?.throwIfAborted();
+      // Forgotten: `build` sends the whole script (and notes it again).
+      connection.scripts.delete(String(sha1));
+      const second = send();
+      return [await second.write, await second.waited];
+    }
   }
 
   /** Lends a pool connection no other command uses while `fn` runs. */

@@ -12,6 +12,14 @@ import { PRELUDE } from "./prelude.ts";
  * Extends a live lease to `leaseMs` from now. A lease that already ended is
  * never revived: it is removed and its permit handed on.
  *
+ * A live lease's `EXTEND` is always a write in the replication stream, even
+ * when it changes nothing (run in the server millisecond of the grant, with
+ * both TTLs long enough): it ends with an unconditional `PEXPIRE` of the
+ * holders key (never shortening its TTL), which Redis always propagates.
+ * Durability relies on it: since Redis 7.0 a client's replication offset,
+ * which its `WAIT` counts, moves only with a command that wrote something,
+ * and the grant `EXTEND` confirms may have been written by another client.
+ *
  * KEYS: as `ACQUIRE` (`scripts.ts`). ARGV: id, leaseMs, limit, wakePrefix.
  * Returns the new lease length in ms, or 0 when the lease is not held.
  */
@@ -39,7 +47,11 @@ if redis.call('HEXISTS', owners, id) == 0 then
   return 0
 end
 redis.call('ZADD', holders, 'XX', now + lease_ms, id)
-keep(holders, lease_ms)
+-- Always a write, even when nothing changes (same millisecond, TTLs long
+-- enough): a PEXPIRE is always propagated, so this client's replication
+-- offset, which WAIT counts, moves past the grant it confirms.
+local holders_ttl = redis.call('PTTL', holders)
+redis.call('PEXPIRE', holders, math.max(holders_ttl, lease_ms))
 keep(owners, lease_ms)
 return lease_ms
 `,
