@@ -318,3 +318,51 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test(
+  "durability: one waiter's abort during WAIT does not fail another's WAIT on the same connection",
+  async () => {
+    // No replica: every WAIT blocks for its timeout. A's WAIT is first on
+    // the client's main connection, B's behind it; B's abort unblocks what
+    // blocks there (CLIENT UNBLOCK names a connection, not a command), so
+    // A's WAIT is answered UNBLOCKED: A must ask again, not fail with it.
+    await using server = await startRedis();
+    await using redis = await connect(server.url);
+    await using admin = await connect(server.url);
+    const options = {
+      durability: { replicas: 1, timeoutMs: 1_500, onShortfall: "warn" },
+    } as const;
+    // One WAIT first, so that the connection's id is known (an abort then
+    // unblocks at once instead of after the WAITs ahead of its CLIENT ID).
+    const warm = new Mutex(redis, unique("warm"), {
+      durability: { replicas: 1, timeoutMs: 1, onShortfall: "warn" },
+    });
+    await (await warm.acquire(AbortSignal.timeout(5_000))).release();
+    const a = new Mutex(redis, unique("wait-a"), options);
+    const b = new Mutex(redis, unique("wait-b"), options);
+    const shortfalls: LockEvent[] = [];
+    a.addEventListener("shortfall", (e) => shortfalls.push(e));
+    const first = a.acquire(AbortSignal.timeout(20_000));
+    first.catch(() => {});
+    const cancel = new AbortController();
+    const second = b.acquire(cancel.signal).catch((e) => e);
+    // Both WAITs written (each right behind its grant): A's blocked, B's
+    // queued behind it.
+    const held = async (mutex: Mutex) =>
+      (await inspect(admin, mutex.name)).holders.length === 1;
+    const blocked = async () =>
+      /blocked_clients:1/.test(String(await admin.send("INFO", "clients")));
+    for (let i = 0; i < 2_000; i++) {
+      if (await held(a) && await held(b) && await blocked()) break;
+      await delay(5);
+    }
+    assert.ok(await held(b), "B's grant (and so its WAIT) was written");
+    assert.ok(await blocked(), "A's WAIT is blocked");
+    cancel.abort(new Error("B gives up"));
+    assert.equal((await second).message, "B gives up");
+    const lease = await first; // UNBLOCKED before the fix
+    assert.equal(shortfalls.length, 1, "A's own WAIT timed out: a shortfall");
+    await lease.release();
+  },
+  { timeoutMs: 60_000 },
+);

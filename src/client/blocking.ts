@@ -30,6 +30,8 @@ interface Waiter {
 
 /** Most time spent retrying `CLIENT UNBLOCK` before closing the socket. */
 const UNBLOCK_RETRY_MS = 5_000;
+/** How often `waitOn` asks again after another caller's abort unblocked it. */
+const MAX_FOREIGN_UNBLOCKS = 100;
 
 /** A small pool of connections for blocking commands. */
 export class BlockingPool {
@@ -281,7 +283,9 @@ export async function unblockUntilSettled(
  * count). It blocks that connection, every command behind it waiting, until
  * the replicas answer or its timeout passes (then `graceMs` more before the
  * connection is declared dead); an abort unblocks it with `CLIENT UNBLOCK`
- * sent through `unblock` (from another connection).
+ * sent through `unblock` (from another connection). As that unblocks
+ * whatever blocks the connection, a wait answered `UNBLOCKED` while its own
+ * signal has not aborted (another caller's abort hit it) is sent again.
  */
 export async function waitOn(
   connection: Connection,
@@ -296,26 +300,35 @@ export async function waitOn(
       if (typeof id === "number") connection.id = id;
     }, () => {})
     : undefined;
-  const reply = connection.request(args, {
-    timeoutMs: blockingDeadlineMs(args, graceMs),
-  });
-  if (!signal) return await reply;
+  const send = () =>
+    connection.request(args, { timeoutMs: blockingDeadlineMs(args, graceMs) });
+  let reply = send();
   let unblocking: Promise<void> | undefined;
   const onAbort = () => {
     unblocking = Promise.resolve(known).then(() =>
       unblockUntilSettled(connection, reply, unblock)
     );
   };
-  signal.addEventListener("abort", onAbort, { once: true });
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const value = await reply;
-    if (signal.aborted) throw signal.reason; // nothing to hand back
-    return value;
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    throw error;
+    for (let retries = 0;; retries++) {
+      try {
+        const value = await reply;
+        if (signal?.aborted) throw signal.reason; // nothing to hand back
+        return value;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        // `CLIENT UNBLOCK` names a connection, not a command: another
+        // caller's abort may have unblocked this one's wait (WAIT and
+        // WAITAOF take nothing, so asking again loses nothing).
+        const unblocked = error instanceof RedisReplyError &&
+          error.code === "UNBLOCKED";
+        if (!unblocked || retries >= MAX_FOREIGN_UNBLOCKS) throw error;
+        reply = send();
+      }
+    }
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", onAbort);
     await unblocking;
   }
 }
