@@ -35,6 +35,44 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * crossed the link just before it froze.
  */
 const FREEZE_MARGIN_MS = 50;
+/** How often the event loop's lateness is sampled (see `LoopLag`). */
+const LAG_TICK_MS = 5;
+
+/**
+ * The event loop's lateness since a moment: a grant resolved late because
+ * this process was starved (a loaded machine) may have been acknowledged
+ * before the freeze, so the margin grows by the lateness seen since.
+ */
+class LoopLag {
+  #timer: ReturnType<typeof setInterval>;
+  #last = performance.now();
+  #since = Infinity;
+  #worst = 0;
+  constructor() {
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      if (now >= this.#since) {
+        this.#worst = Math.max(this.#worst, now - this.#last - LAG_TICK_MS);
+      }
+      this.#last = now;
+    }, LAG_TICK_MS);
+  }
+  /** Starts counting lateness from now. */
+  start(): void {
+    this.#since = performance.now();
+  }
+  /**
+   * The worst lateness seen since `start()`, in ms, counting a stall still
+   * under way at `now` (its tick may not have run yet).
+   */
+  worst(now: number): number {
+    if (now < this.#since) return 0;
+    return Math.max(this.#worst, now - this.#last - LAG_TICK_MS);
+  }
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
 
 /** One run's settings. */
 export interface FailoverRunOptions {
@@ -212,6 +250,7 @@ async function measure(
   const believers = new Set<Lease>();
   let killedAt = Infinity;
   let frozenAt = Infinity;
+  const lag = new LoopLag();
   const stop = new AbortController();
   const loops = Array.from({ length: workers }, async (_, i) => {
     const semaphore = semaphores[i % 2];
@@ -229,7 +268,8 @@ async function measure(
       result.grants++;
       // Past the freeze by a margin: an acquire that resolves right after
       // it may have had its replica's acknowledgement just before it.
-      if (now > frozenAt + FREEZE_MARGIN_MS && now < killedAt) {
+      const margin = FREEZE_MARGIN_MS + lag.worst(now);
+      if (now > frozenAt + margin && now < killedAt) {
         result.grantsLost++;
       }
       if (now > killedAt && Number.isNaN(result.resumedMs)) {
@@ -263,6 +303,7 @@ async function measure(
     await delay(warmupMs);
     scene.freeze();
     frozenAt = performance.now();
+    lag.start();
     log?.(`${at()} freeze`);
     await delay(frozenMs);
     await scene.kill();
@@ -280,6 +321,7 @@ async function measure(
     // Also when a step failed: no worker outlives the run.
     stop.abort();
     await Promise.all(loops);
+    lag.stop();
   }
   return result;
 }
