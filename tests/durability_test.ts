@@ -20,6 +20,7 @@ import { startRedis } from "../harness/server.ts";
 import { keysOf } from "../src/locks/keys.ts";
 import { EXTEND } from "../src/locks/state_scripts.ts";
 import { test } from "./_test.ts";
+import { until } from "./_until.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,16 +51,18 @@ test(
     await using a = await connect(servers.primary.url);
     await using b = await connect(servers.primary.url);
     const name = unique("durable");
-    // A generous acknowledgement timeout: a loaded machine must not turn
-    // the happy path into shortfalls (WAIT answers as soon as acked).
+    // Generous times: a loaded machine must not turn the happy path into
+    // shortfalls or a lost lease (WAIT answers as soon as acknowledged).
     const options = {
-      leaseMs: 600,
-      durability: { replicas: 1, timeoutMs: 400 },
+      leaseMs: 3_000,
+      durability: { replicas: 1, timeoutMs: 2_000 },
     };
     const shortfalls: LockEvent[] = [];
     const mutexA = new Mutex(a, name, options);
     mutexA.addEventListener("shortfall", (e) => shortfalls.push(e));
-    const lease = await mutexA.acquire(AbortSignal.timeout(5_000));
+    let renewals = 0;
+    mutexA.addEventListener("renewed", () => renewals++);
+    const lease = await mutexA.acquire(AbortSignal.timeout(10_000));
     // The replica has the grant already.
     await using onReplica = await connect(servers.replica.url);
     const holders = await onReplica.send(
@@ -69,20 +72,25 @@ test(
     assert.equal(holders, 1);
     // A waiter on another client: handed the lock, confirmed likewise.
     const mutexB = new Mutex(b, name, options);
-    const waiting = mutexB.acquire(AbortSignal.timeout(5_000));
-    await delay(50);
-    // Renewals (every ~200 ms) go through WAIT too: the lease lives on.
-    await delay(900);
+    const waiting = mutexB.acquire(AbortSignal.timeout(30_000));
+    waiting.catch(() => {}); // awaited below; a failure before is reported
+    await until(
+      "the waiter queued",
+      async () => (await inspect(a, name)).waiters === 1,
+    );
+    // Renewals go through WAIT too: the lease lives on.
+    await until("two renewals", () => renewals >= 2, 20_000);
     assert.equal(lease.signal.aborted, false, "renewed with durability");
     await lease.release();
     const second = await waiting;
     assert.ok(second.token > lease.token);
     await second.release();
     assert.deepEqual(shortfalls, []);
-    // Each grant and renewal waited for the replica: WAIT ran that often.
+    // Each grant and renewal waited for the replica: WAIT ran that often
+    // (two grants, and each renewal).
     const stats = String(await a.send("INFO", "commandstats"));
     const waits = Number(/cmdstat_wait:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-    assert.ok(waits >= 5, `WAIT calls: ${waits}`);
+    assert.ok(waits >= 2 + renewals, `WAIT calls: ${waits}`);
   },
   { timeoutMs: 60_000 },
 );
