@@ -12,9 +12,10 @@
  * `redis+sentinel://` or `redis+cluster://`, as `connect()` takes it; on a
  * cluster, `list` scans every primary; default: `REDIS_URL`, else
  * `redis://127.0.0.1:6379`), `--prefix <p>` (default `redsync`), `--json`
- * (one JSON document on stdout), `--help`. Exit codes: 0 done, 1 failed
- * (connection, unknown name, declined confirmation), 2 usage error or
- * confirmation impossible. It runs on Deno, Bun and Node (only `node:`
+ * (one JSON document on stdout: the result, or `{"error": {"name",
+ * "message"}}`), `--help`. Exit codes: 0 done, 1 failed (connection,
+ * unknown name, declined confirmation), 2 usage error or confirmation
+ * impossible. It runs on Deno, Bun and Node (only `node:`
  * modules), and the same logic is callable in-process: {@linkcode main}.
  *
  * @example Run it from code, capturing the output
@@ -32,9 +33,15 @@
  */
 import process from "node:process";
 import { connect, type RedisClient } from "./mod.ts";
-import { parseArgs, type Parsed, USAGE, UsageError } from "./cli/args.ts";
+import {
+  parseArgs,
+  type Parsed,
+  USAGE,
+  UsageError,
+  wantsJson,
+} from "./cli/args.ts";
 import { type Context, Exit, info, list, release } from "./cli/commands.ts";
-import { hideCredentials, messageOf } from "./cli/render.ts";
+import { hideCredentials, messageOf, nameOf } from "./cli/render.ts";
 import type { CliIO } from "./cli/io.ts";
 
 export type { CliInput, CliIO, CliOutput } from "./cli/io.ts";
@@ -45,7 +52,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /**
  * Runs the CLI with `args` (without the runtime and script) and resolves
  * with the exit code: 0 done, 1 failed, 2 usage error. Never rejects for a
- * user or connection error: it prints it on `io.stderr` instead.
+ * user or connection error: it prints it on `io.stderr` instead (with
+ * `--json`, as `{"error": {"name", "message"}}` on `io.stdout`, which
+ * then holds one JSON document whatever happens).
  *
  * @example
  * ```ts
@@ -62,13 +71,19 @@ const CONNECT_TIMEOUT_MS = 5_000;
 export async function main(args: string[], io: CliIO): Promise<number> {
   const out = (text: string) => void io.stdout.write(text);
   const err = (text: string) => void io.stderr.write(text);
+  const json = wantsJson(args);
+  /** Prints an error (as text, or as JSON with `--json`); resolves `code`. */
+  const fail = (name: string, message: string, code: number) => {
+    if (json) out(JSON.stringify({ error: { name, message } }) + "\n");
+    else err(`error: ${message}\n${name === "UsageError" ? `\n${USAGE}` : ""}`);
+    return code;
+  };
   let parsed: Parsed;
   try {
     parsed = parseArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    err(`error: ${error.message}\n\n${USAGE}`);
-    return 2;
+    return fail(error.name, error.message, 2);
   }
   if (parsed.help) {
     out(USAGE);
@@ -84,8 +99,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       reconnect: false,
     });
   } catch (error) {
-    err(`error: ${hideCredentials(messageOf(error), url)}\n`);
-    return 1;
+    return fail(nameOf(error), hideCredentials(messageOf(error), url), 1);
   }
   try {
     const context: Context = { client, parsed, io, out, err };
@@ -99,11 +113,9 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     }
   } catch (error) {
     if (error instanceof Exit) {
-      err(`error: ${error.message}\n`);
-      return error.code;
+      return fail(error.errorName, error.message, error.code);
     }
-    err(`error: ${messageOf(error)}\n`);
-    return 1;
+    return fail(nameOf(error), messageOf(error), 1);
   } finally {
     await client.close();
   }

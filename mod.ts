@@ -87,7 +87,21 @@ export type {
 } from "./src/locks/semaphore.ts";
 export { forceRelease, inspect, listPrimitives } from "./src/inspect.ts";
 export { contended } from "./src/locks/stats.ts";
-export type { HolderInfo, LockInfo, PrimitiveSummary } from "./src/inspect.ts";
+export type {
+  HolderInfo,
+  LockInfo,
+  LockKind,
+  PrimitiveKind,
+  PrimitiveSummary,
+} from "./src/inspect.ts";
+export { inspectEvent } from "./src/inspect_event.ts";
+export type {
+  AutoResetEventState,
+  EventKind,
+  EventState,
+  EventStateBase,
+  ManualResetEventState,
+} from "./src/inspect_event.ts";
 export { AutoResetEvent } from "./src/events/auto_reset_event.ts";
 export type { EventOptions } from "./src/events/options.ts";
 export { ManualResetEvent } from "./src/events/manual_reset_event.ts";

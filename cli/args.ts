@@ -8,14 +8,18 @@
 /** The usage text, printed by `--help` and after a usage error. */
 export const USAGE: string = `Usage: redsync <command> [options]
 
-Inspect and repair @redsync/core locks (mutexes, semaphores) in Redis.
+Inspect @redsync/core primitives in Redis (mutexes, semaphores, read-write
+locks, manual-reset and auto-reset events) and repair stuck locks.
 
 Commands:
-  list                     primitives under the prefix (SCAN, safe in production)
+  list                     primitives under the prefix and their kinds (SCAN,
+                           safe in production)
     --details              also holders and waiters of each (one read each)
     --limit <n>            at most n names (default 10000)
-  info <name>              permits, holders (lease id, token, permits, time
-                           left), waiters, queue and key TTLs of one primitive
+  info <name>              a lock's kind, permits, holders (lease id, token,
+                           permits, time left), waiters, queue and key TTLs;
+                           an event's state (set, pending signals), waiters
+                           and key TTLs
   release <name>           force-release its leases (their holders lose them),
                            after you type the name to confirm
     --id <leaseId>         only this lease
@@ -28,7 +32,8 @@ Options:
                            is scanned by list); default: $REDIS_URL, else
                            redis://127.0.0.1:6379
   --prefix <p>             key prefix of the primitives (default "redsync")
-  --json                   one JSON document on stdout instead of text
+  --json                   one JSON document on stdout instead of text; an
+                           error too: {"error": {"name", "message"}}
   --help, -h               this text
 
 Exit codes: 0 done, 1 failed, 2 usage error or no way to confirm.
@@ -152,4 +157,19 @@ export function parseArgs(args: readonly string[]): Parsed {
     parsed.name = rest[0];
   }
   return parsed;
+}
+
+/**
+ * Whether `args` ask for `--json`, read as {@linkcode parseArgs} reads them
+ * (a value option's value is not an option; `--` ends the options), even
+ * when they do not parse: a usage error is then printed as JSON too.
+ */
+export function wantsJson(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") return false;
+    if (arg === "--json") return true;
+    if (VALUE_OPTIONS.has(arg)) i++;
+  }
+  return false;
 }

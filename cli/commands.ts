@@ -6,18 +6,24 @@
  * @module
  */
 import {
+  type EventKind,
+  type EventState,
   forceRelease,
   inspect,
+  inspectEvent,
   listPrimitives,
   type LockInfo,
+  type PrimitiveKind,
   type RedisClient,
 } from "../mod.ts";
 import type { CliInput, CliIO } from "./io.ts";
 import type { Parsed } from "./args.ts";
 import {
   describe,
+  describeEvent,
   formatTable,
-  kindOf,
+  kindName,
+  kindText,
   quote,
   show,
   toJson,
@@ -26,12 +32,36 @@ import {
 /** Concurrent `inspect` calls of `list --details` (pipelined on one socket). */
 const DETAILS_BATCH = 100;
 
-/** Ends a command early with `code` after printing `message` on stderr. */
+/**
+ * Ends a command early with `code` after printing `message` on stderr
+ * (with `--json`: `{"error": {"name": errorName, "message"}}` on stdout).
+ */
 export class Exit extends Error {
   override name = "Exit";
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly errorName:
+      | "NotFoundError"
+      | "ConfirmationError"
+      | "NotALockError" = "NotFoundError",
+  ) {
     super(message);
   }
+}
+
+const EVENT_KINDS: readonly EventKind[] = [
+  "manual-reset-event",
+  "auto-reset-event",
+];
+
+function isEvent(kind: PrimitiveKind): kind is EventKind {
+  return (EVENT_KINDS as readonly string[]).includes(kind);
+}
+
+/** Whether any of the primitive's keys exists. */
+function exists(state: { keyTtls: Record<string, number> }): boolean {
+  return Object.values(state.keyTtls).some((ttl) => ttl !== -2);
 }
 
 /** What a command runs with. */
@@ -52,19 +82,42 @@ export async function list(
   const rows: {
     name: string;
     kind: string;
+    kinds: PrimitiveKind[];
     keys: string[];
-    holders?: number;
+    holders?: number | null;
     waiters?: number;
-  }[] = found.map(({ name, keys }) => ({ name, kind: kindOf(keys), keys }));
+  }[] = found.map(({ name, kinds, keys }) => ({
+    name,
+    kind: kindText(kinds),
+    kinds,
+    keys,
+  }));
   if (details) {
+    // Holders: a lock's (null for an event alone); waiters: all of them.
+    const detailsOf = async (kinds: PrimitiveKind[], name: string) => {
+      const states = await Promise.all(
+        kinds.map((kind) =>
+          isEvent(kind)
+            ? inspectEvent(client, name, kind, { prefix })
+            : inspect(client, name, { prefix })
+        ),
+      );
+      let holders: number | null = null;
+      let waiters = 0;
+      for (const state of states) {
+        if ("holders" in state) holders = state.holders.length;
+        waiters += state.waiters;
+      }
+      return { holders, waiters };
+    };
     for (let i = 0; i < rows.length; i += DETAILS_BATCH) {
       const batch = rows.slice(i, i + DETAILS_BATCH);
       const infos = await Promise.all(
-        batch.map((row) => inspect(client, row.name, { prefix })),
+        batch.map((row) => detailsOf(row.kinds, row.name)),
       );
-      infos.forEach((info, j) => {
-        batch[j].holders = info.holders.length;
-        batch[j].waiters = info.waiters;
+      infos.forEach(({ holders, waiters }, j) => {
+        batch[j].holders = holders;
+        batch[j].waiters = waiters;
       });
     }
   }
@@ -84,7 +137,7 @@ export async function list(
   if (details) header.push("HOLDERS", "WAITERS");
   const table = rows.map((row) => {
     const cells = [show(row.name), row.kind, row.keys.join(",")];
-    if (details) cells.push(String(row.holders), String(row.waiters));
+    if (details) cells.push(String(row.holders ?? "-"), String(row.waiters));
     return cells;
   });
   out(formatTable(header, table, details ? [3, 4] : []));
@@ -96,14 +149,21 @@ export async function list(
   return 0;
 }
 
-/** Reads the primitive; `Exit(1)` when it has no key at all. */
-async function inspectExisting(
+/**
+ * The state of every primitive named `name` (a lock, an event, or both:
+ * they do not share keys), read at once; `Exit(1)` when none has a key.
+ */
+async function inspectAll(
   client: RedisClient,
   name: string,
   prefix: string,
-): Promise<LockInfo> {
-  const info = await inspect(client, name, { prefix });
-  if (Object.values(info.keyTtls).every((ttl) => ttl === -2)) {
+): Promise<(LockInfo | EventState)[]> {
+  const states = await Promise.all([
+    inspect(client, name, { prefix }),
+    ...EVENT_KINDS.map((kind) => inspectEvent(client, name, kind, { prefix })),
+  ]);
+  const found = states.filter(exists);
+  if (found.length === 0) {
     throw new Exit(
       1,
       `No primitive named ${quote(name)} under prefix ${
@@ -111,18 +171,52 @@ async function inspectExisting(
       } at ${client.url}`,
     );
   }
-  return info;
+  return found;
 }
 
-/** `info <name>`: one primitive's state, as text or JSON. */
+/** Reads the lock; `Exit(1)` when there is none of that name. */
+async function inspectExisting(
+  client: RedisClient,
+  name: string,
+  prefix: string,
+): Promise<LockInfo> {
+  const [first] = await inspectAll(client, name, prefix);
+  if (!("holders" in first)) {
+    throw new Exit(
+      1,
+      `${quote(name)} is a ${
+        kindName(first.kind)
+      }: only locks (mutex, semaphore, read-write lock) have leases to release`,
+      "NotALockError",
+    );
+  }
+  return first;
+}
+
+/**
+ * `info <name>`: one primitive's state, as text or JSON (when a lock and
+ * an event share the name: both, the JSON as `{name, prefix, kinds,
+ * primitives}`).
+ */
 export async function info({ client, parsed, out }: Context): Promise<number> {
   const { prefix, json } = parsed;
-  const state = await inspectExisting(client, parsed.name!, prefix);
+  const name = parsed.name!;
+  const states = await inspectAll(client, name, prefix);
   if (json) {
-    out(JSON.stringify(toJson(state), null, 2) + "\n");
+    const doc = states.length === 1 ? toJson(states[0]) : {
+      name,
+      prefix,
+      kinds: states.map((state) => state.kind),
+      primitives: states.map(toJson),
+    };
+    out(JSON.stringify(doc, null, 2) + "\n");
     return 0;
   }
-  out(describe(state));
+  out(
+    states.map((state) =>
+      "holders" in state ? describe(state) : describeEvent(state)
+    ).join("\n"),
+  );
   return 0;
 }
 
@@ -176,6 +270,7 @@ export async function release(context: Context): Promise<number> {
       throw new Exit(
         2,
         "cannot ask for confirmation here (no input): pass --yes to release without asking",
+        "ConfirmationError",
       );
     }
     say("Type the name to confirm: ");
@@ -187,12 +282,14 @@ export async function release(context: Context): Promise<number> {
         stdin.isTTY
           ? "no confirmation given: nothing was released"
           : "cannot ask for confirmation: stdin is not a terminal and gave no answer; pass --yes to release without asking",
+        "ConfirmationError",
       );
     }
     if (answer !== name) {
       throw new Exit(
         1,
         `the confirmation did not match ${quote(name)}: nothing was released`,
+        "ConfirmationError",
       );
     }
   }

@@ -5,8 +5,12 @@
  *
  * @module
  */
-import { type LockInfo, redactUrl } from "../mod.ts";
-import { LOCK_KEY_SUFFIXES } from "../src/locks/keys.ts";
+import {
+  type EventState,
+  type LockInfo,
+  type PrimitiveKind,
+  redactUrl,
+} from "../mod.ts";
 
 /**
  * Everything between `://` and the last `@` masked but the user name: what
@@ -37,30 +41,41 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A guess from the key suffixes a primitive has. */
-export function kindOf(keys: readonly string[]): string {
-  if (keys.includes("meta")) return "semaphore";
-  // LOCK_KEY_SUFFIXES includes "meta" too, but a primitive with a "meta" key
-  // has returned "semaphore" above, so it never decides this test.
-  if (keys.some((key) => LOCK_KEY_SUFFIXES.has(key))) return "mutex/semaphore";
-  if (keys.includes("wake")) return "event";
-  return "other";
+/** The name of `error`'s class, or "Error" when it is no `Error`. */
+export function nameOf(error: unknown): string {
+  return error instanceof Error ? error.name : "Error";
+}
+
+/**
+ * The kinds of a listed name as one word (`list`'s KIND column): joined by
+ * `,` when several share the name, `unknown` when only wake lists were seen.
+ */
+export function kindText(kinds: readonly PrimitiveKind[]): string {
+  return kinds.length === 0 ? "unknown" : kinds.join(",");
+}
+
+/** A kind as words: `read-write lock` for `read-write-lock`. */
+export function kindName(kind: PrimitiveKind): string {
+  return kind.replace(/-(lock|event)$/, " $1");
 }
 
 /** The `--json` form of one primitive (`permits: null` when not stored). */
-export function toJson(info: LockInfo): Record<string, unknown> {
-  return { ...info, permits: info.permits ?? null };
+export function toJson(info: LockInfo | EventState): Record<string, unknown> {
+  return "holders" in info
+    ? { ...info, permits: info.permits ?? null }
+    : { ...info };
 }
 
-/** The human-readable view of one primitive. */
+/** The human-readable view of one lock. */
 export function describe(info: LockInfo): string {
   const lines: string[] = [];
   const used = info.holders.reduce((sum, h) => sum + h.permits, 0);
   lines.push(`${show(info.name)} (prefix ${quote(info.prefix)})`);
+  lines.push(`kind:     ${kindName(info.kind)}`);
   lines.push(
     info.permits === undefined
       ? "permits:  mutex / not a semaphore (no permit count stored)"
-      : `permits:  ${info.permits} (semaphore), ${used} in use`,
+      : `permits:  ${info.permits} (${kindName(info.kind)}), ${used} in use`,
   );
   if (info.holders.length === 0) {
     lines.push("holders:  none");
@@ -83,15 +98,41 @@ export function describe(info: LockInfo): string {
   }
   lines.push(`waiters:  ${info.waiters} live`);
   lines.push(`queued:   ${info.queued}`);
-  lines.push("keys:");
-  const width = Math.max(...Object.keys(info.keyTtls).map((k) => k.length));
-  for (const [key, ttl] of Object.entries(info.keyTtls)) {
+  return lines.join("\n") + "\n" + footer(info);
+}
+
+/** The human-readable view of one event. */
+export function describeEvent(state: EventState): string {
+  const lines: string[] = [];
+  lines.push(`${show(state.name)} (prefix ${quote(state.prefix)})`);
+  lines.push(`kind:     ${kindName(state.kind)}`);
+  if (state.kind === "manual-reset-event") {
+    lines.push(`set:      ${state.isSet ? "yes" : "no"}`);
+  } else {
+    const s = state.pending === 1 ? "" : "s";
+    lines.push(`pending:  ${state.pending} signal${s}`);
+    lines.push(
+      `granted:  ${state.granted} (handed to a waiter, not claimed yet)`,
+    );
+  }
+  lines.push(`waiters:  ${state.waiters} live`);
+  return lines.join("\n") + "\n" + footer(state);
+}
+
+/** Key TTLs and the server time, the end of every view. */
+function footer(
+  { keyTtls, serverTime }: {
+    keyTtls: Record<string, number>;
+    serverTime: number;
+  },
+): string {
+  const lines = ["keys:"];
+  const width = Math.max(...Object.keys(keyTtls).map((k) => k.length));
+  for (const [key, ttl] of Object.entries(keyTtls)) {
     const text = ttl === -2 ? "absent" : ttl === -1 ? "no TTL" : `${ttl} ms`;
     lines.push(`  ${key.padEnd(width)}  ${text}`);
   }
-  lines.push(
-    `server time: ${new Date(info.serverTime).toISOString()}`,
-  );
+  lines.push(`server time: ${new Date(serverTime).toISOString()}`);
   return lines.join("\n") + "\n";
 }
 

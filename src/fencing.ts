@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { RedisClient } from "./client/client.ts";
+import { checkClient, type RedisClient } from "./client/client.ts";
 import { Script } from "./client/script.ts";
 import { checkOptionsObject } from "./_internal/validate.ts";
 import { keyBase, MAX_NAME_LENGTH } from "./locks/keys.ts";
@@ -108,6 +108,7 @@ export class FencedResource {
     options: FencedResourceOptions = {},
   ) {
     const action = "create a fenced resource";
+    checkClient(action, client);
     if (typeof resource !== "string") {
       throw new TypeError(
         `Cannot ${action} as 'resource' must be a string: current type is ${typeof resource}`,

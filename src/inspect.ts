@@ -1,9 +1,9 @@
 /**
- * Operator views of the primitives in Redis: one primitive's state
- * ({@linkcode inspect}), every primitive under a prefix
- * ({@linkcode listPrimitives}, with `SCAN` on every primary, safe on a
- * large keyspace), and the one write an operator needs:
- * {@linkcode forceRelease}.
+ * Operator views of the primitives in Redis: one lock's state
+ * ({@linkcode inspect}; an event's: `inspectEvent` in `inspect_event.ts`), every
+ * primitive under a prefix with its kind ({@linkcode listPrimitives}, with
+ * `SCAN` on every primary, safe on a large keyspace), and the one write an
+ * operator needs: {@linkcode forceRelease}.
  *
  * @module
  */
@@ -12,14 +12,39 @@ import type { PrimaryNode } from "./client/topology.ts";
 import { abortable } from "./_internal/async.ts";
 import { ConnectionError } from "./errors.ts";
 import {
+  AUTO_EVENT_KEYS,
   checkName,
   keysFor,
   keysOf,
+  LOCK_KEY_SUFFIXES,
+  MANUAL_EVENT_KEYS,
   parseKey,
+  type PrimitiveKind,
   SCRIPT_KEYS,
 } from "./locks/keys.ts";
 import { RELEASE } from "./locks/scripts.ts";
 import { INFO } from "./locks/state_scripts.ts";
+
+export type { PrimitiveKind };
+
+/** The kinds of lock: what {@linkcode inspect} reads. */
+export type LockKind = "mutex" | "semaphore" | "read-write-lock";
+
+/** The permit count of every `ReadWriteLock` (`MAX_PERMITS`). */
+const READ_WRITE_PERMITS = 100_000;
+
+/**
+ * A lock's kind from its `meta` hash: the kind it records, else (state of
+ * an older version, which recorded none) inferred from the count: none is
+ * a mutex, a read-write lock's count is one, any other a semaphore.
+ */
+function lockKind(permits: number | undefined, recorded: unknown): LockKind {
+  if (recorded === "semaphore" || recorded === "read-write-lock") {
+    return recorded;
+  }
+  if (permits === undefined) return "mutex";
+  return permits === READ_WRITE_PERMITS ? "read-write-lock" : "semaphore";
+}
 
 /** One live lease, as Redis sees it. */
 export interface HolderInfo {
@@ -44,7 +69,17 @@ export interface LockInfo {
   name: string;
   /** The key prefix. */
   prefix: string;
-  /** Permit count stored in Redis (semaphores), or `undefined` (mutexes). */
+  /**
+   * What it is: a mutex stores no permit count; a semaphore or a
+   * read-write lock stores its kind with its count (a count stored by an
+   * older version, without a kind, is taken for a read-write lock when it
+   * is 100,000, else for a semaphore).
+   */
+  kind: LockKind;
+  /**
+   * Permit count stored in Redis (semaphores; 100,000 for a read-write
+   * lock), or `undefined` (mutexes).
+   */
   permits: number | undefined;
   /** Live leases, oldest expiry first. */
   holders: HolderInfo[];
@@ -59,9 +94,11 @@ export interface LockInfo {
 }
 
 /**
- * Reads the state of the lock primitive `name` (mutex or semaphore) in one
- * atomic script: its holders (with the `meta` each acquisition gave),
- * waiters and key TTLs.
+ * Reads the state of the lock `name` (mutex, semaphore or read-write lock)
+ * in one atomic script: its kind, holders (with the `meta` each
+ * acquisition gave), waiters and key TTLs. A name with no key at all reads
+ * as a mutex with every TTL -2 (absent). For an event, see
+ * `inspectEvent`.
  *
  * @example
  * ```ts
@@ -80,7 +117,7 @@ export async function inspect(
   checkName("inspect", name);
   const { prefix = "redsync" } = options;
   const reply = await INFO.run(client, keysOf(prefix, name).script);
-  const [serverTime, permits, flat, waiters, queued, ttls, notes] = reply;
+  const [serverTime, permits, flat, waiters, queued, ttls, notes, kind] = reply;
   const holders: HolderInfo[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     const holder: HolderInfo = {
@@ -93,10 +130,12 @@ export async function inspect(
     if (typeof meta === "string" && meta !== "") holder.meta = meta;
     holders.push(holder);
   }
+  const count = typeof permits === "number" ? permits : undefined;
   return {
     name,
     prefix,
-    permits: typeof permits === "number" ? permits : undefined,
+    kind: lockKind(count, kind),
+    permits: count,
     holders,
     waiters,
     queued,
@@ -109,21 +148,31 @@ export async function inspect(
 export interface PrimitiveSummary {
   /** Its name. */
   name: string;
+  /**
+   * What it is: one kind, or more when primitives of several kinds share
+   * the name (a lock and an event do not share keys); none when only its
+   * wake lists were seen. A lock's kind is read from its `meta` hash (see
+   * {@linkcode LockInfo.kind}).
+   */
+  kinds: PrimitiveKind[];
   /** Key suffixes seen for it (e.g. `holders`, `fence`, `meta`). */
   keys: string[];
 }
 
 /**
  * Lists the primitives under `prefix` with `SCAN` (never `KEYS`): each name
- * once, with the kinds of keys it has, sorted by name. Bounded by `limit`
- * names. On a Redis Cluster every primary is scanned (each with its own
- * cursor, all at once) and the results merged.
+ * once, with its kind (mutex, semaphore, read-write lock, manual-reset or
+ * auto-reset event) and the kinds of keys it has, sorted by name. Bounded
+ * by `limit` names. On a Redis Cluster every primary is scanned (each with
+ * its own cursor, all at once) and the results merged. Telling a semaphore
+ * from a read-write lock takes one `HMGET` of its `meta` hash per
+ * name that has one (pipelined).
  *
  * @example
  * ```ts
  * import { connect, listPrimitives } from "@redsync/core";
  * await using redis = await connect();
- * for (const p of await listPrimitives(redis)) console.log(p.name, p.keys.join(","));
+ * for (const p of await listPrimitives(redis)) console.log(p.name, p.kinds.join(","));
  * ```
  */
 export async function listPrimitives(
@@ -177,9 +226,44 @@ export async function listPrimitives(
       throw error;
     })
   ));
-  return [...found].map(([name, keys]) => ({ name, keys: [...keys].sort() }))
-    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const listed = [...found].map(([name, keys]) => ({
+    name,
+    kinds: [] as PrimitiveKind[],
+    keys: [...keys].sort(),
+  })).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  // Semaphore or read-write lock: what their meta hash records.
+  const withMeta = listed.filter((p) => p.keys.includes("meta"));
+  const recorded = new Map<string, LockKind>();
+  for (let i = 0; i < withMeta.length; i += META_BATCH) {
+    await Promise.all(
+      withMeta.slice(i, i + META_BATCH).map(async ({ name }) => {
+        const [permits, kind] = await client.command(
+          ["HMGET", keysOf(prefix, name).meta, "permits", "kind"],
+          { signal },
+        ) as [string | null, string | null];
+        const count = permits === null ? undefined : Number(permits);
+        recorded.set(name, lockKind(count, kind));
+      }),
+    );
+  }
+  for (const p of listed) {
+    if (p.keys.some((key) => LOCK_KEY_SUFFIXES.has(key))) {
+      p.kinds.push(recorded.get(p.name) ?? "mutex");
+    }
+    if (p.keys.some((key) => MANUAL_SUFFIXES.has(key))) {
+      p.kinds.push("manual-reset-event");
+    }
+    if (p.keys.some((key) => AUTO_SUFFIXES.has(key))) {
+      p.kinds.push("auto-reset-event");
+    }
+  }
+  return listed;
 }
+
+/** `HMGET`s of `listPrimitives` in flight at once. */
+const META_BATCH = 1_000;
+const MANUAL_SUFFIXES: ReadonlySet<string> = new Set(MANUAL_EVENT_KEYS);
+const AUTO_SUFFIXES: ReadonlySet<string> = new Set(AUTO_EVENT_KEYS);
 
 /**
  * Frees a stuck lease by force (its holder's `signal` aborts with

@@ -11,11 +11,15 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { main } from "../cli.ts";
 import {
+  AutoResetEvent,
   connect,
   inspect,
+  inspectEvent,
   type Lease,
   listPrimitives,
+  ManualResetEvent,
   Mutex,
+  ReadWriteLock,
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
@@ -174,7 +178,7 @@ test("cli: list shows the primitives, as a table and as JSON", async () => {
   const human = await cli(["list", ...base]);
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^NAME\s+KIND\s+KEYS$/m);
-  assert.match(human.stdout, /^jobs\s+mutex\/semaphore\s+\S*holders/m);
+  assert.match(human.stdout, /^jobs\s+mutex\s+\S*holders/m);
   assert.match(human.stdout, /^pool\s+semaphore\s+\S*meta/m);
   assert.match(human.stdout, /2 primitives under prefix/);
 
@@ -190,17 +194,16 @@ test("cli: list shows the primitives, as a table and as JSON", async () => {
   assert.equal(doc.prefix, state.prefix);
   const expected = await listPrimitives(state.redis, { prefix: state.prefix });
   assert.deepEqual(
-    doc.primitives.map((p: { name: string; keys: string[] }) => ({
-      name: p.name,
-      keys: p.keys,
-    })),
+    doc.primitives.map((
+      p: { name: string; kinds: string[]; keys: string[] },
+    ) => ({ name: p.name, kinds: p.kinds, keys: p.keys })),
     expected,
   );
   assert.deepEqual(
     doc.primitives.map((
       p: { name: string; kind: string; holders: number; waiters: number },
     ) => [p.name, p.kind, p.holders, p.waiters]),
-    [["jobs", "mutex/semaphore", 1, 0], ["pool", "semaphore", 2, 1]],
+    [["jobs", "mutex", 1, 0], ["pool", "semaphore", 2, 1]],
   );
 
   const empty = await cli([
@@ -246,8 +249,11 @@ test("cli: info shows holders, tokens and waiters; --json matches inspect()", as
     assert.equal(doc.permits, info.permits ?? null);
     assert.equal(doc.waiters, info.waiters);
     assert.equal(doc.queued, info.queued);
+    // By id: a renewal between the two reads may reorder leases that
+    // expire in the same millisecond.
     const pick = (holders: { id: string; token: number; permits: number }[]) =>
-      holders.map(({ id, token, permits }) => ({ id, token, permits }));
+      holders.map(({ id, token, permits }) => ({ id, token, permits }))
+        .sort((a, b) => a.id < b.id ? -1 : 1);
     assert.deepEqual(pick(doc.holders), pick(info.holders));
     assert.deepEqual(Object.keys(doc.keyTtls), Object.keys(info.keyTtls));
   }
@@ -476,4 +482,250 @@ test("cli: main() in-process, with a terminal that types the name", async () => 
       .length,
     2,
   );
+});
+
+/** One primitive of every kind under a fresh prefix, and state of an older version. */
+async function makeKinds(redis: RedisClient) {
+  const prefix = `cli-${crypto.randomUUID()}`;
+  const options = { prefix, leaseMs: LEASE_MS };
+  const mutex = new Mutex(redis, "m", options);
+  const sem = await Semaphore.create(redis, "s", { ...options, permits: 3 });
+  // As many permits as a read-write lock: only the recorded kind tells.
+  const wide = await Semaphore.create(redis, "s-max", {
+    ...options,
+    permits: 100_000,
+  });
+  const rw = new ReadWriteLock(redis, "rw", options);
+  // Its meta gone (deleted, or expired while idle): ACQUIRE writes it
+  // again, with its kind.
+  await redis.send("DEL", `${prefix}:{s-max}:meta`);
+  const leases = [
+    await mutex.acquire(AbortSignal.timeout(5_000)),
+    await sem.acquire(AbortSignal.timeout(5_000)),
+    await wide.acquire(AbortSignal.timeout(5_000)),
+    await rw.read(AbortSignal.timeout(5_000)),
+  ];
+  assert.equal(
+    await redis.send("HGET", `${prefix}:{s-max}:meta`, "kind"),
+    "semaphore",
+  );
+  const waiting = new ManualResetEvent(redis, "mre", { prefix });
+  const stopWaiting = new AbortController();
+  const waiter = waiting.wait(stopWaiting.signal);
+  waiter.catch(() => {});
+  await new ManualResetEvent(redis, "mre-set", { prefix }).set();
+  const auto = new AutoResetEvent(redis, "are", { prefix });
+  await auto.set();
+  await auto.set();
+  // A semaphore and a read-write lock written by an older version: a
+  // permit count and no kind.
+  await redis.send("HSET", `${prefix}:{old-rw}:meta`, "permits", 100_000);
+  await redis.send("HSET", `${prefix}:{old-sem}:meta`, "permits", 5);
+  for (let i = 0; (await waiting.info()).waiters < 1; i++) {
+    assert.ok(i < 100, "the event's waiter never registered");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    prefix,
+    [Symbol.asyncDispose]: async () => {
+      stopWaiting.abort();
+      await waiter.catch(() => {});
+      for (const lease of leases) await lease[Symbol.asyncDispose]();
+      for (const p of [mutex, sem, wide, rw]) await p[Symbol.asyncDispose]();
+    },
+  };
+}
+
+const KINDS: [string, string][] = [
+  ["are", "auto-reset-event"],
+  ["m", "mutex"],
+  ["mre", "manual-reset-event"],
+  ["mre-set", "manual-reset-event"],
+  ["old-rw", "read-write-lock"],
+  ["old-sem", "semaphore"],
+  ["rw", "read-write-lock"],
+  ["s", "semaphore"],
+  ["s-max", "semaphore"],
+];
+
+test("cli: list names each primitive's kind (mutex, semaphore, read-write lock, both events); older state is inferred", async () => {
+  await using redis = await connect(url);
+  await using state = await makeKinds(redis);
+  const { prefix } = state;
+  const found = await listPrimitives(redis, { prefix });
+  assert.deepEqual(
+    found.map((p) => [p.name, p.kinds]),
+    KINDS.map(([n, k]) => [n, [k]]),
+  );
+  for (const [name, kind] of KINDS) {
+    if (kind.endsWith("-event")) continue;
+    assert.equal((await inspect(redis, name, { prefix })).kind, kind, name);
+  }
+  for (const [name, kind] of KINDS) {
+    if (!kind.endsWith("-event")) continue;
+    const event = await inspectEvent(redis, name, kind as "auto-reset-event", {
+      prefix,
+    });
+    assert.equal(event.kind, kind, name);
+  }
+
+  const base = ["--url", url, "--prefix", prefix];
+  const human = await cli(["list", "--details", ...base]);
+  assert.equal(human.code, 0, human.stderr);
+  for (const [name, kind] of KINDS) {
+    assert.match(human.stdout, new RegExp(`^${name}\\s+${kind}\\s`, "m"));
+  }
+  assert.match(human.stdout, /^mre\s.*\s-\s+1$/m); // no holders, one waiter
+  assert.match(human.stdout, /^rw\s.*\s1\s+0$/m);
+  const json = await cli(["list", "--json", "--details", ...base]);
+  assert.equal(json.code, 0, json.stderr);
+  const rows = JSON.parse(json.stdout).primitives as {
+    name: string;
+    kind: string;
+    kinds: string[];
+    holders: number | null;
+    waiters: number;
+  }[];
+  assert.deepEqual(rows.map((p) => [p.name, p.kind]), KINDS);
+  assert.deepEqual(rows.map((p) => p.kinds), KINDS.map(([, k]) => [k]));
+  const mre = rows.find((p) => p.name === "mre")!;
+  assert.deepEqual([mre.holders, mre.waiters], [null, 1]);
+});
+
+test("cli: info works for every kind it lists, as text and JSON", async () => {
+  await using redis = await connect(url);
+  await using state = await makeKinds(redis);
+  const base = ["--url", url, "--prefix", state.prefix];
+  for (const [name, kind] of KINDS) {
+    const text = await cli(["info", name, ...base]);
+    assert.equal(text.code, 0, `${name}: ${text.stderr}`);
+    assert.match(
+      text.stdout,
+      new RegExp(`^kind: +${kind.replace(/-/g, "[- ]")}$`, "m"),
+    );
+    const json = await cli(["info", name, "--json", ...base]);
+    assert.equal(json.code, 0, `${name}: ${json.stderr}`);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.kind, kind, name);
+    assert.equal(doc.name, name);
+  }
+  const mre = await cli(["info", "mre", ...base]);
+  assert.match(mre.stdout, /^set: +no$/m);
+  assert.match(mre.stdout, /^waiters: +1 live$/m);
+  const set = JSON.parse(
+    (await cli(["info", "mre-set", "--json", ...base])).stdout,
+  );
+  assert.equal(set.isSet, true);
+  assert.equal(set.waiters, 0);
+  assert.ok(set.keyTtls.state > 0);
+  const are = await cli(["info", "are", ...base]);
+  assert.match(are.stdout, /^pending: +2 signals$/m);
+  const areJson = JSON.parse(
+    (await cli(["info", "are", "--json", ...base])).stdout,
+  );
+  assert.deepEqual([areJson.pending, areJson.waiters, areJson.granted], [
+    2,
+    0,
+    0,
+  ]);
+  const rw = await cli(["info", "rw", ...base]);
+  assert.match(rw.stdout, /^permits: +100000 \(read-write lock\), 1 in use$/m);
+
+  // Only locks have leases to release.
+  const release = await cli(["release", "mre-set", "--yes", ...base]);
+  assert.equal(release.code, 1);
+  assert.match(release.stderr, /'mre-set' is a manual-reset event/);
+  assert.equal(
+    await new ManualResetEvent(redis, "mre-set", { prefix: state.prefix })
+      .isSet(),
+    true,
+  );
+});
+
+test("cli: with --json, errors are one JSON document on stdout, with the same exit codes", async () => {
+  const parse = (run: Run) => {
+    assert.equal(run.stderr, "");
+    const doc = JSON.parse(run.stdout);
+    assert.deepEqual(Object.keys(doc), ["error"]);
+    assert.equal(typeof doc.error.name, "string");
+    assert.equal(typeof doc.error.message, "string");
+    return doc.error as { name: string; message: string };
+  };
+  const usage = await cli(["frobnicate", "--json", "--url", url]);
+  assert.equal(usage.code, 2);
+  const usageError = parse(usage);
+  assert.equal(usageError.name, "UsageError");
+  assert.match(usageError.message, /unknown command "frobnicate"/);
+  const missing = await cli(["info", "--json"]);
+  assert.equal(missing.code, 2);
+  assert.match(parse(missing).message, /'info' needs the name/);
+
+  const down = await cli([
+    "list",
+    "--json",
+    "--url",
+    "redis://u:sekret@127.0.0.1:1",
+  ]);
+  assert.equal(down.code, 1);
+  const downError = parse(down);
+  assert.equal(downError.name, "ConnectionError");
+  assert.match(downError.message, /Cannot connect to redis:\/\/127\.0\.0\.1:1/);
+  assert.ok(!down.stdout.includes("sekret"));
+  const badUrl = await cli([
+    "list",
+    "--json",
+    "--url",
+    "http://u:sekret@127.0.0.1:6379",
+  ]);
+  assert.equal(badUrl.code, 1);
+  assert.match(parse(badUrl).message, /must start with redis:\/\//);
+  assert.ok(!badUrl.stdout.includes("sekret"));
+
+  const prefix = `cli-${crypto.randomUUID()}`;
+  const unknown = await cli([
+    "info",
+    "nosuch",
+    "--json",
+    "--url",
+    url,
+    "--prefix",
+    prefix,
+  ]);
+  assert.equal(unknown.code, 1);
+  const unknownError = parse(unknown);
+  assert.equal(unknownError.name, "NotFoundError");
+  assert.match(unknownError.message, /No primitive named 'nosuch'/);
+
+  // release: its questions stay on stderr, the error is on stdout.
+  await using redis = await connect(url);
+  await using mutex = new Mutex(redis, "held", { prefix, leaseMs: LEASE_MS });
+  await using _lease = await mutex.acquire(AbortSignal.timeout(5_000));
+  const noStdin = await cli([
+    "release",
+    "held",
+    "--json",
+    "--url",
+    url,
+    "--prefix",
+    prefix,
+  ]);
+  assert.equal(noStdin.code, 2);
+  assert.match(noStdin.stderr, /Will force-release 1 lease of 'held'/);
+  const confirmError = JSON.parse(noStdin.stdout).error;
+  assert.equal(confirmError.name, "ConfirmationError");
+  assert.match(confirmError.message, /--yes/);
+  const noId = await cli([
+    "release",
+    "held",
+    "--id",
+    "x",
+    "--yes",
+    "--json",
+    "--url",
+    url,
+    "--prefix",
+    prefix,
+  ]);
+  assert.equal(noId.code, 1);
+  assert.equal(parse(noId).name, "NotFoundError");
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
 import {
   connect,
   ConnectionError,
@@ -273,4 +274,95 @@ test("client: a raw '/', '?' or '#' in a URL's password is refused without showi
     .catch((e) => e);
   assert.ok(refused instanceof ConnectionError, String(refused));
   assert.ok(!refused.message.includes("cr3t"));
+});
+
+test("client: ?db=N in a URL selects that database; a path that says otherwise is a TypeError", async () => {
+  const key = prefix() + "querydb";
+  const base = url.replace(/\/\d*$/, "");
+  await using db4 = await connect(`${base}?db=4`);
+  await using path4 = await connect(`${base}/4`);
+  await db4.send("SET", key, "four");
+  assert.equal(await path4.send("GET", key), "four");
+  await db4.send("DEL", key);
+  // Both agree: fine; they differ, or the value is no number: refused.
+  await (await connect(`${base}/4?db=4`)).close();
+  const conflict = await connect(`${base}/2?db=4`).catch((e) => e);
+  assert.ok(conflict instanceof TypeError, String(conflict));
+  assert.match(conflict.message, /'db'.*path.*2.*4|path.*2.*'db'.*4/);
+  const bad = await connect(`redis://:pw-secret@127.0.0.1:1?db=two`).catch((
+    e,
+  ) => e);
+  assert.ok(bad instanceof TypeError, String(bad));
+  assert.match(bad.message, /db/);
+  assert.ok(!bad.message.includes("pw-secret"), bad.message);
+});
+
+test("client: a malformed redis: URL (one slash) shows the expected shape", async () => {
+  for (const given of ["redis:/127.0.0.1:6390", "redis:127.0.0.1:6390"]) {
+    const error = await connect(given).catch((e) => e);
+    assert.ok(error instanceof TypeError, String(error));
+    assert.match(error.message, /malformed/);
+    assert.match(error.message, /redis:\/\/host:port\/db/);
+    assert.ok(error.message.includes(JSON.stringify(given)), error.message);
+  }
+  const secret = await connect("rediss:/u:pw-secret@h:1").catch((e) => e);
+  assert.ok(!secret.message.includes("pw-secret"), secret.message);
+});
+
+test("client: an address without a scheme gets a redis:// suggestion", async () => {
+  for (const given of ["127.0.0.1:6390", "localhost:6390", "localhost"]) {
+    const error = await connect(given).catch((e) => e);
+    assert.ok(error instanceof TypeError, String(error));
+    assert.ok(
+      error.message.includes(`"redis://${given}"`),
+      `no suggestion in: ${error.message}`,
+    );
+  }
+  const secret = await connect(":pw-secret@127.0.0.1:6390").catch((e) => e);
+  assert.ok(secret instanceof TypeError, String(secret));
+  assert.ok(!secret.message.includes("pw-secret"), secret.message);
+  assert.match(secret.message, /redis:\/\/:\*\*\*@127\.0\.0\.1:6390/);
+});
+
+/** A TCP server on 127.0.0.1 that answers its first bytes with `answer`. */
+async function fakeServer(answer: string): Promise<Server & AsyncDisposable> {
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => socket.end(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return Object.assign(server, {
+    [Symbol.asyncDispose]: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?(): void })
+          .closeAllConnections?.();
+      }),
+  });
+}
+
+test("client: a server that answers like HTTP is said not to speak RESP", async () => {
+  await using http = await fakeServer(
+    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+  );
+  const port = (http.address() as { port: number }).port;
+  const error = await connect({ port, reconnect: false }).catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /does not speak RESP/);
+  assert.match(error.message, /HTTP/);
+  assert.ok(error.message.includes(`127.0.0.1:${port}`), error.message);
+});
+
+test("client: rediss:// to a plain-TCP Redis fails fast, with a TLS hint", async () => {
+  const plain = new URL(url);
+  const started = performance.now();
+  const error = await connect({
+    url: `rediss://127.0.0.1:${plain.port}`,
+    reconnect: false,
+  }).catch((e) => e);
+  const tookMs = performance.now() - started;
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /TLS/);
+  assert.match(error.message, /redis:\/\//);
+  assert.ok(tookMs < 6_000, `took ${Math.round(tookMs)} ms`);
 });

@@ -253,7 +253,7 @@ test(
         assert.equal(p.holders, 1, p.name);
         assert.equal(
           p.kind,
-          p.name.startsWith("s:") ? "semaphore" : "mutex/semaphore",
+          p.name.startsWith("s:") ? "semaphore" : "mutex",
         );
       }
       // In-process: info and release (routed by the name's key).

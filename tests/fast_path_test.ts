@@ -59,7 +59,7 @@ async function play(
           String(step.waiterTtlMs ?? 10_000),
           limit > 1 ? "600000" : "0",
           wakePrefix,
-          limit > 1 ? "1" : "0",
+          limit > 1 ? "semaphore" : "0",
           "1",
           step.note ?? "",
         ]),

@@ -76,3 +76,28 @@ export function checkOptionalObjects(
     }
   }
 }
+
+/**
+ * Checks `runExclusive`'s `wait`: `"forever"`, `"skip"` or an integer number
+ * of milliseconds; a `TypeError` (a `RangeError` for a number out of range)
+ * lists the accepted values.
+ */
+export function checkWait(
+  action: string,
+  wait: unknown,
+): "forever" | "skip" | number {
+  if (wait === "forever" || wait === "skip") return wait;
+  if (
+    typeof wait === "number" && Number.isInteger(wait) && wait >= 0 &&
+    wait <= 2 ** 31 - 1
+  ) {
+    return wait;
+  }
+  const message =
+    `Cannot ${action} as 'wait' must be "forever", "skip" or a number of milliseconds (an integer in 0..2147483647): current value is ${
+      typeof wait === "string" ? JSON.stringify(wait) : String(wait)
+    }`;
+  throw typeof wait === "number"
+    ? new RangeError(message)
+    : new TypeError(message);
+}

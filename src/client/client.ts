@@ -12,12 +12,7 @@ import {
 } from "./commands.ts";
 import { ClusterTopology } from "../cluster/topology.ts";
 import { SingleTopology } from "./single.ts";
-import type {
-  BuildWrite,
-  PrimaryNode,
-  Topology,
-  WakeSource,
-} from "./topology.ts";
+import type { Topology } from "./topology.ts";
 import { ConnectionError } from "../errors.ts";
 import type {
   Closable,
@@ -26,65 +21,41 @@ import type {
 } from "./client_options.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
+import type { ClientInternals } from "./client_internals.ts";
+
+export type { ClientInternals } from "./client_internals.ts";
 
 /** Set by `RedisClient`'s static block: its constructor stays private. */
 let open: (options: ResolvedOptions) => Promise<RedisClient>;
 
-/** What the primitives use of a client beyond its public methods. */
-export interface ClientInternals {
-  /**
-   * The client's wake-up hub (created on first use). Throws like
-   * `checkOpen()` once `close()` has begun.
-   */
-  hub(): WakeSource;
-  /**
-   * Throws `ConnectionError` once `close()` has begun: `close()` shuts down
-   * what waits or holds when it starts, so nothing new may start after.
-   */
-  checkOpen(): void;
-  /** See `Topology.wakePrefix`: where scripts wake this client's waiters. */
-  wakePrefix(prefix: string, base: string): string;
-  /** Calls `listener` after each reconnect of the main connection. */
-  onReconnect(listener: () => void): () => void;
-  /** Aborts when the client closes (ends background retries). */
-  readonly closing: AbortSignal;
-  /**
-   * The server's `maxmemory-policy`, asked once per client; `undefined`
-   * when it cannot be read (`CONFIG` renamed or not permitted).
-   */
-  evictionPolicy(): Promise<string | undefined>;
-  /**
-   * The loggers already warned that the server may evict lock keys: one
-   * warning per client and logger, however many primitive objects (one per
-   * request is common) share them.
-   */
-  readonly evictionWarned: WeakSet<object>;
-  /**
-   * The scripts the main connection a command on `key` goes to has been
-   * sent (see `Connection.scripts`), or `undefined` while it reconnects.
-   */
-  loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
-  /** Every primary (one, unless the client talks to a cluster). */
-  primaries(): Promise<PrimaryNode[]>;
-  /**
-   * Registers a primitive that holds or waits now: `close()` shuts it down
-   * first. Returns the unregister function (call it once idle).
-   */
-  track(closable: Closable): () => void;
-  /** A write and `WAIT` on one connection: see `Topology.writeThenWait`. */
-  writeThenWait(
-    key: RedisArg,
-    build: BuildWrite,
-    wait: readonly RedisArg[],
-    signal: AbortSignal | undefined,
-  ): Promise<[RedisReply, RedisReply]>;
+let internals: (client: RedisClient) => ClientInternals;
+let isClient: (value: unknown) => value is RedisClient;
+
+/**
+ * @internal The parts of `client` the primitives use (not public API).
+ * Throws `TypeError` for anything but a client (see `checkClient`).
+ */
+export function internalsOf(client: RedisClient): ClientInternals {
+  return internals(checkClient("reach Redis", client));
 }
 
-let internals: (client: RedisClient) => ClientInternals;
-
-/** @internal The parts of `client` the primitives use (not public API). */
-export function internalsOf(client: RedisClient): ClientInternals {
-  return internals(client);
+/**
+ * @internal Throws a `TypeError` naming `field` unless `value` is a
+ * {@linkcode RedisClient} (from `connect()`); returns it.
+ */
+export function checkClient(
+  action: string,
+  value: unknown,
+  field = "client",
+): RedisClient {
+  if (isClient(value)) return value;
+  throw new TypeError(
+    `Cannot ${action} as '${field}' must be a RedisClient from connect(): current value is ${
+      value === null || typeof value !== "object"
+        ? String(value)
+        : `an object (${value.constructor?.name ?? "no prototype"})`
+    }`,
+  );
 }
 
 /**
@@ -129,6 +100,8 @@ export class RedisClient implements AsyncDisposable {
   }
 
   static {
+    isClient = (value): value is RedisClient =>
+      typeof value === "object" && value !== null && #topology in value;
     open = async (options) => {
       const client = new RedisClient(options);
       await client.#topology.open();

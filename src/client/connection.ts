@@ -14,6 +14,7 @@ import { RespDecoder } from "../resp/decoder.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 import { defaultConnector } from "../transport/mod.ts";
 import { runHandshake } from "./handshake.ts";
+import { notResp, openTransport } from "./probe.ts";
 import type { Transport } from "../transport/types.ts";
 
 interface Pending {
@@ -68,6 +69,9 @@ export class Connection {
   #closedPromise = deferred<void>();
   #onLost: ((error: ConnectionError) => void) | undefined;
   #onUnsolicited: ((reply: RedisReply) => void) | undefined;
+  /** The first bytes received, until a reply decodes (for `notResp`). */
+  #firstBytes: Uint8Array | undefined;
+  #replied = false;
   /** Protocol spoken after the handshake. */
   protocol: 2 | 3 = 2;
   /** The server's major version, when `INFO` told it. */
@@ -109,15 +113,17 @@ export class Connection {
     try {
       const connector = options.connector ?? defaultConnector();
       const { hostname, port } = await options.target.resolve(combined);
-      connection.#transport = await connector({
-        hostname,
-        port,
-        tls: options.tls,
-        signal: combined,
-      }, {
-        onData: (chunk) => connection.#onData(chunk),
-        onClose: (error) => connection.#onTransportClose(error),
-      });
+      connection.#transport = await openTransport(
+        connector,
+        { hostname, port },
+        options.tls,
+        combined,
+        {
+          onData: (chunk) => connection.#onData(chunk),
+          onClose: (error) => connection.#onTransportClose(error),
+        },
+        where,
+      );
       const handshake = runHandshake(
         (args) => connection.request(args),
         options,
@@ -244,19 +250,22 @@ export class Connection {
 
   #onData(chunk: Uint8Array): void {
     if (this.#closedError) return; // a dead connection decodes nothing more
+    if (!this.#replied) this.#firstBytes ??= chunk.slice(0, 8);
     try {
       this.#decoder.push(chunk);
     } catch (error) {
-      this.#fail(
-        new ConnectionError(
-          `Protocol error from ${this.#options.display}: ${describe(error)}`,
-          { cause: error },
-        ),
-      );
+      const where = this.#options.display;
+      // Nothing decoded yet: not a Redis (an HTTP or TLS server, say).
+      const message = this.#replied || !this.#firstBytes
+        ? `Protocol error from ${where}: ${describe(error)}`
+        : `Cannot connect to ${where}: the server ${notResp(this.#firstBytes)}`;
+      this.#fail(new ConnectionError(message, { cause: error }));
     }
   }
 
   #onReply(reply: RedisReply | ConnectionError): void {
+    this.#replied = true;
+    this.#firstBytes = undefined;
     const entry = this.#pending.shift();
     if (!entry && this.#onUnsolicited && !(reply instanceof ConnectionError)) {
       this.#onUnsolicited(reply);

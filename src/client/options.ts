@@ -40,8 +40,9 @@ export interface ReconnectOptions {
 /** How to reach and talk to one Redis server. */
 export interface ConnectOptions {
   /**
-   * `redis://[user[:password]@]host[:port][/db]` or `rediss://...` for TLS.
-   * Fields given beside it override the URL's.
+   * `redis://[user[:password]@]host[:port][/db]` or `rediss://...` for TLS;
+   * the database may be given as `?db=N` instead of the path. Fields given
+   * beside it override the URL's.
    * @default {undefined}
    */
   url?: string;

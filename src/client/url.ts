@@ -15,7 +15,18 @@ export interface UrlOptions {
   tls?: boolean;
 }
 
-/** Parses `redis://` and `rediss://` URLs; errors never echo the password. */
+/**
+ * A bare address (`host`, `host:port`, `user:pw@host:port/db`): a URL
+ * without its scheme.
+ */
+const NO_SCHEME =
+  /^(?:[^@/\s]*@)?(?:\[[0-9a-f:.]+\]|[\w.-]+)(?::\d*)?(?:\/\d*)?$/i;
+
+/**
+ * Parses `redis://` and `rediss://` URLs; errors never echo the password.
+ * The database is the path (`/2`) or the `db` parameter (`?db=2`); both
+ * may be given only if they agree.
+ */
 export function parseUrl(url: string): UrlOptions {
   if (typeof url !== "string") {
     throw new TypeError(
@@ -32,6 +43,19 @@ export function parseUrl(url: string): UrlOptions {
   ) {
     throw new TypeError(
       "Cannot connect as 'url' has a raw '/', '?' or '#' in its user name or password: percent-encode them (%2F, %3F, %23); the URL is not shown",
+    );
+  }
+  const shown = JSON.stringify(redactUrl(url));
+  if (/^rediss?:(?!\/\/)/i.test(url)) {
+    throw new TypeError(
+      `Cannot connect as 'url' looks malformed: expected redis://host:port/db (rediss:// for TLS), with two slashes after the scheme: current value is ${shown}`,
+    );
+  }
+  if (!url.includes("://") && NO_SCHEME.test(url)) {
+    throw new TypeError(
+      `Cannot connect as 'url' has no scheme: use ${
+        JSON.stringify(`redis://${redactUrl(url)}`)
+      } (rediss:// for TLS): current value is ${shown}`,
     );
   }
   let parsed: URL;
@@ -68,6 +92,22 @@ export function parseUrl(url: string): UrlOptions {
       );
     }
     options.db = Number(path);
+  }
+  const db = parsed.searchParams.get("db");
+  if (db !== null) {
+    if (!/^\d+$/.test(db)) {
+      throw new TypeError(
+        `Cannot connect as the URL's 'db' parameter must be a database number: current value is ${
+          JSON.stringify(db)
+        }`,
+      );
+    }
+    if (options.db !== undefined && options.db !== Number(db)) {
+      throw new TypeError(
+        `Cannot connect as the URL path selects database ${options.db} and its 'db' parameter database ${db}: give one`,
+      );
+    }
+    options.db = Number(db);
   }
   const name = parsed.searchParams.get("clientName") ??
     parsed.searchParams.get("name");

@@ -4,7 +4,11 @@
  *
  * @module
  */
-import { internalsOf, type RedisClient } from "../client/client.ts";
+import {
+  checkClient,
+  internalsOf,
+  type RedisClient,
+} from "../client/client.ts";
 import { retryTransient } from "../_internal/transient.ts";
 import {
   type EventOptions,
@@ -55,6 +59,7 @@ export class ManualResetEvent {
 
   /** Describes the event; nothing is sent until a method is called. */
   constructor(client: RedisClient, name: string, options?: EventOptions) {
+    checkClient("create an event", client);
     this.#options = resolveEventOptions("create an event", name, options);
     this.name = name;
     this.#client = client;

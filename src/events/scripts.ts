@@ -235,3 +235,66 @@ return 0
 `,
   { keys: 4, name: "signalUndo" },
 );
+
+/** What {@linkcode MANUAL_INSPECT} answers. */
+export type ManualInspectReply = [
+  serverTime: number,
+  isSet: 0 | 1,
+  listeners: number,
+  ttls: number[],
+];
+
+/**
+ * Reads a ManualResetEvent's state without changing it (`inspectEvent()`,
+ * the CLI).
+ *
+ * KEYS: state, listeners, woken. ARGV: none. Returns `{now, isSet,
+ * liveListeners, ttls}`: ttls holds the PTTL of each key.
+ */
+export const MANUAL_INSPECT: Script<[], ManualInspectReply> = new Script(
+  `
+local state = KEYS[1]
+local listeners = KEYS[2]
+` + LUA_BASICS + `
+local now = clock()
+local ttls = {}
+for i = 1, #KEYS do ttls[i] = redis.call('PTTL', KEYS[i]) end
+return {now, redis.call('EXISTS', state),
+  redis.call('ZCOUNT', listeners, '(' .. now, '+inf'), ttls}
+`,
+  { keys: 3, name: "manualInspect" },
+);
+
+/** What {@linkcode AUTO_INSPECT} answers. */
+export type AutoInspectReply = [
+  serverTime: number,
+  pending: number,
+  takers: number,
+  granted: number,
+  ttls: number[],
+];
+
+/**
+ * Reads an AutoResetEvent's state without changing it (`inspectEvent()`,
+ * the CLI).
+ *
+ * KEYS: signals, takers, heartbeats, granted. ARGV: none. Returns `{now,
+ * pending, liveTakers, granted, ttls}`: signals queued, takers in line
+ * with a live heartbeat, signals handed to a taker and not claimed yet,
+ * and the PTTL of each key.
+ */
+export const AUTO_INSPECT: Script<[], AutoInspectReply> = new Script(
+  `
+local signals = KEYS[1]
+local heartbeats = KEYS[3]
+local granted = KEYS[4]
+` + LUA_BASICS + `
+local now = clock()
+local ttls = {}
+for i = 1, #KEYS do ttls[i] = redis.call('PTTL', KEYS[i]) end
+return {now, redis.call('LLEN', signals),
+  redis.call('ZCOUNT', heartbeats, '(' .. now, '+inf'),
+  redis.call('HLEN', granted), ttls}
+`,
+  { keys: 4, name: "autoInspect" },
+);

@@ -8,7 +8,7 @@ import { SemaphoreMismatchError } from "../errors.ts";
 import type { RedisClient } from "../client/client.ts";
 import type { Observer } from "../observe.ts";
 import type { ResolvedLockOptions } from "./options.ts";
-import type { LockKeys } from "./keys.ts";
+import type { LockKeys, StoredLockKind } from "./keys.ts";
 import { ACQUIRE } from "./scripts.ts";
 import type { Grant, Waiting } from "./wait.ts";
 
@@ -20,6 +20,12 @@ export interface EngineConfig {
   limit: number;
   /** Semaphores keep their count in Redis (`meta`); a mutex does not. */
   keepMeta: boolean;
+  /**
+   * The kind `meta` records with the count when `ACQUIRE` writes it (it
+   * was deleted, or expired while idle).
+   * @default {"semaphore"}
+   */
+  kind?: StoredLockKind;
   /** TTL of `meta` when idle, ms. */
   idleTtlMs: number;
   options: ResolvedLockOptions;
@@ -44,7 +50,7 @@ export async function runAcquire(
   fresh: boolean,
   meta = "",
 ): Promise<Grant | Waiting> {
-  const { options, limit, keepMeta, idleTtlMs } = config;
+  const { options, limit, keepMeta, idleTtlMs, kind = "semaphore" } = config;
   const sentAt = performance.now();
   const reply = await ACQUIRE.run(config.client, keys.script, [
     id,
@@ -55,7 +61,7 @@ export async function runAcquire(
     options.waiterTtlMs,
     idleTtlMs,
     keys.wakePrefix,
-    keepMeta ? "1" : "0",
+    keepMeta ? kind : "0",
     fresh ? "1" : "0",
     meta,
   ], { signal });

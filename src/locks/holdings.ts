@@ -115,7 +115,11 @@ export class Holdings implements LeaseBackend<Lease> {
     const { closing } = internalsOf(client);
     const retry = async (error: unknown) => {
       const pauses = backoff({ minMs: 50, maxMs: 1_000, jitter: 0.5 });
-      while (isTransientError(error) && performance.now() < untilMs) {
+      // Once the client is closed nothing can land: no retry, no warning.
+      while (
+        isTransientError(error) && !closing.aborted &&
+        performance.now() < untilMs
+      ) {
         observer.waitRetry(error, "releasing");
         if (!(await pause(pauses.next().value!, closing))) return;
         try {

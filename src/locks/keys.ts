@@ -133,6 +133,34 @@ export const SCRIPT_KEYS = [
 /** Every key suffix a lock (mutex or semaphore) may have. */
 export const LOCK_KEY_SUFFIXES: ReadonlySet<string> = new Set(SCRIPT_KEYS);
 
+/** Every key suffix a `ManualResetEvent` may have. */
+export const MANUAL_EVENT_KEYS = ["state", "listeners", "woken"] as const;
+
+/** Every key suffix an `AutoResetEvent` may have. */
+export const AUTO_EVENT_KEYS = [
+  "signals",
+  "takers",
+  "heartbeats",
+  "granted",
+] as const;
+
+/**
+ * The kind of a primitive, as `listPrimitives()` and `inspect()` report
+ * it (a `Redlock` is a mutex on each of its servers).
+ */
+export type PrimitiveKind =
+  | "mutex"
+  | "semaphore"
+  | "read-write-lock"
+  | "manual-reset-event"
+  | "auto-reset-event";
+
+/**
+ * The kinds a lock's `meta` hash records (field `kind`, written with its
+ * permit count): a mutex writes no `meta`.
+ */
+export type StoredLockKind = "semaphore" | "read-write-lock";
+
 /** The Redis keys of one lock primitive. */
 export interface LockKeys {
   /** The seven keys of {@linkcode SCRIPT_KEYS}, in order. */

@@ -313,16 +313,17 @@ export class Lease implements AsyncDisposable {
       granted = await this.#backend.extend(this.id, this.#bounded());
     } catch (error) {
       if (this.#state !== "held") return;
+      if (this.#backend.closed) {
+        // The client was closed: nothing can renew this lease any more
+        // (nothing to retry, nor to warn about).
+        this.#lose("The lease on '%s' ended as its client was closed", error);
+        return;
+      }
       this.#backend.renewalFailed(this, error);
       // Redis unreachable for now: retry while the lease may still be alive.
       const left = this.#deadline - performance.now();
       if (left <= 0) {
         this.#lose("The lease on '%s' could not be renewed in time", error);
-        return;
-      }
-      if (this.#backend.closed) {
-        // The client was closed: nothing can renew this lease any more.
-        this.#lose("The lease on '%s' ended as its client was closed", error);
         return;
       }
       if (!isTransientError(error)) {

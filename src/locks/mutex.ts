@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RedisClient } from "../client/client.ts";
+import { checkClient, type RedisClient } from "../client/client.ts";
 import type { Lease } from "./lease.ts";
 import { checkName } from "./keys.ts";
 import {
@@ -39,6 +39,7 @@ export class Mutex extends LockPrimitive<RunOptions & { meta?: string }> {
    * `TypeError`/`RangeError` for a bad name or options.
    */
   constructor(client: RedisClient, name: string, options?: LockOptions) {
+    checkClient("create a mutex", client);
     super(checkName("create a mutex", name));
     const resolved = resolveLockOptions("create a mutex", options);
     setUpEngine(this, {
@@ -76,8 +77,11 @@ export class Mutex extends LockPrimitive<RunOptions & { meta?: string }> {
 
   /**
    * Takes the mutex if it is free right now; resolves `undefined` when
-   * another process holds it (or waits for it). Never waits. Takes `meta`
-   * as `acquire()` does.
+   * another process holds it (or waits for it). Never waits for the mutex:
+   * it makes one round trip to Redis, which `signal` bounds (it rejects
+   * with `signal.reason`); without one, the client's `commandTimeoutMs`
+   * does (while Redis is unreachable, a `ConnectionError` after it at
+   * most). Takes `meta` as `acquire()` does.
    *
    * @example Skip if someone else runs it
    * ```ts
@@ -86,11 +90,19 @@ export class Mutex extends LockPrimitive<RunOptions & { meta?: string }> {
    * await using lease = await new Mutex(redis, "cron:cleanup").tryAcquire();
    * if (!lease) console.log("another instance is on it");
    * ```
+   *
+   * @example At most 500 ms, even while Redis is unreachable
+   * ```ts
+   * import { connect, Mutex } from "@redsync/core";
+   * await using redis = await connect();
+   * const mutex = new Mutex(redis, "cron:cleanup");
+   * await using lease = await mutex.tryAcquire(AbortSignal.timeout(500));
+   * ```
    */
   override async tryAcquire(
-    options?: Omit<AcquireOptions, "signal">,
+    signal?: AbortSignal | AcquireOptions,
   ): Promise<Lease | undefined> {
-    const { meta } = toAcquireOptions("tryAcquire", options);
-    return await engineOf(this).acquire(1, "try", undefined, meta);
+    const { signal: abort, meta } = toAcquireOptions("tryAcquire", signal);
+    return await engineOf(this).acquire(1, "try", abort, meta);
   }
 }

@@ -121,9 +121,13 @@ export abstract class LockPrimitive<R extends RunOptions = RunOptions>
     signal?: AbortSignal | (Omit<R, "wait"> & AcquireOptions),
   ): Promise<Lease>;
 
-  /** Takes the lock if it is free right now; resolves `undefined` otherwise. */
+  /**
+   * Takes the lock if it is free right now; resolves `undefined` otherwise.
+   * Never waits for the lock: its one round trip is bounded by `signal`
+   * and by the client's `commandTimeoutMs`.
+   */
   abstract tryAcquire(
-    options?: Omit<R, "wait" | "signal">,
+    signal?: AbortSignal | (Omit<R, "wait"> & AcquireOptions),
   ): Promise<Lease | undefined>;
 
   /**
@@ -164,7 +168,10 @@ export abstract class LockPrimitive<R extends RunOptions = RunOptions>
       this.name,
       (signal) =>
         this.acquire({ ...extra, signal } as Omit<R, "wait"> & AcquireOptions),
-      () => this.tryAcquire(extra),
+      (signal) =>
+        this.tryAcquire(
+          { ...extra, signal } as Omit<R, "wait"> & AcquireOptions,
+        ),
       fn,
       options,
     );

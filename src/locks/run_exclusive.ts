@@ -6,7 +6,7 @@
  */
 import { LockTimeoutError } from "../errors.ts";
 import type { Lease } from "./lease.ts";
-import { checkInteger } from "../_internal/validate.ts";
+import { checkWait } from "../_internal/validate.ts";
 
 /** How `runExclusive` waits for the lock. */
 export interface RunOptions {
@@ -38,7 +38,7 @@ export type Exclusive<T> = (
 export async function runExclusive<T>(
   name: string,
   acquire: (signal: AbortSignal | undefined) => Promise<Lease>,
-  tryAcquire: () => Promise<Lease | undefined>,
+  tryAcquire: (signal: AbortSignal | undefined) => Promise<Lease | undefined>,
   fn: Exclusive<T>,
   options: RunOptions = {},
 ): Promise<RunResult<T>> {
@@ -47,16 +47,16 @@ export async function runExclusive<T>(
       `Cannot run exclusively as 'fn' must be a function: current type is ${typeof fn}`,
     );
   }
-  const { wait = "forever", signal } = options;
+  const { signal } = options;
+  const wait = checkWait("run exclusively", options.wait ?? "forever");
   let lease: Lease | undefined;
   if (wait === "skip") {
     signal?.throwIfAborted();
-    lease = await tryAcquire();
+    lease = await tryAcquire(signal);
     if (!lease) return { ran: false };
   } else if (wait === "forever") {
     lease = await acquire(signal);
   } else {
-    checkInteger("run exclusively", "wait", wait, 0, 2 ** 31 - 1);
     const timeout = AbortSignal.timeout(wait);
     try {
       lease = await acquire(

@@ -6,7 +6,7 @@
  * @module
  */
 import { AbortScope } from "../_internal/abort_scope.ts";
-import type { RedisClient } from "../client/client.ts";
+import { checkClient, type RedisClient } from "../client/client.ts";
 import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
 import type { LockInfo } from "../inspect.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
@@ -128,8 +128,9 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
     name: string,
     options?: ReadWriteLockOptions,
   ) {
-    super();
     const action = "create a read-write lock";
+    checkClient(action, client);
+    super();
     this.name = checkName(action, name);
     const resolved = resolveLockOptions(action, options);
     const idleTtlMs = options?.idleTtlMs ?? 7 * DAY_MS;
@@ -148,6 +149,7 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
       name,
       limit: PERMITS,
       keepMeta: true,
+      kind: "read-write-lock",
       idleTtlMs,
       options: resolved,
       observer: this.#observer,
@@ -200,7 +202,9 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
 
   /**
    * Takes a read lease if that is possible right now: no writer holds and
-   * nobody queues. Resolves `undefined` otherwise; never waits.
+   * nobody queues. Resolves `undefined` otherwise. Never waits for the
+   * lock: its round trips are bounded by `signal` (then it rejects with
+   * `signal.reason`) and by the client's `commandTimeoutMs`.
    *
    * @example
    * ```ts
@@ -210,14 +214,18 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
    * if (!lease) console.log("a writer holds or waits");
    * ```
    */
-  async tryRead(): Promise<Lease | undefined> {
-    await this.#check(undefined, false);
-    return await this.#engine.acquire(1, "try", undefined);
+  async tryRead(
+    signal?: AbortSignal | AcquireOptions,
+  ): Promise<Lease | undefined> {
+    const { signal: abort, meta } = toAcquireOptions("tryRead", signal);
+    await this.#check(abort, false);
+    return await this.#engine.acquire(1, "try", abort, meta);
   }
 
   /**
    * Takes the write lease if nobody holds nor waits right now; resolves
-   * `undefined` otherwise. Never waits.
+   * `undefined` otherwise. Never waits for the lock (bounded as
+   * {@linkcode ReadWriteLock.tryRead}).
    *
    * @example
    * ```ts
@@ -227,9 +235,12 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
    * if (!lease) console.log("in use: try later");
    * ```
    */
-  async tryWrite(): Promise<Lease | undefined> {
-    await this.#check(undefined, false);
-    return await this.#engine.acquire(PERMITS, "try", undefined);
+  async tryWrite(
+    signal?: AbortSignal | AcquireOptions,
+  ): Promise<Lease | undefined> {
+    const { signal: abort, meta } = toAcquireOptions("tryWrite", signal);
+    await this.#check(abort, false);
+    return await this.#engine.acquire(PERMITS, "try", abort, meta);
   }
 
   /**
@@ -252,7 +263,7 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
     return runExclusive(
       this.name,
       (signal) => this.read(signal),
-      () => this.tryRead(),
+      (signal) => this.tryRead(signal),
       fn,
       options,
     );
@@ -277,7 +288,7 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
     return runExclusive(
       this.name,
       (signal) => this.write(signal),
-      () => this.tryWrite(),
+      (signal) => this.tryWrite(signal),
       fn,
       options,
     );
@@ -353,7 +364,11 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
   #define(): Promise<void> {
     if (this.#checked === true) return Promise.resolve();
     if (this.#checked) return this.#checked;
-    const run = INIT.run(this.#client, this.#keys, [PERMITS, this.#idleTtlMs])
+    const run = INIT.run(this.#client, this.#keys, [
+      PERMITS,
+      this.#idleTtlMs,
+      "read-write-lock",
+    ])
       .then((stored) => {
         if (stored !== PERMITS) {
           throw new SemaphoreMismatchError(this.name, stored, PERMITS);

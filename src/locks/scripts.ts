@@ -11,7 +11,8 @@
  * | `p:{name}:queue`     | ZSET   | waiter id -> arrival (server us): FIFO order       |
  * | `p:{name}:waiters`   | ZSET   | waiter id -> heartbeat deadline (server ms)        |
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"; `meta:<id>` -> meta |
- * | `p:{name}:meta`      | HASH   | permits -> count (semaphores)                      |
+ * | `p:{name}:meta`      | HASH   | permits -> count; kind -> "semaphore" or           |
+ * |                      |        | "read-write-lock" (not for a mutex)                |
  * | `p:{name}:fence`     | STRING | last fencing token (TTL: see below)                |
  * | `p:wake:<hub>`       | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
  *
@@ -37,6 +38,7 @@
  * @module
  */
 import { Script } from "../client/script.ts";
+import type { StoredLockKind } from "./keys.ts";
 import { PRELUDE, PRELUDE_HEAD, PRELUDE_REST } from "./prelude.ts";
 
 /** ACQUIRE's uncontended fast path (after `PRELUDE_HEAD`). */
@@ -53,8 +55,10 @@ if redis.call('EXISTS', queue, holders) == 0
   if stored and tonumber(stored) ~= limit then
     return {-1, tonumber(stored)}
   end
-  if ARGV[9] == '1' then
-    if not stored then redis.call('HSET', meta, 'permits', limit) end
+  if ARGV[9] ~= '0' then
+    if not stored then
+      redis.call('HSET', meta, 'permits', limit, 'kind', ARGV[9])
+    end
     keep(meta, idle_ttl)
   end
   if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
@@ -84,7 +88,7 @@ local mode = ARGV[5]
 local waiter_ttl = tonumber(ARGV[6])
 local idle_ttl = tonumber(ARGV[7])
 local wake_prefix = ARGV[8]
-local keep_meta = ARGV[9] == '1'
+local kind = ARGV[9] -- '0': a mutex (no meta), else the kind meta records
 local fresh = ARGV[10] == '1'
 local note = ARGV[11] or ''
 if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
@@ -93,8 +97,8 @@ local stored = redis.call('HGET', meta, 'permits')
 if stored and tonumber(stored) ~= limit then
   return {-1, tonumber(stored)}
 end
-if keep_meta then
-  if not stored then redis.call('HSET', meta, 'permits', limit) end
+if kind ~= '0' then
+  if not stored then redis.call('HSET', meta, 'permits', limit, 'kind', kind) end
   keep(meta, idle_ttl)
 end
 
@@ -241,7 +245,7 @@ export type AcquireArgs = [
   waiterTtlMs: number,
   idleTtlMs: number,
   wakePrefix: string,
-  keepMeta: "1" | "0",
+  kind: "0" | StoredLockKind,
   fresh: "1" | "0",
 ];
 
@@ -252,7 +256,9 @@ export type AcquireArgs = [
  * ARGV: id, limit, weight, leaseMs, mode ("try": never queue; "wait":
  * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs (of
  * `meta`, and of `fence` when over 7 days; 0 for a mutex), wakePrefix,
- * keepMeta ("1" for semaphores), fresh ("1" on the first call for this
+ * kind ("0" for a mutex, which writes no `meta`; else the kind `meta`
+ * records with the count when it writes it: "semaphore" or
+ * "read-write-lock"), fresh ("1" on the first call for this
  * id: it cannot hold or queue yet), note (the acquisition's `meta`, "" for
  * none: stored with the grant, or with the queue entry until it is granted).
  * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RedisClient } from "../client/client.ts";
+import { checkClient, type RedisClient } from "../client/client.ts";
 import { RedsyncError, SemaphoreMismatchError } from "../errors.ts";
 import { backoff, delay } from "../_internal/async.ts";
 import { checkInteger } from "../_internal/validate.ts";
@@ -127,6 +127,7 @@ export class Semaphore
     options: SemaphoreCreateOptions,
   ): Promise<Semaphore> {
     const action = "create a semaphore";
+    checkClient(action, client);
     checkName(action, name);
     if (typeof options !== "object" || options === null) {
       throw new TypeError(
@@ -148,7 +149,7 @@ export class Semaphore
     const resolved = resolveLockOptions(action, options);
     const keys = keysOf(resolved.prefix, name);
     const stored = init === "script"
-      ? await INIT.run(client, keys.script, [permits, idleTtlMs])
+      ? await INIT.run(client, keys.script, [permits, idleTtlMs, "semaphore"])
       : await initWithTransaction(client, keys, permits, idleTtlMs);
     if (stored !== permits) {
       throw new SemaphoreMismatchError(name, stored, permits);
@@ -175,6 +176,7 @@ export class Semaphore
     signal?: AbortSignal | SemaphoreAttachOptions,
   ): Promise<Semaphore> {
     const action = "attach to a semaphore";
+    checkClient(action, client);
     checkName(action, name);
     const options = toAcquireOptions<SemaphoreAttachOptions>(action, signal);
     const { idleTtlMs = 7 * DAY_MS, signal: abort } = options;
@@ -234,7 +236,9 @@ export class Semaphore
 
   /**
    * Takes permits if they are free right now (and nobody queues ahead);
-   * resolves `undefined` otherwise. Never waits.
+   * resolves `undefined` otherwise. Never waits for permits: its one round
+   * trip to Redis is bounded by `signal` (then it rejects with
+   * `signal.reason`) and by the client's `commandTimeoutMs`.
    *
    * @example
    * ```ts
@@ -246,16 +250,17 @@ export class Semaphore
    * ```
    */
   override tryAcquire(
-    options?: Omit<SemaphoreAcquireOptions, "signal">,
+    signal?: AbortSignal | SemaphoreAcquireOptions,
   ): Promise<Lease | undefined> {
     let weight: number;
+    let abort: AbortSignal | undefined;
     let meta: string | undefined;
     try {
-      ({ weight, meta } = this.#acquireArgs("tryAcquire", options));
+      ({ weight, abort, meta } = this.#acquireArgs("tryAcquire", signal));
     } catch (error) {
       return Promise.reject(error);
     }
-    return engineOf(this).acquire(weight, "try", undefined, meta);
+    return engineOf(this).acquire(weight, "try", abort, meta);
   }
 
   #acquireArgs(
@@ -296,7 +301,7 @@ async function initWithTransaction(
         return 1;
       }
       await send("MULTI");
-      await send("HSET", meta, "permits", permits);
+      await send("HSET", meta, "permits", permits, "kind", "semaphore");
       await send("PEXPIRE", meta, idleTtlMs);
       const committed = await send("EXEC");
       return committed === null ? undefined : permits;

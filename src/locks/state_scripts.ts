@@ -6,6 +6,7 @@
  * @module
  */
 import { Script } from "../client/script.ts";
+import type { StoredLockKind } from "./keys.ts";
 import { PRELUDE } from "./prelude.ts";
 
 /**
@@ -63,27 +64,36 @@ return lease_ms
  * count (a mutex holds or waits for it) counts as one permit, so creating a
  * semaphore of another count there fails as a count mismatch.
  *
- * KEYS: as `ACQUIRE` (`scripts.ts`). ARGV: permits, idleTtlMs.
+ * The count is stored with the primitive's kind (`meta` field `kind`),
+ * which `inspect()` reports; a count stored by an older version, without
+ * one, gets the kind of the first matching caller.
+ *
+ * KEYS: as `ACQUIRE` (`scripts.ts`). ARGV: permits, idleTtlMs, kind.
  * Returns the stored count (the given one when it was not set yet).
  */
-export const INIT: Script<[permits: number, idleTtlMs: number], number> =
-  new Script(
-    PRELUDE + `
+export const INIT: Script<
+  [permits: number, idleTtlMs: number, kind: StoredLockKind],
+  number
+> = new Script(
+  PRELUDE + `
 local permits = tonumber(ARGV[1])
 local idle_ttl = tonumber(ARGV[2])
+local kind = ARGV[3]
 local stored = redis.call('HGET', meta, 'permits')
 if not stored then
   local now = clock()
   local live = redis.call('ZCOUNT', holders, '(' .. now, '+inf')
   if live > 0 or redis.call('ZCARD', queue) > 0 then return 1 end
-  redis.call('HSET', meta, 'permits', permits)
+  redis.call('HSET', meta, 'permits', permits, 'kind', kind)
   stored = permits
+elseif tonumber(stored) == permits then
+  redis.call('HSETNX', meta, 'kind', kind)
 end
 keep(meta, idle_ttl)
 return tonumber(stored)
 `,
-    { keys: 7, name: "init" },
-  );
+  { keys: 7, name: "init" },
+);
 
 /** What {@linkcode INFO} answers. */
 export type InfoReply = [
@@ -94,6 +104,7 @@ export type InfoReply = [
   queued: number,
   ttls: number[],
   notes: string[],
+  kind: string,
 ];
 
 /**
@@ -103,8 +114,9 @@ export type InfoReply = [
  * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
  * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
  * waiters counts queue entries with a live heartbeat, ttls holds the
- * PTTL of each of the seven keys, and notes the holders' meta, in the
- * order of holders ("" for none).
+ * PTTL of each of the seven keys, notes the holders' meta, in the
+ * order of holders ("" for none), and kind the kind `meta` records (""
+ * for none: a mutex, or state of an older version).
  */
 export const INFO: Script<[], InfoReply> = new Script(
   PRELUDE + `
@@ -126,7 +138,8 @@ local waiting = redis.call('ZCOUNT', waiters, '(' .. now, '+inf')
 local ttls = {}
 for i = 1, #KEYS do ttls[i] = redis.call('PTTL', KEYS[i]) end
 return {now, permits and tonumber(permits) or false, out, waiting,
-  redis.call('ZCARD', queue), ttls, notes}
+  redis.call('ZCARD', queue), ttls, notes,
+  redis.call('HGET', meta, 'kind') or ''}
 `,
   { keys: 7, name: "info" },
 );

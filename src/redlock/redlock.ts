@@ -10,7 +10,7 @@ import type { RedisClient } from "../client/client.ts";
 import type { Closable } from "../client/client_options.ts";
 import { DisposedError, LockTimeoutError } from "../errors.ts";
 import { delay } from "../_internal/async.ts";
-import { checkInteger } from "../_internal/validate.ts";
+import { checkWait } from "../_internal/validate.ts";
 import { checkName } from "../locks/keys.ts";
 import { type AcquireOptions, toAcquireOptions } from "../locks/options.ts";
 import type { RunOptions, RunResult } from "../locks/run_exclusive.ts";
@@ -331,9 +331,10 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
         `Cannot run exclusively as 'fn' must be a function: current type is ${typeof fn}`,
       );
     }
-    const { wait = "forever", signal } = options instanceof AbortSignal
-      ? { signal: options }
+    const { wait: given, signal } = options instanceof AbortSignal
+      ? { signal: options, wait: undefined }
       : toAcquireOptions<RunOptions>("run exclusively", options);
+    const wait = checkWait("run exclusively", given ?? "forever");
     let lease: RedlockLease | undefined;
     if (wait === "skip") {
       signal?.throwIfAborted();
@@ -342,7 +343,6 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
     } else if (wait === "forever") {
       lease = await this.acquire(signal);
     } else {
-      checkInteger("run exclusively", "wait", wait, 0, 2 ** 31 - 1);
       const timeout = AbortSignal.timeout(wait);
       try {
         lease = await this.acquire(

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { abortable } from "../_internal/async.ts";
+import { abortable, deferred } from "../_internal/async.ts";
 import type {
   Connector,
   Transport,
@@ -28,6 +28,12 @@ interface BunSocketHandler {
   close(socket: BunSocket, error?: Error): void;
   error(socket: BunSocket, error: Error): void;
   end(socket: BunSocket): void;
+  /** TLS only: the handshake ended (`success` false: failed). */
+  handshake(
+    socket: BunSocket,
+    success: boolean,
+    authorizationError: Error | null,
+  ): void;
 }
 
 interface BunGlobal {
@@ -39,6 +45,7 @@ interface BunGlobal {
       cert?: string;
       key?: string;
       serverName?: string;
+      rejectUnauthorized?: boolean;
     };
     socket: BunSocketHandler;
   }): Promise<BunSocket>;
@@ -65,7 +72,10 @@ export const bunConnector: Connector = async (
   const pending = bun.connect({
     hostname,
     port,
+    // rejectUnauthorized is always set: Bun 1.x speaks plain TCP when
+    // every field of the tls object is undefined (a bare rediss:// URL).
     tls: tls && {
+      rejectUnauthorized: true,
       ca: tls.ca,
       cert: tls.cert,
       key: tls.key,
@@ -78,6 +88,16 @@ export const bunConnector: Connector = async (
   const socket = await abortable(pending, signal, () => {
     pending.then((s) => s.terminate?.() ?? s.end(), () => {});
   });
+  if (tls) {
+    // Bun.connect resolves once TCP is up: wait for the TLS handshake,
+    // so that its failure is the connect's (not a silent close later).
+    try {
+      await abortable(transport.handshaken, signal);
+    } catch (error) {
+      socket.terminate?.() ?? socket.end();
+      throw error;
+    }
+  }
   socket.setNoDelay?.(true);
   socket.setKeepAlive?.(true, 30_000);
   transport.attach(socket);
@@ -99,6 +119,9 @@ class BunTransport implements Transport {
   /** close() was called: end the socket once the backlog is out. */
   #closing = false;
   #linger: ReturnType<typeof setTimeout> | undefined;
+  #handshake = deferred<void>();
+  /** Settles when the TLS handshake ends; rejects if it fails or closes. */
+  readonly handshaken: Promise<void> = this.#handshake.promise;
 
   readonly socketHandler: BunSocketHandler;
 
@@ -112,7 +135,16 @@ class BunTransport implements Transport {
       close: (_socket, error) => this.#finish(error),
       error: (_socket, error) => this.#finish(error),
       end: () => this.#finish(),
+      handshake: (_socket, success, authorizationError) => {
+        if (success && !authorizationError) this.#handshake.resolve();
+        else {
+          this.#handshake.reject(
+            authorizationError ?? new Error("TLS handshake failed"),
+          );
+        }
+      },
     };
+    this.handshaken.catch(() => {});
   }
 
   attach(socket: BunSocket): void {
@@ -183,6 +215,9 @@ class BunTransport implements Transport {
 
   #finish(error?: Error): void {
     clearTimeout(this.#linger);
+    this.#handshake.reject(
+      error ?? new Error("the connection closed during the TLS handshake"),
+    );
     if (this.#closed) return;
     this.#closed = true;
     this.#backlog = [];
