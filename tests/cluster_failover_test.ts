@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { connect, Mutex, type RedisClient, Semaphore } from "../mod.ts";
 import { startCluster } from "../harness/cluster.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PERMITS = 2;
 
 interface Contention {
@@ -135,7 +135,11 @@ test(
     const from = await cluster.ownerOf(slot);
     const to = (await cluster.primaries()).find((p) => p.port !== from)!.port;
     const contention = await contend([a, b], name, 6);
-    await delay(300);
+    await until(
+      "contention on the first owner",
+      () => contention.grants.length >= 20,
+      20_000,
+    );
     const steps: string[] = [];
     await cluster.migrateSlot(slot, to, {
       pauseBetweenSteps: async (step) => {
@@ -145,7 +149,11 @@ test(
     });
     const moved = performance.now();
     assert.equal(await cluster.ownerOf(slot), to);
-    await delay(700);
+    await until(
+      "grants on the new owner",
+      () => grantsAfter(contention, moved) > 10,
+      20_000,
+    );
     await contention.stop();
     assert.deepEqual(contention.errors, []);
     assert.ok(contention.most(0) <= PERMITS, `${contention.most(0)} holders`);
@@ -204,16 +212,20 @@ test(
       [a, b],
       Array.from({ length: 100 }, (_, i) => unique(`fleet${i}`)),
     );
-    await delay(300);
+    await until(
+      "contention on the first primary",
+      () => contention.grants.length >= 20 && fleet.result.grants >= 100,
+      20_000,
+    );
 
     // Graceful: the replica takes over, the old primary follows it.
     await cluster.failover(replica);
     const switched = performance.now();
     assert.equal(await cluster.ownerOf(slot), replica);
-    await delay(1_000);
-    assert.ok(
-      grantsAfter(contention, switched) > 10,
-      `grants after CLUSTER FAILOVER: ${grantsAfter(contention, switched)}`,
+    await until(
+      "grants after CLUSTER FAILOVER",
+      () => grantsAfter(contention, switched) > 10,
+      20_000,
     );
 
     // Abrupt: the new primary dies; the old one is promoted back.
@@ -221,15 +233,18 @@ test(
     const killed = performance.now();
     await cluster.waitFailoverOf(replica);
     assert.equal(await cluster.ownerOf(slot), primary);
-    const deadline = performance.now() + 15_000;
-    while (grantsAfter(contention, killed) < 10) {
-      assert.ok(performance.now() < deadline, "acquisitions resumed");
-      await delay(50);
-    }
+    await until(
+      "acquisitions to resume",
+      () => grantsAfter(contention, killed) >= 10,
+      20_000,
+    );
     const resumed = contention.grants.find((t) => t > killed)! - killed;
     const fleetBefore = fleet.result.grants;
-    await delay(1_000);
-    assert.ok(fleet.result.grants > fleetBefore, "the 100 mutexes go on");
+    await until(
+      "the 100 mutexes to go on",
+      () => fleet.result.grants > fleetBefore,
+      20_000,
+    );
     await Promise.all([contention.stop(), fleet.stop()]);
     assert.deepEqual(contention.errors, []);
     assert.deepEqual(fleet.result.errors, []);

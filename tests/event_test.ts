@@ -4,10 +4,10 @@ import { AutoResetEvent, connect, ManualResetEvent } from "../mod.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const workerFile = fileURLToPath(
   new URL("./_event_worker.ts", import.meta.url),
 );
@@ -19,7 +19,10 @@ test("manual event: set() lets every waiter through until clear()", async () => 
   const event = new ManualResetEvent(redis, unique("mre"));
   assert.equal(await event.isSet(), false);
   const waiters = Array.from({ length: 5 }, () => event.wait());
-  await delay(30);
+  await until(
+    "the 5 waiters to register",
+    async () => (await event.info()).waiters === 5,
+  );
   const before = await event.info();
   assert.equal(before.isSet, false);
   assert.equal(before.waiters, 5);
@@ -46,8 +49,12 @@ test("manual event: waiters in 4 processes all wake on one set()", async () => {
   );
   try {
     await Promise.all(workers.map((w) => w.first));
-    await delay(200); // registered and blocked
     const event = new ManualResetEvent(redis, name);
+    await until(
+      "the 4 workers to register",
+      async () => (await event.info()).waiters === 4,
+      20_000,
+    );
     assert.equal(await event.isSet(), false);
     await event.set();
     const outputs = await Promise.all(workers.map((w) => w.lines));
@@ -75,7 +82,11 @@ test("auto event: each set() lets exactly one wait() through; sets queue up", as
   const error = await event.wait(AbortSignal.timeout(50)).catch((e) => e);
   assert.equal(error.name, "TimeoutError");
   const waiting = event.wait();
-  await delay(20);
+  await until(
+    "the waiter to queue",
+    async () =>
+      await redis.send("ZCARD", `redsync:{${event.name}}:takers`) === 1,
+  );
   await event.set();
   await waiting;
   await event.set();

@@ -1,18 +1,33 @@
 import assert from "node:assert/strict";
 import {
+  AutoResetEvent,
   connect,
+  ConnectionError,
+  contended,
+  FencedResource,
+  inspect,
+  type Lease,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
+  ManualResetEvent,
   Mutex,
+  ReadWriteLock,
   type RedisClient,
+  Redlock,
+  Semaphore,
 } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Entries in the queue of the mutex `name` (default prefix). */
+async function queued(redis: RedisClient, name: string): Promise<number> {
+  return Number(await redis.send("ZCARD", `redsync:{${name}}:queue`));
+}
 
 /** Every key of the primitive `name` under the default prefix, with its TTL. */
 async function keysOf(
@@ -36,7 +51,7 @@ test("mutex: acquire, tryAcquire while held, release, and await using", async ()
   await lease.release();
   assert.ok(!lease.held);
   {
-    await using again = await mutex.acquire(AbortSignal.timeout(1_000));
+    await using again = await mutex.acquire(AbortSignal.timeout(10_000));
     assert.ok(again.token > lease.token);
   }
   // The scope released it.
@@ -93,8 +108,9 @@ test("mutex: without renewal the lease ends after leaseMs: signal aborts and oth
   const started = performance.now();
   await new Promise((r) => lease.signal.addEventListener("abort", r));
   const elapsed = performance.now() - started;
-  assert.ok(elapsed < 200 + 1_000, `aborted after ${elapsed} ms`);
-  const other = await mutex.acquire(AbortSignal.timeout(2_000));
+  // Ended by its deadline (nothing else would end it).
+  assert.ok(elapsed < 200 + 10_000, `aborted after ${elapsed} ms`);
+  const other = await mutex.acquire(AbortSignal.timeout(10_000));
   assert.ok(other.token > lease.token);
   await other.release();
   await assert.rejects(lease.release(), LockLostError);
@@ -104,15 +120,18 @@ test("mutex: renewal keeps a lease alive far past leaseMs", async () => {
   await using redis = await connect(url);
   await using rival = await connect(url);
   const name = unique("renew");
-  const mutex = new Mutex(redis, name, { leaseMs: 150 });
-  const rivalMutex = new Mutex(rival, name, { leaseMs: 150 });
+  // Renewed about every 500 ms: timers that a loaded machine runs late
+  // (by 0.5 s, seen) do not lose it; a shorter lease would test the
+  // machine, not the renewal.
+  const mutex = new Mutex(redis, name, { leaseMs: 1_500 });
+  const rivalMutex = new Mutex(rival, name, { leaseMs: 1_500 });
   const lease = await mutex.acquire();
-  for (let i = 0; i < 10; i++) {
-    await delay(100);
+  for (let i = 0; i < 15; i++) {
+    await delay(300); // 4.5 s in all: three leases
     assert.equal(await rivalMutex.tryAcquire(), undefined);
   }
   assert.ok(lease.held && !lease.signal.aborted);
-  assert.ok(lease.remainingMs > 0 && lease.remainingMs <= 150);
+  assert.ok(lease.remainingMs > 0 && lease.remainingMs <= 1_500);
   await lease.release();
 });
 
@@ -120,14 +139,15 @@ test("mutex: renewals racing release() never report a false loss nor revive the 
   await using redis = await connect(url);
   const name = unique("race");
   const lost: unknown[] = [];
-  // A 200 ms lease renews about every 65 ms, so some releases land on
+  // A 2 s lease renews about every 670 ms, so some releases land on
   // renewals in flight; every other one races an explicit extend() too.
+  // (Shorter leases end for real when a loaded machine runs timers late.)
   const mutex = new Mutex(redis, name, {
-    leaseMs: 200,
+    leaseMs: 2_000,
     onLost: (e) => lost.push(e),
   });
   for (let i = 0; i < 60; i++) {
-    const lease = await mutex.acquire(AbortSignal.timeout(5_000));
+    const lease = await mutex.acquire(AbortSignal.timeout(10_000));
     await delay(Math.random() * 100);
     // Settled into a value at once: its rejection may come before
     // release() resolves, and must not count as unhandled meanwhile.
@@ -139,7 +159,9 @@ test("mutex: renewals racing release() never report a false loss nor revive the 
     assert.ok(!lease.signal.aborted, `iteration ${i}: false loss`);
   }
   assert.deepEqual(lost, []);
-  await delay(50); // any renewal still in flight has landed by now
+  // Nothing revives it meanwhile: a renewal timer left armed would fire
+  // within this (one renewal interval and more).
+  await delay(800);
   const holders = await redis.send("ZCARD", `redsync:{${name}}:holders`);
   assert.equal(holders, 0, "a released lease was revived");
 });
@@ -153,29 +175,29 @@ test("mutex: waiters are served in arrival order, one per release", async () => 
   try {
     const holder = await new Mutex(redis, name).acquire();
     const order: number[] = [];
-    const queue = `redsync:{${name}}:queue`;
-    const waiters: Promise<void>[] = [];
+    const leases: Lease[] = [];
     for (let i = 0; i < clients.length; i++) {
       const mutex = new Mutex(clients[i], name);
-      waiters.push(
-        mutex.acquire().then(async (lease) => {
-          order.push(i);
-          await delay(5);
-          await lease.release();
-        }),
-      );
+      mutex.acquire(AbortSignal.timeout(20_000)).then((lease) => {
+        order.push(i);
+        leases.push(lease);
+      });
       // Wait until this waiter is queued before starting the next one.
-      for (let j = 0; j < 200; j++) {
-        if (await redis.send("ZCARD", queue) === i + 1) break;
-        await delay(5);
-      }
+      await until(
+        `waiter ${i} to queue`,
+        async () => await queued(redis, name) === i + 1,
+      );
     }
-    assert.equal(await redis.send("ZCARD", queue), 5);
+    assert.equal(await queued(redis, name), 5);
     await holder.release();
-    await delay(2); // the release woke exactly one waiter: still 4 queued
-    assert.ok(order.length <= 1);
-    assert.ok(Number(await redis.send("ZCARD", queue)) >= 4 - order.length);
-    await Promise.all(waiters);
+    for (let n = 1; n <= 5; n++) {
+      await until(`waiter ${n - 1} to be granted`, () => order.length >= n);
+      // Each release wakes exactly one waiter: the others stay queued.
+      await delay(20);
+      assert.equal(order.length, n, "one release granted two waiters");
+      assert.equal(await queued(redis, name), 5 - n);
+      await leases[n - 1].release();
+    }
     assert.deepEqual(order, [0, 1, 2, 3, 4]);
   } finally {
     await Promise.all(clients.map((c) => c.close()));
@@ -190,7 +212,10 @@ test("mutex: an aborted acquire rejects with signal.reason and leaves nothing qu
   const reason = new Error("not any more");
   const controller = new AbortController();
   const waiting = mutex.acquire(controller.signal);
-  await delay(30);
+  await until(
+    "the waiter to queue",
+    async () => await queued(redis, name) === 1,
+  );
   controller.abort(reason);
   await assert.rejects(waiting, (e) => e === reason);
   const timedOut = await mutex.acquire(AbortSignal.timeout(50)).catch((e) => e);
@@ -200,9 +225,12 @@ test("mutex: an aborted acquire rejects with signal.reason and leaves nothing qu
     (e) => e === reason,
   );
   await lease.release();
-  await delay(20);
-  const keys = await keysOf(redis, name);
-  assert.deepEqual([...keys.keys()], ["fence"]);
+  // The undos land (well before a left queue entry would lapse: 10 s).
+  await until(
+    "only the fence to be left",
+    async () => [...(await keysOf(redis, name)).keys()].join() === "fence",
+    5_000,
+  );
 });
 
 test("mutex: fencing tokens keep increasing after the keys expired, and even if the fence key is lost", async () => {
@@ -234,7 +262,10 @@ test("mutex: every key but the fence has a TTL, and all go when nobody holds or 
   const mutex = new Mutex(redis, name, { leaseMs: 5_000 });
   const lease = await mutex.acquire();
   const waiting = mutex.acquire();
-  await delay(30);
+  await until(
+    "the waiter to queue",
+    async () => await queued(redis, name) === 1,
+  );
   for (const [key, ttl] of await keysOf(redis, name)) {
     if (key === "fence") continue;
     assert.ok(ttl > 0, `${key} has no TTL`);
@@ -253,9 +284,11 @@ test("mutex: leases run on the server's clock: a client clock years off changes 
     await using redis = await connect(url);
     await using rival = await connect(url);
     const name = unique("clock");
-    const mutex = new Mutex(redis, name, { leaseMs: 200 });
+    // (1.5 s: renewals that late timers on a loaded machine do not delay
+    // past the lease's end.)
+    const mutex = new Mutex(redis, name, { leaseMs: 1_500 });
     const lease = await mutex.acquire();
-    await delay(400); // renewed twice meanwhile
+    await delay(2_000); // past the lease: renewed several times meanwhile
     assert.ok(lease.held);
     assert.equal(await new Mutex(rival, name).tryAcquire(), undefined);
     await lease.release();
@@ -264,8 +297,9 @@ test("mutex: leases run on the server's clock: a client clock years off changes 
       renew: false,
     }).acquire();
     const started = performance.now();
-    const next = await mutex.acquire(AbortSignal.timeout(3_000));
-    assert.ok(performance.now() - started < 1_000);
+    const next = await mutex.acquire(AbortSignal.timeout(20_000));
+    // Once the 100 ms lease ran out by the server's clock.
+    assert.ok(performance.now() - started < 10_000);
     assert.ok(next.token > crashed.token);
     await next.release();
   } finally {
@@ -317,7 +351,10 @@ test("mutex: disposing the mutex releases its leases and rejects pending acquire
   const pending = mutex.acquire();
   // Handled from the start: the waiter rejects as soon as dispose begins.
   const rejected = assert.rejects(pending, { name: "DisposedError" });
-  await delay(20);
+  await until(
+    "the waiter to queue",
+    async () => await queued(redis, name) === 1,
+  );
   await mutex[Symbol.asyncDispose]();
   await rejected;
   assert.ok(!lease.held);
@@ -333,8 +370,11 @@ test("mutex: polling waits with the same guarantees", async () => {
     wait: { strategy: "polling", intervalMs: 2, maxIntervalMs: 20 },
   });
   const lease = await mutex.acquire();
-  const waiting = mutex.acquire(AbortSignal.timeout(5_000));
-  await delay(30);
+  // A poller does not queue while nobody else does: its first poll found
+  // the mutex held once it reports that it waits.
+  const polled = new Promise((r) => mutex.addEventListener("waiting", r));
+  const waiting = mutex.acquire(AbortSignal.timeout(20_000));
+  await polled;
   await lease.release();
   const next = await waiting;
   assert.ok(next.token > lease.token);
@@ -358,7 +398,7 @@ test("mutex: Redis unreachable: acquire waits, rejects with signal.reason at the
   const timeout = await mutex.acquire(AbortSignal.timeout(700)).catch((e) => e);
   assert.equal(timeout.name, "TimeoutError", String(timeout));
   const waited = performance.now() - started;
-  assert.ok(waited >= 650 && waited < 5_000, `waited ${waited} ms`);
+  assert.ok(waited >= 650 && waited < 10_000, `waited ${waited} ms`);
   // A wait that starts while Redis is down succeeds once it is back.
   started = performance.now();
   const pending = mutex.acquire(AbortSignal.timeout(20_000));
@@ -394,7 +434,10 @@ test("mutex: every key of one primitive lives in one cluster slot", async () => 
   const mutex = new Mutex(redis, name);
   const lease = await mutex.acquire();
   const waiting = mutex.acquire();
-  await delay(30);
+  await until(
+    "the waiter to queue",
+    async () => await queued(redis, name) === 1,
+  );
   const keys = await redis.send("KEYS", `redsync:{${name}}:*`) as string[];
   assert.ok(keys.length >= 5, keys.join(" "));
   assert.equal(new Set(keys.map(keySlot)).size, 1);
@@ -421,21 +464,25 @@ test("mutex: a holder cut off from Redis learns it lost the lease by its deadlin
   const after = performance.now() - acquiredAt;
   assert.ok(lease.signal.reason instanceof LockLostError);
   assert.equal(lost.length, 1);
-  assert.ok(after <= 600 + 500, `noticed after ${after} ms`);
+  // By its deadline, not by some later failure (the renewals time out after
+  // 200 ms each and are retried); generous for a loaded machine.
+  assert.ok(after <= 600 + 5_000, `noticed after ${after} ms`);
 });
 
 test("mutex: a waiter granted after a long wait gets the full lease, not what is left of its wait", async () => {
   await using redis = await connect(url);
   const name = unique("longwait");
   // Short leases, long waits: the grant comes long after the BLPOP started.
-  const options = { leaseMs: 300, waiterTtlMs: 3_000 };
+  // (1.5 s: renewed every ~500 ms, which late timers on a loaded machine
+  // do not make miss the lease's end.)
+  const options = { leaseMs: 1_500, waiterTtlMs: 5_000 };
   const holder = await new Mutex(redis, name, options).acquire();
   const waiting = new Mutex(redis, name, options).acquire();
-  await delay(800); // the holder renews meanwhile
+  await delay(2_000); // the holder renews meanwhile
   await holder.release();
   const lease = await waiting;
-  assert.ok(lease.remainingMs > 200, `only ${lease.remainingMs} ms left`);
-  await delay(700); // renewals keep it
+  assert.ok(lease.remainingMs > 750, `only ${lease.remainingMs} ms left`);
+  await delay(2_000); // renewals keep it
   assert.ok(lease.held && !lease.signal.aborted);
   await lease.release();
 });
@@ -485,7 +532,7 @@ test("mutex: runExclusive runs and releases, skips at once when taken, times out
 test("mutex: closing the client ends its leases at once (no renewals into a closed client)", async () => {
   const redis = await connect(url);
   const name = unique("closed");
-  const lease = await new Mutex(redis, name, { leaseMs: 600 }).acquire();
+  const lease = await new Mutex(redis, name, { leaseMs: 20_000 }).acquire();
   await redis.close();
   const started = performance.now();
   // close() released it, and told the holder (already, or soon).
@@ -493,7 +540,8 @@ test("mutex: closing the client ends its leases at once (no renewals into a clos
     await new Promise((r) => lease.signal.addEventListener("abort", r));
   }
   assert.ok(lease.signal.reason instanceof LockLostError);
-  assert.ok(performance.now() - started < 600, "it waited for the deadline");
+  // Long before the lease's 20 s deadline.
+  assert.ok(performance.now() - started < 10_000, "it waited for the deadline");
 });
 
 test("mutex: an abort right before close() is undone even after the server lost its scripts", async () => {
@@ -506,7 +554,10 @@ test("mutex: an abort right before close() is undone even after the server lost 
   const controller = new AbortController();
   const waiting = new Mutex(other, name).acquire(controller.signal);
   waiting.catch(() => {});
-  await delay(50);
+  await until(
+    "the waiter to queue",
+    async () => await queued(redis, name) === 1,
+  );
   await redis.send("SCRIPT", "FLUSH"); // as after a restart or failover
   controller.abort();
   await other.close(); // the cleanup must already be complete on the wire
@@ -514,4 +565,170 @@ test("mutex: an abort right before close() is undone even after the server lost 
   const next = await mutex.tryAcquire();
   assert.ok(next, "a waiter that left was handed the mutex");
   await next.release();
+});
+
+test("primitives: after the client's close(), acquires and waits say the client was closed", async () => {
+  const redis = await connect(url);
+  const semaphore = await Semaphore.create(redis, unique("closed-s"), {
+    permits: 2,
+  });
+  await redis.close();
+  const isClosed = (error: unknown) =>
+    error instanceof ConnectionError && /is closed/.test(error.message);
+  const name = unique("closed");
+  const mutex = new Mutex(redis, name);
+  const rw = new ReadWriteLock(redis, name + ":rw");
+  const calls: [string, () => Promise<unknown>][] = [
+    ["Mutex.acquire", () => mutex.acquire()],
+    ["Mutex.tryAcquire", () => mutex.tryAcquire()],
+    ["Mutex.runExclusive", () => mutex.runExclusive(() => {})],
+    ["Semaphore.acquire", () => semaphore.acquire()],
+    ["Semaphore.tryAcquire", () => semaphore.tryAcquire()],
+    [
+      "Semaphore.create",
+      () => Semaphore.create(redis, unique("s"), { permits: 2 }),
+    ],
+    ["ReadWriteLock.read", () => rw.read()],
+    ["ReadWriteLock.tryWrite", () => rw.tryWrite()],
+    ["ManualResetEvent.wait", () => new ManualResetEvent(redis, name).wait()],
+    ["AutoResetEvent.wait", () => new AutoResetEvent(redis, name).wait()],
+    ["AutoResetEvent.set", () => new AutoResetEvent(redis, name).set()],
+  ];
+  for (const [what, call] of calls) {
+    const error = await call().catch((e) => e);
+    assert.ok(isClosed(error), `${what}: ${error}`);
+  }
+});
+
+test("primitives: a missing client is a TypeError naming 'client', in every constructor and function", async () => {
+  const none = undefined as unknown as RedisClient;
+  const fake = {} as unknown as RedisClient;
+  const sync: [string, () => unknown][] = [
+    ["Mutex", () => new Mutex(none, "m")],
+    ["ReadWriteLock", () => new ReadWriteLock(none, "m")],
+    ["ManualResetEvent", () => new ManualResetEvent(none, "m")],
+    ["AutoResetEvent", () => new AutoResetEvent(fake, "m")],
+    ["FencedResource", () => new FencedResource(none, "r")],
+    ["Redlock", () => new Redlock([none, none, none], "m")],
+  ];
+  for (const [what, call] of sync) {
+    assert.throws(call, (error: unknown) => {
+      assert.ok(error instanceof TypeError, `${what}: ${error}`);
+      assert.match(
+        error.message,
+        /'client(s\[0\])?' must be a RedisClient from connect\(\)/,
+        what,
+      );
+      return true;
+    });
+  }
+  const calls: [string, () => Promise<unknown>][] = [
+    ["Semaphore.create", () => Semaphore.create(none, "s", { permits: 2 })],
+    ["Semaphore.attach", () => Semaphore.attach(fake, "s")],
+    ["inspect", () => inspect(none, "m")],
+    ["contended", () => contended(none)],
+  ];
+  for (const [what, call] of calls) {
+    const error = await call().catch((e) => e);
+    assert.ok(error instanceof TypeError, `${what}: ${error}`);
+    assert.match(
+      error.message,
+      /'client' must be a RedisClient from connect\(\)/,
+      what,
+    );
+  }
+});
+
+test("runExclusive: a bad 'wait' lists the accepted values", async () => {
+  await using redis = await connect(url);
+  const mutex = new Mutex(redis, unique("wait"));
+  const sometimes = await mutex.runExclusive(() => {}, {
+    wait: "sometimes" as unknown as number,
+  }).catch((e) => e);
+  assert.ok(sometimes instanceof TypeError, String(sometimes));
+  for (const accepted of ['"forever"', '"skip"', "0..2147483647"]) {
+    assert.ok(sometimes.message.includes(accepted), sometimes.message);
+  }
+  assert.ok(sometimes.message.includes('"sometimes"'), sometimes.message);
+  const negative = await mutex.runExclusive(() => {}, { wait: -1 }).catch((
+    e,
+  ) => e);
+  assert.ok(negative instanceof RangeError, String(negative));
+  assert.ok(negative.message.includes('"skip"'), negative.message);
+  const rw = await new ReadWriteLock(redis, unique("wait-rw")).runRead(
+    () => {},
+    { wait: "never" as unknown as number },
+  ).catch((e) => e);
+  assert.ok(rw instanceof TypeError && rw.message.includes('"skip"'), `${rw}`);
+});
+
+test("tryAcquire: with Redis down it rejects with its signal's reason, without waiting out commandTimeoutMs", async () => {
+  await using server = await startRedis();
+  await using redis = await connect({
+    url: server.url,
+    commandTimeoutMs: 20_000,
+  });
+  const name = unique("down");
+  const mutex = new Mutex(redis, name);
+  const semaphore = await Semaphore.create(redis, name + ":s", { permits: 2 });
+  const rw = new ReadWriteLock(redis, name + ":rw");
+  (await rw.tryRead())?.release(); // its name checked while Redis is up
+  await server.kill();
+  const tries: [string, (signal: AbortSignal) => Promise<unknown>][] = [
+    ["Mutex.tryAcquire", (signal) => mutex.tryAcquire({ signal })],
+    ["Semaphore.tryAcquire", (signal) => semaphore.tryAcquire({ signal })],
+    ["ReadWriteLock.tryRead", (signal) => rw.tryRead({ signal })],
+    ["ReadWriteLock.tryWrite", (signal) => rw.tryWrite({ signal })],
+    [
+      "runExclusive skip",
+      (signal) => mutex.runExclusive(() => {}, { wait: "skip", signal }),
+    ],
+  ];
+  for (const [what, attempt] of tries) {
+    const started = performance.now();
+    const error = await attempt(AbortSignal.timeout(300)).catch((e) => e);
+    const tookMs = performance.now() - started;
+    assert.equal((error as Error)?.name, "TimeoutError", `${what}: ${error}`);
+    assert.ok(tookMs < 5_000, `${what} took ${Math.round(tookMs)} ms`);
+  }
+  const aborted = await mutex.tryAcquire({ signal: AbortSignal.abort("no") })
+    .catch((e) => e);
+  assert.equal(aborted, "no");
+  await server.restart();
+  const lease = await mutex.tryAcquire();
+  assert.ok(lease, "the mutex is free once Redis is back");
+  await lease.release();
+});
+
+test("leases of a closed client: nothing is retried nor warned about", async () => {
+  const warnings: string[] = [];
+  const logger = {
+    warn: (message: string, error?: unknown) =>
+      warnings.push(`${message} ${error}`),
+  };
+  const redis = await connect(url);
+  const name = unique("closed-leases");
+  const mutex = new Mutex(redis, name, { logger, leaseMs: 1_000 });
+  const semaphore = await Semaphore.create(redis, name + ":s", {
+    permits: 3,
+    logger,
+    leaseMs: 1_000,
+  });
+  const held = await mutex.acquire();
+  const permit = await semaphore.acquire();
+  const other = await semaphore.acquire();
+  await redis.close({ release: false });
+  // Released, disposed, renewed and lost after the close: quietly.
+  await held.release().catch(() => {});
+  await permit[Symbol.asyncDispose]().catch(() => {});
+  await mutex[Symbol.asyncDispose]();
+  // Its renewal (after a third of its lease) finds the client closed.
+  await until("the kept lease to end", () => other.signal.aborted);
+  await semaphore[Symbol.asyncDispose]();
+  await delay(0); // a cleanup that met the closed client has answered
+  assert.deepEqual(
+    warnings.filter((w) => /retrying/.test(w)),
+    [],
+    warnings.join("\n"),
+  );
 });

@@ -10,10 +10,10 @@ import {
 } from "../mod.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("observe: a lease's life is reported as typed events, to the logger and to metrics", async () => {
   await using redis = await connect(url);
@@ -31,7 +31,12 @@ test("observe: a lease's life is reported as typed events, to the logger and to 
     hold: (_n, ms) => metrics.push(`hold ${ms >= 0}`),
     lost: () => metrics.push("lost"),
   };
-  const mutex = new Mutex(redis, name, { leaseMs: 90, logger, metrics: hook });
+  // Renewed every ~500 ms: a loaded machine's late timers do not lose it.
+  const mutex = new Mutex(redis, name, {
+    leaseMs: 1_500,
+    logger,
+    metrics: hook,
+  });
   const events: LockEvent[] = [];
   for (
     const type of [
@@ -45,7 +50,7 @@ test("observe: a lease's life is reported as typed events, to the logger and to 
   ) mutex.addEventListener(type, (event) => events.push(event));
   const lease = await mutex.acquire();
   await mutex.acquire(AbortSignal.timeout(40)).catch(() => {}); // waiting, timeout
-  await delay(70); // renewed at least once
+  await until("a renewal", () => events.some((e) => e.type === "renewed"));
   await lease.release();
   const doomed = await mutex.acquire();
   await redis.send("DEL", `redsync:{${name}}:holders`);
@@ -105,15 +110,21 @@ test("stats: waiters and contended primitives are visible in Redis, and expire w
   const ghost = await Semaphore.create(ghostClient, name, options);
   const waits = [ghost.acquire(), ghost.acquire()];
   for (const w of waits) w.catch(() => {});
-  await delay(50);
-  assert.deepEqual(await contended(redis, { prefix }), [name]);
-  const info = await inspect(redis, name, { prefix });
+  // Both queue; the contended mark is written off the path to the lock.
+  let info = await inspect(redis, name, { prefix });
+  let names: string[] = [];
+  await until("both waiters to queue, marked contended", async () => {
+    info = await inspect(redis, name, { prefix });
+    names = await contended(redis, { prefix });
+    return info.waiters === 2 && names.length > 0;
+  });
+  assert.deepEqual(names, [name]);
   assert.equal(info.waiters, 2);
   assert.equal(info.holders.length, 1);
   assert.equal(info.holders[0].token, holder.token);
   // The waiters' process dies: no cancel, no heartbeat.
   await ghostClient.close();
-  await delay(450);
+  await delay(450); // longer than waiterTtlMs (300), by the server's clock too
   assert.equal((await inspect(redis, name, { prefix })).waiters, 0);
   assert.deepEqual(await contended(redis, { prefix }), []);
   await holder.release();

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { AutoResetEvent, connect, Mutex } from "../mod.ts";
+import { internalsOf } from "../src/client/client.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { startProxy } from "../harness/proxy.ts";
 import { test } from "./_test.ts";
@@ -28,7 +29,7 @@ test("reliability: a waiter that vanished while queued holds a grant only until 
     async () => (await new Mutex(redis, name).info()).waiters === 1,
   );
   const live = new Mutex(redis, name, { leaseMs }).acquire(
-    AbortSignal.timeout(10_000),
+    AbortSignal.timeout(18_000),
   );
   await until(
     "the live waiter to queue",
@@ -45,13 +46,13 @@ test("reliability: a waiter that vanished while queued holds a grant only until 
   );
   const started = performance.now();
   const lease = await live; // after the ghost's heartbeat, not its 20 s lease
-  assert.ok(performance.now() - started < 5_000);
+  assert.ok(performance.now() - started < 15_000);
   // The live waiter's grant, bounded by its own heartbeat (10 s), is
   // renewed to the whole 20 s lease in the background.
   await until(
     "the grant to be renewed to the lease",
     () => lease.remainingMs > 12_000,
-    8_000,
+    15_000,
   );
   await lease.release();
 });
@@ -83,7 +84,7 @@ test("reliability: an abort's undo that meets a dead connection is retried until
   await until(
     "the undo to land",
     async () => (await new Mutex(direct, name).info()).queued === 0,
-    5_000,
+    15_000,
   );
   await holder.release();
   // ...so the release hands the mutex to nobody: it is free at once.
@@ -110,7 +111,7 @@ test("reliability: a release that meets a dead connection resolves, and lands in
   await until(
     "the release to land",
     async () => (await new Mutex(direct, name).info()).holders.length === 0,
-    5_000,
+    15_000,
   );
 });
 
@@ -129,7 +130,9 @@ test("reliability: a Redis that may evict lock keys is reported once through the
     };
     const mutex = new Mutex(redis, unique("evict"), { logger });
     for (let i = 0; i < 3; i++) await (await mutex.acquire()).release();
-    await delay(50);
+    // The check runs off the path to the lock, on the client's one cached
+    // read of the policy: once that settles, a warning has been logged.
+    await internalsOf(redis).evictionPolicy();
     if (policy === "noeviction") {
       assert.deepEqual(warnings, []);
     } else {
@@ -146,25 +149,27 @@ test("reliability: an abort while Redis is frozen (CLIENT PAUSE) rejects at once
   const name = unique("frozen");
   const holder = await new Mutex(admin, name).acquire();
   const event = new AutoResetEvent(redis, unique("frozen-event"));
-  await admin.send("CLIENT", "PAUSE", 1_500, "ALL");
+  await admin.send("CLIENT", "PAUSE", 4_000, "ALL");
   const controller = new AbortController();
   const waits = [
     new Mutex(redis, name).acquire(controller.signal),
     event.wait(controller.signal),
   ];
-  await delay(100); // both commands are stuck in the paused server
+  // Both commands are written by now, stuck in the paused server (were
+  // they not, the aborts would only be quicker).
+  await delay(100);
   const abortedAt = performance.now();
   controller.abort();
   for (const wait of waits) {
     await assert.rejects(wait, { name: "AbortError" });
-    // Generous: prompt, not at the end of the 1.5 s pause.
-    assert.ok(performance.now() - abortedAt < 500);
+    // Generous: prompt, not at the end of the 4 s pause.
+    assert.ok(performance.now() - abortedAt < 2_000);
   }
   // After the pause the undos land: nothing queued, nothing held but the holder.
   await until("the undos to land", async () => {
     const info = await new Mutex(admin, name).info();
     return info.queued === 0 && info.holders.length === 1;
-  }, 10_000);
+  }, 20_000);
   await holder.release();
   assert.ok(await event.set());
   assert.equal(await event.pending(), 1, "the signal waits for a live waiter");
@@ -178,17 +183,18 @@ test("reliability: a poller is not starved by blocking waiters on the same name"
   const poller = new Mutex(pollerClient, name, {
     wait: { strategy: "polling", intervalMs: 5, maxIntervalMs: 50 },
   });
-  const until = performance.now() + 1_500;
+  // Counted in grants, not in ms: how fast they come is the machine's.
+  const total = 300;
   const counts = { blocking: 0, polling: 0 };
-  let longestPollerWait = 0;
+  let longestPollerWait = 0; // blocking grants while the poller waited
   const loop = async (mutex: Mutex, kind: keyof typeof counts) => {
-    while (performance.now() < until) {
-      const started = performance.now();
-      const lease = await mutex.acquire(AbortSignal.timeout(10_000));
+    while (counts.blocking + counts.polling < total) {
+      const before = counts.blocking;
+      const lease = await mutex.acquire(AbortSignal.timeout(20_000));
       if (kind === "polling") {
         longestPollerWait = Math.max(
           longestPollerWait,
-          performance.now() - started,
+          counts.blocking - before,
         );
       }
       counts[kind]++;
@@ -200,16 +206,20 @@ test("reliability: a poller is not starved by blocking waiters on the same name"
     ...Array.from({ length: 4 }, () => loop(blocking, "blocking")),
     loop(poller, "polling"),
   ]);
-  // Before pollers queued behind blocking waiters, they got ~0 turns here.
+  // Before pollers queued behind blocking waiters, they got ~0 turns here;
+  // in line, about one in five, behind at most the 4 blocking waiters.
   assert.ok(counts.polling >= 5, JSON.stringify(counts));
-  assert.ok(longestPollerWait < 2_000, `${longestPollerWait} ms`);
+  assert.ok(
+    longestPollerWait < 40,
+    `the poller waited for ${longestPollerWait} blocking grants`,
+  );
 });
 
 test("reliability: a lease whose owners entry was evicted is lost at its next renewal, and the next waiter gets the lock", async () => {
   await using redis = await connect(url);
   const name = unique("evicted");
   const lease = await new Mutex(redis, name, { leaseMs: 600 }).acquire();
-  const waiting = new Mutex(redis, name).acquire(AbortSignal.timeout(5_000));
+  const waiting = new Mutex(redis, name).acquire(AbortSignal.timeout(20_000));
   // What a volatile-* eviction does: the whole owners hash is gone.
   await redis.send("DEL", `redsync:{${name}}:owners`);
   const lost = new Promise((resolve) =>
@@ -222,7 +232,7 @@ test("reliability: a lease whose owners entry was evicted is lost at its next re
     new Promise((_, reject) => {
       timer = setTimeout(
         () => reject(new Error("renewed a lease with no owner")),
-        3_000,
+        10_000,
       );
     }),
   ]).finally(() => clearTimeout(timer));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   connect,
+  inspect,
   type Lease,
   Mutex,
   type RedisClient,
@@ -10,10 +11,22 @@ import {
 import { internalsOf } from "../src/client/client.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `n` acquires queue for `name` (default prefix). */
+async function queued(
+  redis: RedisClient,
+  name: string,
+  n: number,
+): Promise<void> {
+  await until(
+    `${n} to queue`,
+    async () => (await inspect(redis, name)).queued === n,
+  );
+}
 
 async function clients(n: number): Promise<RedisClient[]> {
   return await Promise.all(Array.from({ length: n }, () => connect(url)));
@@ -78,8 +91,8 @@ test("semaphore: init without Lua (WATCH/MULTI/EXEC) behaves the same", async ()
 test("semaphore: attach waits for the creator and learns the count", async () => {
   await using redis = await connect(url);
   const name = unique("attach");
-  const attaching = Semaphore.attach(redis, name, AbortSignal.timeout(5_000));
-  await delay(120);
+  const attaching = Semaphore.attach(redis, name, AbortSignal.timeout(20_000));
+  await delay(120); // the creator comes later (attach finds nothing at first)
   await Semaphore.create(redis, name, { permits: 3 });
   const attached = await attaching;
   assert.equal(attached.permits, 3);
@@ -263,10 +276,10 @@ test("semaphore: multi-permit acquires are served in arrival order, never starve
       Semaphore.create(client, name, { permits: 4 });
     const small = await (await sem(a)).acquire({ permits: 1 });
     const big = (await sem(b)).acquire({ permits: 4 }); // must wait for `small`
-    await delay(30);
+    await queued(a, name, 1);
     // A later small request does not jump ahead of the big one.
     const later = (await sem(c)).acquire({ permits: 1 });
-    await delay(30);
+    await queued(a, name, 2);
     const order: string[] = [];
     big.then(() => order.push("big"));
     later.then(() => order.push("later"));
@@ -290,9 +303,9 @@ test("semaphore: wake messages carry an expiry and never pile up", async () => {
   const holder = await sem.acquire();
   const waiters = Array.from(
     { length: 5 },
-    () => sem.acquire(AbortSignal.timeout(2_000)),
+    () => sem.acquire(AbortSignal.timeout(20_000)),
   );
-  await delay(30);
+  await queued(redis, name, 5);
   // The client's one wake list (for every primitive it waits on).
   const list = `redsync:wake:${internalsOf(redis).hub().id}`;
   // A message for a waiter that has left is read and dropped by the hub.
@@ -322,10 +335,16 @@ test("semaphore: a crashed waiter's place in line expires; the others go on", as
   const holder = await sem.acquire();
   // The ghost queues first, then vanishes without cancelling (its connection dies).
   const ghostSem = await Semaphore.create(ghost, name, options);
+  // Queued once they report waiting (a count of the queue could miss the
+  // ghost, reaped if a slow machine let its 300 ms heartbeat lapse).
+  const waiting = (target: Semaphore) =>
+    new Promise((r) => target.addEventListener("waiting", r, { once: true }));
+  const ghostQueued = waiting(ghostSem);
   ghostSem.acquire().catch(() => {});
-  await delay(50);
-  const live = sem.acquire(AbortSignal.timeout(5_000));
-  await delay(20);
+  await ghostQueued;
+  const liveQueued = waiting(sem);
+  const live = sem.acquire(AbortSignal.timeout(20_000));
+  await liveQueued;
   await ghost.close({ release: false }); // no cancel reaches Redis: like a SIGKILL
   await delay(400); // the ghost's heartbeat has lapsed
   await holder.release();
@@ -346,7 +365,7 @@ test("semaphore: an acquire aborted just before its client closes leaves nothing
     const controller = new AbortController();
     const pending = waiterSem.acquire(controller.signal);
     pending.catch(() => {});
-    await delay(50); // queued and blocked
+    await queued(redis, name, 1);
     controller.abort();
     await other.close(); // same tick: the cleanup must already be on its way
     await held.release();
@@ -430,7 +449,10 @@ test("semaphore: the running total of permits in use always equals the sum of th
       await delay(Math.floor(random() * 5));
       controller.abort();
       await waiting.catch(() => {});
-      await delay(5); // the undo lands
+      await until(
+        "the undo to land",
+        async () => (await inspect(redis, name)).queued === 0,
+      );
     } else {
       await delay(60); // leases run out; the next script reaps them
     }

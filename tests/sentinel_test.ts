@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { connect, ConnectionError, Mutex, Semaphore } from "../mod.ts";
 import { startSentinels } from "../harness/sentinel.ts";
 import { test } from "./_test.ts";
+import { delay, until } from "./_until.ts";
 
 const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test(
   "sentinel: connects to the primary the sentinels name; bad names and unreachable sentinels are clear errors",
@@ -64,7 +64,10 @@ test(
       AbortSignal.timeout(40_000),
     );
     waiting.catch(() => {}); // awaited below; handled if the test fails first
-    await delay(200);
+    await until(
+      "the waiter to queue",
+      async () => (await new Mutex(holderClient, name).info()).waiters === 1,
+    );
     const before = await topology.primaryPort();
     assert.equal(before, topology.primary.port);
     await using admin = await connect({
@@ -74,20 +77,20 @@ test(
       await admin.send("SENTINEL", "FAILOVER", topology.name),
       "OK",
     );
-    const deadline = performance.now() + 30_000;
-    while (await topology.primaryPort() === before) {
-      assert.ok(performance.now() < deadline, "no failover within 30 s");
-      await delay(100);
-    }
+    await until(
+      "the failover",
+      async () => await topology.primaryPort() !== before,
+      30_000,
+    );
     assert.equal(await topology.primaryPort(), topology.replica.port);
     // The clients follow: writes succeed on the new primary.
-    for (let i = 0;; i++) {
-      const ok = await holderClient.send("SET", "sentinel:after", String(i))
-        .then(() => true, () => false);
-      if (ok) break;
-      assert.ok(performance.now() < deadline, "writes never resumed");
-      await delay(100);
-    }
+    await until(
+      "writes to resume",
+      () =>
+        holderClient.send("SET", "sentinel:after", "1")
+          .then(() => true, () => false),
+      30_000,
+    );
     assert.equal((await holderClient.send("ROLE") as string[])[0], "master");
     // The holder's lease either replicated (then its release hands over) or
     // was lost with the old primary (then it runs out): either way the
@@ -120,6 +123,7 @@ test(
         ),
       );
       let killedAt = Infinity;
+      let grants = 0;
       let holding = 0;
       let mostAfter = 0;
       const acquiredAfter: number[] = [];
@@ -128,6 +132,7 @@ test(
         while (performance.now() < stopAt.value) {
           const calledAt = performance.now();
           const lease = await semaphore.acquire(AbortSignal.timeout(30_000));
+          grants++;
           // Only acquisitions asked for once the primary was dead count.
           const grantedAfter = calledAt > killedAt;
           if (grantedAfter) {
@@ -141,18 +146,15 @@ test(
         }
       };
       const running = [...semaphores, ...semaphores].map(worker);
-      await delay(500); // contending on the first primary
+      await until("contention on the first primary", () => grants >= 20);
       await topology.primary.kill();
       killedAt = performance.now();
       // Sentinel notices (down-after 1 s), elects and promotes the replica.
-      const deadline = performance.now() + 30_000;
-      while (acquiredAfter.length < 20) {
-        assert.ok(
-          performance.now() < deadline,
-          `${acquiredAfter.length} acquisitions in 30 s after the kill`,
-        );
-        await delay(100);
-      }
+      await until(
+        "20 acquisitions after the kill",
+        () => acquiredAfter.length >= 20,
+        30_000,
+      );
       stopAt.value = performance.now();
       await Promise.all(running);
       assert.equal(await topology.primaryPort(), topology.replica.port);

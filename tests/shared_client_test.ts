@@ -3,6 +3,7 @@
  * they wait (connections killed, Redis restarted, half-open sockets).
  */
 import assert from "node:assert/strict";
+import process from "node:process";
 import {
   AutoResetEvent,
   connect,
@@ -87,11 +88,22 @@ test("shared client: idle event waits never block a lock hand-off", async () => 
     ...Array.from({ length: 40 }, () => manual.wait()),
     ...Array.from({ length: 40 }, () => auto.wait()),
   ];
+  // Every idle wait is registered (and blocked) before the hand-offs.
+  await until(
+    "the idle waits to register",
+    async () =>
+      (await manual.info()).waiters === 40 &&
+      await admin.send("ZCARD", `redsync:{${auto.name}}:takers`) === 40,
+  );
   const mutex = new Mutex(redis, unique("busy"));
   for (let round = 0; round < 20; round++) {
-    const held = await mutex.acquire(AbortSignal.timeout(5_000));
-    const next = mutex.acquire(AbortSignal.timeout(5_000));
-    await delay(1);
+    const held = await mutex.acquire(AbortSignal.timeout(20_000));
+    const next = mutex.acquire(AbortSignal.timeout(20_000));
+    // A hand-off: `next` queued before the release.
+    await until(
+      "the next to queue",
+      async () => (await mutex.info()).waiters === 1,
+    );
     await held.release();
     await (await next).release();
   }
@@ -146,7 +158,26 @@ test(
       waits.push(redis.command(["BLPOP", list, 0], { signal }));
     }
     assert.equal(waits.length, 10_000);
-    await delay(500);
+    // Every wait registered at once: the 6,000 acquires queued, the 3,900
+    // event waits in line, and as many BLPOPs blocked as there are pool
+    // connections (16; the others wait for one).
+    const count = async (keys: string[]) =>
+      (await Promise.all(keys.map((k) => admin.send("ZCARD", k))))
+        .reduce((sum: number, n) => sum + Number(n), 0);
+    const locks = [...mutexes, ...semaphores].map((l) =>
+      `redsync:{${l.name}}:queue`
+    );
+    const takers = autos.map((e) => `redsync:{${e.name}}:takers`);
+    await until("every wait to register", async () => {
+      const listeners = await Promise.all(manuals.map((e) => e.info()));
+      const blpops = String(await admin.send("CLIENT", "LIST")).split("\n")
+        .filter((l) =>
+          l.includes(` name=${clientName} `) && l.includes(" cmd=blpop ")
+        );
+      return await count(locks) === 6_000 && await count(takers) === 1_900 &&
+        listeners.reduce((sum, i) => sum + i.waiters, 0) === 2_000 &&
+        blpops.length === 16;
+    }, 60_000);
     const open = await connectionsNamed(admin, clientName);
     // main + wake hub + the blocking pool (16), whatever the waiters.
     assert.ok(open <= 18, `${open} connections for 10,000 waits`);
@@ -181,15 +212,15 @@ test("shared client: a waiter survives CLIENT KILL TYPE normal and gets the lock
     AbortSignal.timeout(20_000),
   );
   waiting.catch(() => {}); // awaited below; handled if the test fails first
-  await until(
-    "the waiter to block on its hub",
-    async () => await connectionsNamed(admin, clientName) === 2,
-  );
-  // Every connection but the admin's, twice, while the waiter waits.
+  // Every connection but the admin's, twice, while the waiter waits: the
+  // second time once it reconnected and blocks on its hub again.
   for (let i = 0; i < 2; i++) {
+    await until(
+      "the waiter to block on its hub",
+      async () => await connectionsNamed(admin, clientName) === 2,
+    );
     const killed = await admin.send("CLIENT", "KILL", "TYPE", "normal");
     assert.ok(Number(killed) >= 2, `killed ${killed}`);
-    await delay(300);
   }
   await holder.release();
   const lease = await waiting;
@@ -216,7 +247,10 @@ test(
     const waiting = new Mutex(waiterClient, name).acquire(
       AbortSignal.timeout(30_000),
     );
-    await delay(100);
+    await until(
+      "the waiter to queue",
+      async () => (await new Mutex(holderClient, name).info()).waiters === 1,
+    );
     await server.restart();
     assert.ok(holder.held, "the holder kept its lease through the restart");
     await holder.release();
@@ -264,7 +298,8 @@ test(
     const tookMs = performance.now() - frozenAt;
     // The hub's BLMPOP blocks 2 s; its deadline is that plus commandTimeoutMs.
     // Generous bound: it woke up because the deadline worked, not by luck.
-    assert.ok(tookMs < 2_000 + commandTimeoutMs + 5_000, `took ${tookMs} ms`);
+    // (Its own heartbeat would come after 20 s.)
+    assert.ok(tookMs < 2_000 + commandTimeoutMs + 10_000, `took ${tookMs} ms`);
     assert.ok(
       proxy.accepted > before,
       "new connections replaced the dead ones",
@@ -339,7 +374,7 @@ test(
         await until(
           "the undo to land",
           async () => (await holderMutex.info()).holders.length === 0,
-          2_000,
+          10_000,
         );
       }
       // Either way the mutex is free now, and nothing is queued.
@@ -366,8 +401,6 @@ test(
         "--replicaof",
         "127.0.0.1",
         String(primary.port),
-        "--enable-debug-command",
-        "yes",
       ],
     });
     await using redis = await connect(primary.url);
@@ -377,27 +410,34 @@ test(
       await redis.send("SET", key, "0");
       return await redis.send("WAIT", 1, 100) === 1;
     });
-    // The replica stops acknowledging for a second: a write made now is not
-    // acknowledged, so WAIT on the writer's connection answers 0 at its
-    // timeout. (From a connection that wrote nothing it would answer 1.)
-    const sleeping = replicaClient.send("DEBUG", "SLEEP", "1");
-    await delay(50);
-    await redis.send("SET", key, "1");
-    const started = performance.now();
-    assert.equal(await redis.send("WAIT", 1, 300), 0);
-    assert.ok(performance.now() - started >= 250);
-    await sleeping;
-    assert.equal(await redis.send("WAIT", 1, 2_000), 1);
+    // The replica stops acknowledging (stopped, from before the write on:
+    // a DEBUG SLEEP sent just before might start after it): a write made
+    // now is not acknowledged, so WAIT on the writer's connection answers 0
+    // at its timeout. (From a connection that wrote nothing it would
+    // answer 1.)
+    const info = String(await replicaClient.send("INFO", "server"));
+    const pid = Number(/process_id:(\d+)/.exec(info)![1]);
+    process.kill(pid, "SIGSTOP");
+    try {
+      await redis.send("SET", key, "1");
+      const started = performance.now();
+      assert.equal(await redis.send("WAIT", 1, 300), 0);
+      assert.ok(performance.now() - started >= 250);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    assert.equal(await redis.send("WAIT", 1, 10_000), 1);
   },
   { timeoutMs: 60_000 },
 );
 
 test("shared client: a grant read after its lease ended (a blocked event loop) never becomes an ended Lease", async () => {
-  await using redis = await connect(url);
+  const clientName = `late-${crypto.randomUUID().slice(0, 8)}`;
+  await using redis = await connect({ url, clientName });
   await using other = await connect(url);
   const name = unique("late");
   const holder = await new Mutex(other, name).acquire();
-  const waiting = new Mutex(redis, name, { leaseMs: 300 }).acquire(
+  const waiting = new Mutex(redis, name, { leaseMs: 1_500 }).acquire(
     AbortSignal.timeout(10_000),
   );
   waiting.catch(() => {});
@@ -405,21 +445,26 @@ test("shared client: a grant read after its lease ended (a blocked event loop) n
     "the waiter to queue",
     async () => (await new Mutex(other, name).info()).waiters === 1,
   );
-  await delay(50); // its hub is blocked on the wake list by now
+  await until("its hub to block on the wake list", async () => {
+    const list = String(await other.send("CLIENT", "LIST"));
+    return list.split("\n").some((line) =>
+      line.includes(` name=${clientName} `) && line.includes(" cmd=blmpop ")
+    );
+  });
   // The release is written (microtasks only: no reply can be read yet),
-  // then this process stalls for longer than the 300 ms lease it grants,
+  // then this process stalls for longer than the 1.5 s lease it grants,
   // so the waiter reads its grant after the lease ended on the server.
   const releasing = holder.release();
   for (let i = 0; i < 10; i++) await Promise.resolve();
-  const end = performance.now() + 450;
+  const end = performance.now() + 1_650;
   while (performance.now() < end) { /* a blocked event loop */ }
   await releasing;
   const lease = await waiting;
   assert.ok(lease.held, "handed out held");
-  assert.ok(lease.remainingMs > 100, `${lease.remainingMs} ms left`);
+  assert.ok(lease.remainingMs > 500, `${lease.remainingMs} ms left`);
   const info = await new Mutex(other, name).info();
   assert.deepEqual(info.holders.map((h) => h.id), [lease.id]);
-  assert.ok(info.holders[0].remainingMs > 100, "and held on the server");
+  assert.ok(info.holders[0].remainingMs > 500, "and held on the server");
   await lease.release();
 });
 
