@@ -67,7 +67,12 @@ async function contend(
     })
   );
   return {
-    ...result,
+    grants: result.grants,
+    errors: result.errors,
+    // A getter: a copy of the number would stay 0 whatever happens after.
+    get lost() {
+      return result.lost;
+    },
     most: (since) =>
       Math.max(
         0,
