@@ -689,7 +689,7 @@ test("tryAcquire: with Redis down it rejects with its signal's reason, without w
     const error = await attempt(AbortSignal.timeout(300)).catch((e) => e);
     const tookMs = performance.now() - started;
     assert.equal((error as Error)?.name, "TimeoutError", `${what}: ${error}`);
-    assert.ok(tookMs < 5_000, `${what} took ${Math.round(tookMs)} ms`);
+    assert.ok(tookMs < 10_000, `${what} took ${Math.round(tookMs)} ms`); // not 20 s
   }
   const aborted = await mutex.tryAcquire({ signal: AbortSignal.abort("no") })
     .catch((e) => e);
@@ -725,7 +725,7 @@ test("leases of a closed client: nothing is retried nor warned about", async () 
   // Its renewal (after a third of its lease) finds the client closed.
   await until("the kept lease to end", () => other.signal.aborted);
   await semaphore[Symbol.asyncDispose]();
-  await delay(0); // a cleanup that met the closed client has answered
+  await delay(300); // a retry would have warned by now (it starts at 20 ms)
   assert.deepEqual(
     warnings.filter((w) => /retrying/.test(w)),
     [],
