@@ -18,11 +18,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type Proxy, startProxy } from "./proxy.ts";
+import { freePorts } from "./ports.ts";
 import { waitForReplicas } from "./replication.ts";
 import { requireRedisServer } from "./server.ts";
 
@@ -126,19 +126,6 @@ const SETTLE_MS = 20_000;
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `count` distinct free ports (all held open at once, then released). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer().once("error", () => {});
-      servers.push(server);
-      await new Promise((resolve) => server.listen(0, HOST, () => resolve(0)));
-    }
-    return servers.map((s) => (s.address() as AddressInfo).port);
-  } finally {
-    for (const s of servers) await new Promise((r) => s.close(r));
-  }
-}
 
 /** Runs redis-cli (SIGKILL after 10 s); `strict` adds `-e` and throws on a non-zero exit. */
 function redisCli(args: string[], strict = true): Promise<string> {

@@ -8,12 +8,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "../mod.ts";
 import { type RedisServer, startRedis } from "./server.ts";
 import { type Proxy, startProxy } from "./proxy.ts";
+import { freePort } from "./ports.ts";
 import { waitForReplicas } from "./replication.ts";
 
 /** The running topology. */
@@ -36,14 +36,6 @@ export interface SentinelTopology {
   primaryPort(): Promise<number>;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -21,16 +21,12 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { accessSync, constants as fsConstants, rmSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import {
-  type AddressInfo,
-  connect as netConnect,
-  createServer,
-  type Socket,
-} from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { connect as tlsConnect } from "node:tls";
+import { freePort } from "./ports.ts";
 
 /** How to start a server. */
 export interface RedisServerOptions {
@@ -49,6 +45,11 @@ export interface RedisServerOptions {
   tls?: boolean;
   /** Extra `redis-server` arguments, e.g. `["--maxmemory", "1mb"]`. */
   args?: string[];
+  /**
+   * Where to choose the port, `low-high` (see `harness/ports.ts`).
+   * @default {process.env.REDSYNC_TEST_PORTS, else any free port}
+   */
+  portRange?: string;
 }
 
 /** A running private `redis-server`. */
@@ -167,17 +168,6 @@ function sleep(ms: number, until?: Promise<unknown>): Promise<void> {
       },
     );
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, HOST, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A config-file string: double-quoted, with `\xHH` for anything unsafe. */
@@ -382,7 +372,7 @@ class Instance implements RedisServer {
 
     const failures: string[] = [];
     for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-      this.port = await freePort();
+      this.port = await freePort(this.#options.portRange);
       try {
         await this.#launch();
         return;

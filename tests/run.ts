@@ -74,6 +74,9 @@ const SECONDS: Record<string, number> = {
   "tests/cluster_harness_test.ts": 15,
 };
 const DEFAULT_SECONDS = 5;
+/** Where the jobs' port ranges start, and end (exclusive). */
+const PORTS_BASE = 20_000;
+const PORTS_END = 32_768;
 
 /** What to run. */
 interface Plan {
@@ -264,25 +267,37 @@ function report(
   console.log(text);
 }
 
-/** A small counting semaphore for the job slots. */
+/**
+ * The job slots: `take()` waits for a free one and returns its index, so
+ * that each job running at once gets a port range of its own.
+ */
 class Slots {
-  #free: number;
-  #waiting: (() => void)[] = [];
+  #free: number[];
+  #waiting: ((slot: number) => void)[] = [];
   constructor(count: number) {
-    this.#free = count;
+    this.#free = Array.from({ length: count }, (_, i) => i);
   }
-  async take(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  async take(): Promise<number> {
+    const slot = this.#free.shift();
+    if (slot !== undefined) return slot;
+    return await new Promise<number>((resolve) => this.#waiting.push(resolve));
   }
-  give(): void {
+  give(slot: number): void {
     const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
+    if (next) next(slot);
+    else this.#free.push(slot);
   }
+}
+
+/**
+ * The ports slot `slot` of `count` may give its servers
+ * (`harness/ports.ts`): a range of its own below the kernel's ephemeral
+ * range (32768 and up on Linux), where no client connection takes one.
+ */
+function portRange(slot: number, count: number): string {
+  const size = Math.max(100, Math.floor((PORTS_END - PORTS_BASE) / count));
+  const low = PORTS_BASE + slot * size;
+  return `${low}-${Math.min(low + size - 1, 65_535)}`;
 }
 
 async function main(): Promise<number> {
@@ -368,20 +383,20 @@ async function main(): Promise<number> {
   // Slowest first; equal ones alternate runtimes (stable sort).
   jobs.sort((a, b) => b.weight - a.weight);
 
-  const runJob = async (job: Job, ready: Prepared) => {
+  const runJob = async (job: Job, ready: Prepared, ports: string) => {
     let server: RedisServer | undefined;
     const label = `${job.runtime.padEnd(4)} ${job.file}`;
     try {
       let url = shared;
       if (!url) {
-        server = await startRedis();
+        server = await startRedis({ portRange: ports });
         servers.add(server);
         url = server.url;
       }
       const line = ready.commandFor(job.file, plan.filter);
       const outcome = await runCommand(
         line,
-        { ...baseEnv, REDIS_URL: url },
+        { ...baseEnv, REDIS_URL: url, REDSYNC_TEST_PORTS: ports },
         ready.counts,
       );
       if (interrupted) return;
@@ -402,11 +417,11 @@ async function main(): Promise<number> {
   await Promise.all(jobs.map(async (job) => {
     const ready = await prepared.get(job.runtime)!;
     if (typeof ready === "string") return;
-    await slots.take();
+    const slot = await slots.take();
     try {
-      if (!interrupted) await runJob(job, ready);
+      if (!interrupted) await runJob(job, ready, portRange(slot, jobCount));
     } finally {
-      slots.give();
+      slots.give(slot);
     }
   }));
 
