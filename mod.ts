@@ -24,6 +24,7 @@ export type {
 export {
   ConnectionError,
   RedisReplyError,
+  RedisUnavailableError,
   RedsyncError,
 } from "./src/errors.ts";
 export { redactUrl } from "./src/client/url.ts";
@@ -49,6 +50,7 @@ export {
   LockTimeoutError,
   SemaphoreMismatchError,
 } from "./src/errors.ts";
+export type { HolderSnapshot, LockSnapshot } from "./src/errors.ts";
 export { Lease } from "./src/locks/lease.ts";
 export { FencedResource } from "./src/fencing.ts";
 export {

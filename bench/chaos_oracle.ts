@@ -228,7 +228,7 @@ const EXPECTED_ERRORS: Record<string, string[]> = {
   acquire: ["TimeoutError", "AbortError"],
   release: ["LockLostError"],
   connect: ["ConnectionError"],
-  create: ["ConnectionError"],
+  create: ["ConnectionError", "RedisUnavailableError"],
 };
 
 /** Everything the oracle checks and measures. */

@@ -82,6 +82,46 @@ export class ConnectionError extends RedsyncError {
 }
 
 /**
+ * Redis cannot serve the request right now, but may soon: the connection
+ * was lost (or is not back yet), or the server answered with a transient
+ * state: `LOADING` (a restart loading its data), `BUSY` (a script runs too
+ * long), `MASTERDOWN`, `CLUSTERDOWN`, `TRYAGAIN` (a failover or a
+ * resharding in progress). A {@linkcode ConnectionError}, so code that
+ * catches those catches it too. The primitives raise it once they stop
+ * retrying: `tryAcquire()` after retrying within its bound, `release()`,
+ * `extend()` and the events' methods. `client.send()` keeps the raw
+ * {@linkcode RedisReplyError}.
+ *
+ * @example Tell "Redis is restarting" from a bug
+ * ```ts
+ * import { connect, Mutex, RedisUnavailableError } from "@redsync/core";
+ * await using redis = await connect();
+ * try {
+ *   await using lease = await new Mutex(redis, "cron").tryAcquire();
+ * } catch (error) {
+ *   if (!(error instanceof RedisUnavailableError)) throw error;
+ *   console.warn(`Redis unavailable (${error.code ?? "connection"}): skipping this run`);
+ * }
+ * ```
+ */
+export class RedisUnavailableError extends ConnectionError {
+  /**
+   * The server's error code (`LOADING`, `BUSY`, `MASTERDOWN`,
+   * `CLUSTERDOWN`, `TRYAGAIN`), or `undefined` when the connection was lost.
+   */
+  readonly code: string | undefined;
+  /** Builds the error; `options.cause` keeps the original error. */
+  constructor(
+    message: string,
+    options?: ErrorOptions & { code?: string },
+  ) {
+    super(message, options);
+    this.name = "RedisUnavailableError";
+    this.code = options?.code;
+  }
+}
+
+/**
  * The bytes received from the server do not follow RESP: unknown type byte,
  * bad length, missing line ending, unparsable number. The connection that
  * produced them cannot be trusted any more.
@@ -214,10 +254,62 @@ export class DisposedError extends RedsyncError {
   }
 }
 
+/** One holder in a {@linkcode LockSnapshot}. */
+export interface HolderSnapshot {
+  /** Lease id (as `inspect()` lists it, and `forceRelease({ id })` takes). */
+  id: string;
+  /** Fencing token of the lease. */
+  token: number;
+  /** Permits it holds. */
+  permits: number;
+  /** What its `acquire({ meta })` said (who holds it and why), if anything. */
+  meta?: string;
+  /**
+   * How long it had held the lock, in ms by the server's clock, read from
+   * its fencing token (the server's clock in µs at the grant, or just
+   * above it): never more than the real hold.
+   */
+  heldMs: number;
+  /** Time left on its lease by the server's clock, in ms. */
+  remainingMs: number;
+}
+
+/**
+ * Who held a lock when a wait for it gave up: read once, right after the
+ * timeout, within a small bound (see `LockTimeoutError.snapshot`).
+ */
+export interface LockSnapshot {
+  /** Live leases, oldest expiry first. */
+  holders: HolderSnapshot[];
+  /** Queue length: entries still queued (live or not yet reaped). */
+  queued: number;
+  /** Waiters with a live heartbeat. */
+  waiters: number;
+  /** The server's clock when read (ms since the epoch). */
+  serverTime: number;
+}
+
+/** "held by 'meta' (token 7, for 1.2 s, 3.4 s left), 2 queued". */
+function describeSnapshot(snapshot: LockSnapshot): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const shown = snapshot.holders.slice(0, 3).map((h) =>
+    `${
+      h.meta === undefined ? "a holder" : `'${h.meta}'`
+    } (token ${h.token}, for ${seconds(h.heldMs)}, ${
+      seconds(h.remainingMs)
+    } left)`
+  );
+  const more = snapshot.holders.length - shown.length;
+  if (more > 0) shown.push(`${more} more`);
+  const held = shown.length ? `held by ${shown.join(", ")}` : "no holder left";
+  return `${held}, ${snapshot.queued} queued`;
+}
+
 /**
  * A wait for a lock ran out of the time it was given (`runExclusive` with
  * `wait: ms`). Plain `acquire(AbortSignal.timeout(ms))` rejects with the
- * standard `TimeoutError` instead.
+ * standard `TimeoutError` instead. Its `snapshot` says who held the lock
+ * then, and its message names the holder's `meta` when there is one.
  *
  * @example
  * ```ts
@@ -227,7 +319,10 @@ export class DisposedError extends RedsyncError {
  * try {
  *   await mutex.runExclusive(() => "done", { wait: 5_000 });
  * } catch (error) {
- *   if (error instanceof LockTimeoutError) console.log(`busy for ${error.waitedMs} ms`);
+ *   if (error instanceof LockTimeoutError) {
+ *     console.log(error.message); // "... held by 'host-a job 7' (token 9, for 12.0 s, 18.0 s left), 1 queued"
+ *     console.log(error.snapshot?.holders[0]?.meta);
+ *   }
  * }
  * ```
  */
@@ -236,15 +331,29 @@ export class LockTimeoutError extends RedsyncError {
   readonly lockName: string;
   /** How long the caller was willing to wait, in ms. */
   readonly waitedMs: number;
-  /** Builds the error. */
-  constructor(lockName: string, waitedMs: number, options?: ErrorOptions) {
+  /**
+   * Who held the lock when the wait gave up (holders with token, meta,
+   * held for, lease left; queue length), read once after the timeout
+   * within 500 ms; `undefined` when that read failed or was slow.
+   */
+  readonly snapshot: LockSnapshot | undefined;
+  /** Builds the error; the message describes `options.snapshot` if given. */
+  constructor(
+    lockName: string,
+    waitedMs: number,
+    options?: ErrorOptions & { snapshot?: LockSnapshot },
+  ) {
+    const snapshot = options?.snapshot;
     super(
-      `Timed out after ${waitedMs} ms waiting for '${lockName}'`,
+      `Timed out after ${waitedMs} ms waiting for '${lockName}'${
+        snapshot ? `: ${describeSnapshot(snapshot)}` : ""
+      }`,
       options,
     );
     this.name = "LockTimeoutError";
     this.lockName = lockName;
     this.waitedMs = waitedMs;
+    this.snapshot = snapshot;
   }
 }
 

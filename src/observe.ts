@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { LockLostError } from "./errors.ts";
+import type { LockLostError, LockSnapshot } from "./errors.ts";
 
 /** What happened to a lock primitive. */
 export type LockEventType =
@@ -21,6 +21,11 @@ export type LockEventType =
 export interface LockEventInit {
   /** Name of the primitive. */
   lockName: string;
+  /**
+   * Id of the waiter (`waiting`, `timeout`) or lease (the others) concerned:
+   * a waiter's lease gets its id, which `inspect()` lists as a holder's `id`.
+   */
+  id?: string;
   /** Fencing token of the lease concerned. */
   token?: number;
   /** Time spent waiting, in ms (`acquired`, `timeout`). */
@@ -29,6 +34,8 @@ export interface LockEventInit {
   heldMs?: number;
   /** Why: the abort reason (`timeout`) or the `LockLostError` (`lost`). */
   reason?: unknown;
+  /** Who held the lock when a wait gave up (`timeout`), if read in time. */
+  snapshot?: LockSnapshot;
 }
 
 /**
@@ -44,11 +51,20 @@ export interface LockEventInit {
  *   console.log(`token ${event.token} after ${event.waitMs?.toFixed(1)} ms`);
  * });
  * mutex.addEventListener("lost", (event) => console.error(event.reason));
+ * mutex.addEventListener("timeout", (event) => {
+ *   const holder = event.snapshot?.holders[0];
+ *   console.warn(`waiter ${event.id} gave up; held by ${holder?.meta ?? holder?.id}`);
+ * });
  * ```
  */
 export class LockEvent extends Event {
   /** Name of the primitive. */
   readonly lockName: string;
+  /**
+   * Id of the waiter (`waiting`, `timeout`) or lease concerned: the id
+   * `inspect()` lists for a holder (a waiter's lease gets its id).
+   */
+  readonly id: string | undefined;
   /** Fencing token of the lease concerned. */
   readonly token: number | undefined;
   /** Time spent waiting, in ms (`acquired`, `timeout`). */
@@ -57,15 +73,23 @@ export class LockEvent extends Event {
   readonly heldMs: number | undefined;
   /** The abort reason (`timeout`) or the `LockLostError` (`lost`). */
   readonly reason: unknown;
+  /**
+   * `timeout`: who held the lock when the wait gave up (holders with
+   * token, meta, held for, lease left; queue length), read once within
+   * 500 ms after it; `undefined` when that read failed or was slow.
+   */
+  readonly snapshot: LockSnapshot | undefined;
 
   /** Builds the event. */
   constructor(type: LockEventType, init: LockEventInit) {
     super(type);
     this.lockName = init.lockName;
+    this.id = init.id;
     this.token = init.token;
     this.waitMs = init.waitMs;
     this.heldMs = init.heldMs;
     this.reason = init.reason;
+    this.snapshot = init.snapshot;
   }
 }
 
@@ -229,6 +253,12 @@ export class Observer {
     this.#metrics = metrics;
   }
 
+  /** Whether an event of `type` has a listener or would be logged. */
+  wants(type: LockEventType): boolean {
+    return this.#target.hasListeners(type) ||
+      this.#logger?.[LEVEL[type]] !== undefined;
+  }
+
   /** Dispatches the event and logs it; listener and logger errors are reported, not thrown. */
   emit(type: LockEventType, init: Omit<LockEventInit, "lockName">): void {
     if (this.#target.hasListeners(type)) {
@@ -239,6 +269,7 @@ export class Observer {
     const log = this.#logger?.[LEVEL[type]];
     if (log) {
       const parts = [`redsync: ${type} '${this.#name}'`];
+      if (init.id !== undefined) parts.push(`id=${init.id}`);
       if (init.token !== undefined) parts.push(`token=${init.token}`);
       if (init.waitMs !== undefined) {
         parts.push(`waited=${init.waitMs.toFixed(1)}ms`);
@@ -246,6 +277,8 @@ export class Observer {
       if (init.heldMs !== undefined) {
         parts.push(`held=${init.heldMs.toFixed(1)}ms`);
       }
+      const held = init.snapshot?.holders.map((h) => h.meta ?? h.id);
+      if (held) parts.push(`heldBy=${JSON.stringify(held)}`);
       guard(() =>
         init.reason === undefined
           ? log.call(this.#logger, parts.join(" "))
@@ -263,14 +296,15 @@ export class Observer {
     heldMs: number,
     lost: LockLostError | undefined,
     onLost?: (error: LockLostError) => void,
+    id?: string,
   ): void {
     this.metric("hold", heldMs);
     if (!lost) {
-      this.emit("released", { token, heldMs });
+      this.emit("released", { id, token, heldMs });
       return;
     }
     this.metric("lost");
-    this.emit("lost", { token, heldMs, reason: lost });
+    this.emit("lost", { id, token, heldMs, reason: lost });
     if (onLost) guard(() => onLost(lost));
   }
 
@@ -305,8 +339,8 @@ export class Observer {
    * Too few replicas acknowledged a grant or renewal (`durability`): a
    * `shortfall` event (logged as a warning).
    */
-  shortfall(error: Error): void {
-    this.emit("shortfall", { reason: error });
+  shortfall(error: Error, id?: string): void {
+    this.emit("shortfall", { id, reason: error });
   }
 
   /** A wait met a transient error (Redis unreachable...) and retries. */

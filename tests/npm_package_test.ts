@@ -6,7 +6,9 @@
  * `node`: an ES module script (a Mutex acquired, contended, released and
  * acquired again; a value written and read back), `require()` (CommonJS),
  * the `redsync` bin through `npx`, and `tsc` over a consumer of the three
- * entry points (typescript and @types/node from npm). Every step has a time
+ * entry points (typescript and @types/node from npm), also under the
+ * defaults a Node user starts from (`target: es2022`, default libs, no
+ * @types/node). Every step has a time
  * limit; the temporary directory is removed at the end.
  *
  * Registered under Deno only: what it tests runs in Node whatever runs the
@@ -157,6 +159,37 @@ export async function use(url: string): Promise<number> {
 }
 `;
 
+/**
+ * Under the settings a Node user starts from: `target: es2022`, the default
+ * libs and no @types/node (`types: []`); `await using` is lowered by tsc.
+ */
+const DEFAULTS_CONSUMER = `
+import { connect, type Lease, Mutex, Semaphore } from "@redsync/core";
+import { detectRuntime } from "@redsync/core/transport";
+import { main } from "@redsync/core/cli";
+
+export async function use(): Promise<number> {
+  await using redis = await connect();
+  await using lease: Lease = await new Mutex(redis, "x").acquire(AbortSignal.timeout(5));
+  const pool = await Semaphore.create(redis, "y", { permits: 2 });
+  await using permit = await pool.acquire({ permits: 2 });
+  await lease[Symbol.asyncDispose]();
+  return lease.token + permit.token + detectRuntime().length + main.length;
+}
+`;
+
+const DEFAULTS_TSCONFIG = {
+  compilerOptions: {
+    strict: true,
+    noEmit: true,
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    target: "es2022",
+    types: [],
+  },
+  files: ["defaults.mts"],
+};
+
 const CJS_CONSUMER = `
 import redsync = require("@redsync/core");
 export const client: Promise<redsync.RedisClient> = redsync.connect();
@@ -256,6 +289,16 @@ if (runtime === "deno" && node && npm && npx) {
         await run(npx, ["--no", "--", "tsc", "--noEmit", "--strict", "--module", "nodenext",
         "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node",
         "consumer.mts", "consumer.cts"], app);
+        await writeFile(join(app, "defaults.mts"), DEFAULTS_CONSUMER);
+        await writeFile(
+          join(app, "tsconfig.defaults.json"),
+          JSON.stringify(DEFAULTS_TSCONFIG),
+        );
+        await run(
+          npx,
+          ["--no", "--", "tsc", "-p", "tsconfig.defaults.json"],
+          app,
+        );
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { connect, ConnectionError, Script } from "../mod.ts";
+import { internalsOf } from "../src/client/client.ts";
 import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { until } from "./_until.ts";
 
 /** A TCP server on 127.0.0.1 that accepts and never answers. */
 async function silentServer(): Promise<
@@ -161,4 +163,132 @@ test("scripts: EVALSHA falls back to EVAL after SCRIPT FLUSH and after a restart
   }
   assert.equal(result, 7); // no persistence: the counter restarted too
   await assert.rejects(script.run(redis, [], [1]), TypeError);
+});
+
+test("outage: a lazy client made while its server is down: commands fail fast with ConnectionError, then work once it is up", async () => {
+  await using server = await startRedis();
+  await server.kill();
+  const started = performance.now();
+  await using redis = await connect({
+    url: server.url,
+    lazy: true,
+    commandTimeoutMs: 30_000,
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+  });
+  assert.ok(performance.now() - started < 5_000);
+  assert.equal(redis.closed, false);
+  assert.equal(redis.url, server.url);
+  // Far below the 30 s a command would wait for a reconnect.
+  for (let i = 0; i < 5; i++) {
+    const sent = performance.now();
+    const error = await redis.send("PING").catch((e) => e);
+    assert.ok(error instanceof ConnectionError, String(error));
+    assert.match(error.message, /127\.0\.0\.1/);
+    assert.ok(performance.now() - sent < 10_000, "failed fast");
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  await server.restart();
+  await until(
+    "the lazy client connected",
+    async () => (await redis.send("PING").catch(() => undefined)) === "PONG",
+    15_000,
+  );
+  const key = `test:${crypto.randomUUID()}`;
+  assert.equal(await redis.send("SET", key, "up"), "OK");
+  assert.equal(await redis.send("GET", key), "up");
+  // Once connected, it is an ordinary client: a later outage is waited out.
+  await server.kill();
+  await until(
+    "the client saw its connection drop",
+    () => internalsOf(redis).loadedScripts(key) === undefined,
+  );
+  const waiting = redis.send("GET", key);
+  await server.restart();
+  assert.equal(await waiting, null); // no persistence
+});
+
+test("outage: a lazy client whose server is up: a command sent at once waits for the first connection", async () => {
+  await using server = await startRedis();
+  await using redis = await connect({ url: server.url, lazy: true });
+  assert.equal(await redis.send("PING"), "PONG");
+  assert.ok(redis.protocol === 3 || redis.protocol === 2);
+});
+
+test("outage: a lazy client closes in every state (attempt under way, between attempts, at once), leaving nothing behind", async () => {
+  // An attempt under way: the server accepts and never answers.
+  const silent = await silentServer();
+  try {
+    const redis = await connect({
+      port: silent.port,
+      lazy: true,
+      connectTimeoutMs: 30_000,
+    });
+    const pending = redis.send("PING").catch((e) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    await redis.close();
+    assert.ok(performance.now() - started < 5_000);
+    assert.ok(redis.closed);
+    const error = await pending;
+    assert.ok(error instanceof ConnectionError, String(error));
+  } finally {
+    await silent.close();
+  }
+  // Between attempts: a long backoff after a refused connection; the
+  // password never appears in what it says.
+  await using server = await startRedis();
+  await server.kill();
+  const redis = await connect({
+    url: `redis://:hunter2-secret@127.0.0.1:${server.port}`,
+    lazy: true,
+    reconnect: { minDelayMs: 20_000, maxDelayMs: 30_000 },
+  });
+  const error = await redis.send("PING").catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.doesNotMatch(
+    `${error.message} ${(error.cause as Error | undefined)?.message}`,
+    /hunter2/,
+  );
+  const again = await redis.send("PING").catch((e) => e);
+  assert.ok(again instanceof ConnectionError, String(again));
+  const started = performance.now();
+  await redis.close();
+  assert.ok(performance.now() - started < 5_000);
+  await assert.rejects(redis.send("PING"), /closed/);
+  // At once, before any attempt settled; twice is harmless.
+  const quick = await connect({ port: server.port, lazy: true });
+  await Promise.all([quick.close(), quick.close()]);
+  assert.ok(quick.closed);
+});
+
+test("outage: 'lazy' is validated: a boolean, not with reconnect: false nor a cluster", async () => {
+  await assert.rejects(
+    // @ts-expect-error: not a boolean
+    connect({ lazy: "yes" }),
+    (e: unknown) => e instanceof TypeError && /'lazy'/.test(e.message),
+  );
+  await assert.rejects(
+    connect({ lazy: true, reconnect: false }),
+    (e: unknown) => e instanceof TypeError && /'lazy'/.test(e.message),
+  );
+  await assert.rejects(
+    connect({ url: "redis+cluster://127.0.0.1:7000", lazy: true }),
+    (e: unknown) => e instanceof TypeError && /'lazy'/.test(e.message),
+  );
+});
+
+test("outage: a lazy Sentinel client with no sentinel up resolves, fails fast, and closes", async () => {
+  await using server = await startRedis();
+  await server.kill(); // a free port: no sentinel there
+  const redis = await connect({
+    url: `redis+sentinel://127.0.0.1:${server.port}/mymaster`,
+    lazy: true,
+    commandTimeoutMs: 30_000,
+  });
+  const started = performance.now();
+  const error = await redis.send("PING").catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.ok(performance.now() - started < 15_000, "failed fast");
+  await redis.close();
+  assert.ok(redis.closed);
 });

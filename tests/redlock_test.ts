@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   connect,
   ConnectionError,
+  type ConnectOptions,
   type Connector,
   DisposedError,
   inspect,
@@ -25,8 +26,11 @@ const unique = (label: string) => `redlock:${label}:${crypto.randomUUID()}`;
 /** Private servers, and every client opened to them; disposing ends all. */
 interface Servers extends AsyncDisposable {
   servers: RedisServer[];
-  /** One client per server, in order (closed with the servers). */
-  open(): Promise<RedisClient[]>;
+  /**
+   * One client per server, in order (closed with the servers); `options`
+   * besides each server's URL.
+   */
+  open(options?: Omit<ConnectOptions, "url">): Promise<RedisClient[]>;
 }
 
 async function startServers(count = 3): Promise<Servers> {
@@ -46,8 +50,10 @@ async function startServers(count = 3): Promise<Servers> {
   const clients: RedisClient[] = [];
   return {
     servers,
-    async open() {
-      const opened = await Promise.all(servers.map((s) => connect(s.url)));
+    async open(options) {
+      const opened = await Promise.all(
+        servers.map((s) => connect({ ...options, url: s.url })),
+      );
       clients.push(...opened);
       return opened;
     },
@@ -790,4 +796,85 @@ test("redlock: an acquire started while a client's close() runs is refused at on
   assert.equal(held.held, false);
   await Promise.all(clients.map((client) => client.close()));
   assert.deepEqual(await holdersOn(others, name), [[], [], []]);
+});
+
+test("redlock: built and acquired with one of three servers down (lazy clients); back up, renewal and later acquires reach it", async () => {
+  await using nodes = await startServers();
+  await nodes.servers[2].kill();
+  // With lazy clients, nothing throws while server 2 is down.
+  const clients = await nodes.open({
+    lazy: true,
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+  });
+  assert.ok(clients.every((c) => !c.closed));
+  const name = unique("lazy");
+  const lock = new Redlock(clients, name, { leaseMs: 1_500 });
+  const lease = await lock.acquire(AbortSignal.timeout(10_000));
+  assert.ok(lease.held);
+  assert.deepEqual(lock.lastOutcome?.map((o) => o.outcome), [
+    "acquired",
+    "acquired",
+    "unreachable",
+  ]);
+  const down = lock.lastOutcome![2];
+  assert.ok(down.error instanceof ConnectionError, String(down.error));
+  assert.equal(lease.tokens[2], undefined);
+  assert.deepEqual(await holdersOn(clients.slice(0, 2), name), [
+    [lease.id],
+    [lease.id],
+  ]);
+  // Server 2's client fails fast meanwhile: no wait for a reconnect.
+  const error = await clients[2].send("PING").catch((e) => e);
+  assert.ok(error instanceof ConnectionError, String(error));
+  // A second Redlock is refused: held on 0 and 1, server 2 unreachable.
+  const other = new Redlock(clients, name, { leaseMs: 1_500 });
+  assert.equal(await other.tryAcquire(), undefined);
+  assert.deepEqual(other.lastOutcome?.map((o) => o.outcome), [
+    "taken",
+    "taken",
+    "unreachable",
+  ]);
+
+  // Back up: a renewal takes the lease on server 2 too.
+  await nodes.servers[2].restart();
+  await until("the lease renewed onto server 2", async () => {
+    const held = await inspect(clients[2], name).catch(() => undefined);
+    return held?.holders.some((h) => h.id === lease.id) ?? false;
+  }, 15_000);
+  assert.ok(lease.held);
+  await lease.release();
+  await until(
+    "released everywhere",
+    async () => (await holdersOn(clients, name)).every((h) => h.length === 0),
+    5_000,
+  );
+  // A later acquire is granted by all three.
+  const next = await lock.acquire(AbortSignal.timeout(10_000));
+  assert.deepEqual(lock.lastOutcome?.map((o) => o.outcome), [
+    "acquired",
+    "acquired",
+    "acquired",
+  ]);
+  assert.ok(next.tokens.every((t) => t !== undefined));
+  assert.deepEqual(await holdersOn(clients, name), [
+    [next.id],
+    [next.id],
+    [next.id],
+  ]);
+  await next.release();
+});
+
+test("redlock: tryAcquire at once on lazy clients, all servers up: first attempts under way are waited for within nodeTimeoutMs", async () => {
+  await using nodes = await startServers();
+  const clients = await nodes.open({ lazy: true });
+  const name = unique("lazy-try");
+  // A generous nodeTimeoutMs: a loaded machine may take a while to connect.
+  const lock = new Redlock(clients, name, {
+    leaseMs: 30_000,
+    nodeTimeoutMs: 5_000,
+  });
+  const lease = await lock.tryAcquire();
+  assert.ok(lease, JSON.stringify(lock.lastOutcome));
+  assert.ok(lease.tokens.filter((t) => t !== undefined).length >= 2);
+  await lease.release();
 });

@@ -208,6 +208,19 @@ function rewriteSpecifiers(
 }
 
 /**
+ * `AsyncDisposable` and `Symbol.asyncDispose` are declared by TypeScript's
+ * `esnext.disposable` lib (5.2+), which `target: es2022` and the default
+ * libs leave out (as do Node's types before @types/node 20.4): a declaration
+ * file that names them references that lib, so a consumer's `tsc` accepts
+ * the package's types under those settings (`tests/npm_package_test.ts`).
+ */
+function withDisposableLib(declaration: string): string {
+  return /\bAsyncDisposable\b|\basyncDispose\b/.test(declaration)
+    ? `/// <reference lib="esnext.disposable" />\n${declaration}`
+    : declaration;
+}
+
+/**
  * Declarations, file by file, of the entry points and of every file their
  * declarations import (internal files that no public type mentions are left
  * out): `types/**.d.ts` and `cjs/types/**.d.cts`.
@@ -254,7 +267,7 @@ async function declarations(): Promise<void> {
       }
       const out = new URL(file.replace(/\.ts$/, target.suffix), target.dir);
       await Deno.mkdir(new URL("./", out), { recursive: true });
-      await Deno.writeTextFile(out, result.outputText);
+      await Deno.writeTextFile(out, withDisposableLib(result.outputText));
     }
     for (const specifier of found) {
       const next = path(new URL(specifier, new URL(file, ROOT))).slice(

@@ -117,7 +117,9 @@ export class RedisClient implements AsyncDisposable {
         wakePrefix: (prefix, base) => client.#topology.wakePrefix(prefix, base),
         onReconnect: (listener) => client.#topology.onReconnect(listener),
         closing: client.#closing.signal,
+        commandTimeoutMs: client.#options.commandTimeoutMs,
         loadedScripts: (key) => client.#topology.loadedScripts(key),
+        connecting: (key) => client.#topology.connecting?.(key) ?? false,
         primaries: () => client.#topology.primaries(),
         track: (closable) => {
           client.#tracked.add(closable);
@@ -139,7 +141,11 @@ export class RedisClient implements AsyncDisposable {
                 ? reply.get("maxmemory-policy")
                 : (reply as unknown[])?.[1];
               return typeof value === "string" ? value : undefined;
-            }, () => undefined),
+            }, (error) => {
+              // Not connected (a `lazy` client, an outage): ask next time.
+              if (error instanceof ConnectionError) client.#policy = undefined;
+              return undefined;
+            }),
       };
   }
 
@@ -148,7 +154,10 @@ export class RedisClient implements AsyncDisposable {
     return this.#options.display;
   }
 
-  /** Protocol version of the main connection: 3 where the server has it. */
+  /**
+   * Protocol version of the main connection: 3 where the server has it (2
+   * while a `lazy` client has not connected yet).
+   */
   get protocol(): 2 | 3 {
     return this.#topology.protocol;
   }

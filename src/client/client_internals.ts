@@ -26,6 +26,8 @@ export interface ClientInternals {
   onReconnect(listener: () => void): () => void;
   /** Aborts when the client closes (ends background retries). */
   readonly closing: AbortSignal;
+  /** The client's `commandTimeoutMs` (bounds `tryAcquire()`'s retries). */
+  readonly commandTimeoutMs: number;
   /**
    * The server's `maxmemory-policy`, asked once per client; `undefined`
    * when it cannot be read (`CONFIG` renamed or not permitted).
@@ -42,6 +44,8 @@ export interface ClientInternals {
    * sent (see `Connection.scripts`), or `undefined` while it reconnects.
    */
   loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
+  /** See `Topology.connecting`: a `lazy` client's first attempt under way. */
+  connecting(key: RedisArg | undefined): boolean;
   /** Every primary (one, unless the client talks to a cluster). */
   primaries(): Promise<PrimaryNode[]>;
   /**

@@ -4,6 +4,7 @@
  * @module
  */
 import { openClient, type RedisClient } from "./client.ts";
+import { defaultUrl } from "./env.ts";
 import {
   type ConnectOptions,
   type ResolvedOptions,
@@ -16,7 +17,10 @@ import {
  * Rejects with `ConnectionError` within `connectTimeoutMs` when the server
  * cannot be reached or refuses the credentials, and with `TypeError` or
  * `RangeError` for bad options (before any network call). Passwords never
- * appear in errors.
+ * appear in errors. With `lazy: true` it resolves at once, and the client
+ * connects in the background (see `ConnectOptions.lazy`). With no argument
+ * (or `undefined`), the URL is `REDIS_URL` where the runtime has an
+ * environment (on Deno, with env permission), else `redis://127.0.0.1:6379`.
  *
  * @example
  * ```ts
@@ -37,13 +41,28 @@ import {
  *   commandTimeoutMs: 2_000,
  * });
  * ```
+ *
+ * @example Lazy: a client now, connected once its server is up
+ * ```ts
+ * import { connect, ConnectionError } from "@redsync/core";
+ * await using redis = await connect({
+ *   url: "redis://127.0.0.1:6379",
+ *   lazy: true, // no error if the server is down now
+ * });
+ * try {
+ *   console.log(await redis.send("PING")); // "PONG" once connected
+ * } catch (error) {
+ *   // Not connected yet: fails at once, never waits through the backoff.
+ *   if (!(error instanceof ConnectionError)) throw error;
+ * }
+ * ```
  */
 export function connect(
   urlOrOptions?: string | ConnectOptions,
 ): Promise<RedisClient> {
   let options: ResolvedOptions;
   try {
-    options = resolveOptions(urlOrOptions);
+    options = resolveOptions(urlOrOptions ?? defaultUrl());
   } catch (error) {
     return Promise.reject(error);
   }

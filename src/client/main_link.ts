@@ -27,6 +27,10 @@ export class MainLink {
   #reconnecting: Promise<void> | undefined;
   #reconnectAbort: AbortController | undefined;
   #lastError: ConnectionError | undefined;
+  /** Never connected (a `lazy` client): commands do not wait through backoff. */
+  #failFast = false;
+  /** A connection attempt of the reconnect loop is under way. */
+  #attempting = false;
   readonly #readyWaiters = new Set<ReadyWaiter>();
   readonly #onReconnect = new Set<() => void>();
 
@@ -46,10 +50,21 @@ export class MainLink {
   /**
    * Connects in the background, retrying with backoff like a reconnect
    * (a cluster node the client learned of, or one down at first).
+   * `failFast` (a `lazy` client): until the first connection, commands
+   * wait only for an attempt under way, else reject at once.
    */
-  openLater(): void {
+  openLater(failFast = false): void {
     if (this.#closed || this.connection) return;
+    this.#failFast = failFast;
     this.#reconnecting ??= this.#reconnectLoop(true);
+  }
+
+  /**
+   * Not connected yet, and an attempt under way that a command waits for
+   * (a `lazy` client before its first connection).
+   */
+  get connecting(): boolean {
+    return this.#failFast && this.#attempting;
   }
 
   /** The open connection, or `undefined` while reconnecting. */
@@ -69,6 +84,9 @@ export class MainLink {
     const open = this.connection;
     if (open) return Promise.resolve(open);
     if (this.#closed) return Promise.reject(this.#closedError());
+    if (this.#failFast && !this.#attempting) {
+      return Promise.reject(this.#notConnectedError());
+    }
     const { promise, resolve, reject } = deferred<Connection>();
     const waiter: ReadyWaiter = { resolve, reject };
     this.#readyWaiters.add(waiter);
@@ -121,13 +139,20 @@ export class MainLink {
         if (!now && !(await pause(delay, abort.signal))) return;
         now = false;
         try {
-          const connection = await this.#openConnection(abort.signal);
+          let connection: Connection;
+          this.#attempting = true;
+          try {
+            connection = await this.#openConnection(abort.signal);
+          } finally {
+            this.#attempting = false;
+          }
           if (this.#closed) {
             await connection.close();
             return;
           }
           this.#connection = connection;
           this.#lastError = undefined;
+          this.#failFast = false;
           for (const waiter of this.#readyWaiters) waiter.resolve(connection);
           this.#readyWaiters.clear();
           for (const listener of this.#onReconnect) guard(listener);
@@ -135,6 +160,8 @@ export class MainLink {
         } catch (error) {
           if (abort.signal.aborted) return;
           if (error instanceof ConnectionError) this.#lastError = error;
+          // Not connected yet: what waited for this attempt fails now.
+          if (this.#failFast) this.#rejectWaiters(this.#notConnectedError());
         }
       }
     } finally {
@@ -146,6 +173,17 @@ export class MainLink {
   #rejectWaiters(error: unknown): void {
     for (const waiter of this.#readyWaiters) waiter.reject(error);
     this.#readyWaiters.clear();
+  }
+
+  /** A `lazy` client that has not connected yet, between attempts. */
+  #notConnectedError(): ConnectionError {
+    const last = this.#lastError;
+    return new ConnectionError(
+      `Not connected to ${this.#options.display} yet (connecting in the background)${
+        last ? `: ${last.message}` : ""
+      }`,
+      { cause: last },
+    );
   }
 
   #closedError(): ConnectionError {

@@ -146,6 +146,20 @@ export interface ConnectOptions {
    */
   cluster?: ClusterOptions;
   /**
+   * Connect in the background: `connect()` resolves at once, whether or
+   * not the server is up, with a client that connects and keeps trying
+   * with the `reconnect` backoff until it succeeds or is closed. Until its
+   * first connection, a command waits only for an attempt under way (within
+   * `commandTimeoutMs`); otherwise it rejects at once with
+   * `ConnectionError`. Once connected, it is an ordinary client. For a
+   * `Redlock`, whose servers need not all be up: a server not connected yet
+   * counts as unreachable (an attempt under way is waited for within
+   * `nodeTimeoutMs`). Needs `reconnect`; not with `cluster`, whose client
+   * already connects when one seed answers.
+   * @default {false}
+   */
+  lazy?: boolean;
+  /**
    * Socket implementation; the current runtime's by default.
    * @default {defaultConnector()}
    */
@@ -168,6 +182,8 @@ export interface ResolvedOptions {
   maxBlockingConnections: number;
   maxBulkBytes: number;
   maxAggregateLength: number;
+  /** Connect in the background (`connect()` resolves at once). */
+  lazy: boolean;
   connector: Connector | undefined;
   /** Sentinel settings, when the client follows a monitored master. */
   sentinel: ResolvedSentinel | undefined;
@@ -217,6 +233,7 @@ export function resolveOptions(
     maxBlockingConnections = 16,
     maxBulkBytes = 512 * 1024 * 1024,
     maxAggregateLength = 2 ** 24,
+    lazy = false,
     connector,
     sentinel: sentinelGiven,
     cluster: clusterGiven,
@@ -284,6 +301,7 @@ export function resolveOptions(
       }`,
     );
   }
+  checkLazy(lazy, reconnect, cluster !== undefined);
   let resolvedReconnect: Required<ReconnectOptions> | false = false;
   if (reconnect !== false) {
     const { minDelayMs = 50, maxDelayMs = 2000 } = reconnect;
@@ -314,6 +332,7 @@ export function resolveOptions(
     maxBlockingConnections,
     maxBulkBytes,
     maxAggregateLength,
+    lazy,
     connector,
     sentinel,
     cluster,
@@ -324,6 +343,25 @@ export function resolveOptions(
       ? clusterDisplay(cluster, tls !== false)
       : `${scheme}://${host}:${port}${db ? `/${db}` : ""}`,
   };
+}
+
+/** `lazy`: a boolean, and only where the client can connect later. */
+function checkLazy(lazy: unknown, reconnect: unknown, cluster: boolean): void {
+  if (typeof lazy !== "boolean") {
+    throw new TypeError(
+      `Cannot connect as 'lazy' must be a boolean: current type is ${typeof lazy}`,
+    );
+  }
+  if (lazy && reconnect === false) {
+    throw new TypeError(
+      "Cannot connect as 'lazy' needs reconnects to connect in the background: remove 'reconnect: false' or 'lazy'",
+    );
+  }
+  if (lazy && cluster) {
+    throw new TypeError(
+      "Cannot connect as 'lazy' is not available with 'cluster': a cluster client connects when one seed answers, and connects later to primaries down at first",
+    );
+  }
 }
 
 function stripUndefined(options: ConnectOptions): ConnectOptions {

@@ -38,8 +38,13 @@ export class ServerNode {
   }
 
   /** Connects in the background, with backoff (see `MainLink.openLater`). */
-  openLater(): void {
-    this.#link.openLater();
+  openLater(failFast = false): void {
+    this.#link.openLater(failFast);
+  }
+
+  /** A `lazy` client's attempt under way, before its first connection. */
+  get connecting(): boolean {
+    return this.#link.connecting;
   }
 
   /** The main connection when open, `undefined` while it reconnects. */

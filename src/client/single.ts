@@ -55,7 +55,9 @@ export class SingleTopology implements Topology {
   }
 
   async open(): Promise<void> {
-    await this.#node.open();
+    // `lazy`: connect in the background; commands fail fast meanwhile.
+    if (this.#options.lazy) this.#node.openLater(true);
+    else await this.#node.open();
     this.#watcher?.start();
   }
 
@@ -124,6 +126,10 @@ export class SingleTopology implements Topology {
 
   loadedScripts(_key: RedisArg | undefined): Set<string> | undefined {
     return this.#node.connection?.scripts;
+  }
+
+  connecting(_key: RedisArg | undefined): boolean {
+    return this.#node.connecting;
   }
 
   primaries(): Promise<PrimaryNode[]> {

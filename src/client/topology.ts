@@ -41,7 +41,10 @@ export interface PrimaryNode {
 export interface Topology {
   /** Protocol version spoken (of one main connection). */
   readonly protocol: 2 | 3;
-  /** Connects (rejects as `connect()` does). */
+  /**
+   * Connects (rejects as `connect()` does); with `lazy`, starts connecting
+   * in the background and resolves at once.
+   */
   open(): Promise<void>;
   /** An ordinary command, pipelined. */
   request(
@@ -91,6 +94,13 @@ export interface Topology {
   onReconnect(listener: () => void): () => void;
   /** The scripts sent on the connection a command on `key` would use. */
   loadedScripts(key: RedisArg | undefined): Set<string> | undefined;
+  /**
+   * No connection for a command on `key` yet, but an attempt under way
+   * that such a command waits for (a `lazy` client before its first
+   * connection; between attempts, it fails at once). Absent: never (a
+   * cluster client has no `lazy`).
+   */
+  connecting?(key: RedisArg | undefined): boolean;
   /** Every primary now. */
   primaries(): Promise<PrimaryNode[]>;
   /** Closes every connection. */

@@ -9,7 +9,7 @@ import {
   internalsOf,
   type RedisClient,
 } from "../client/client.ts";
-import { retryTransient } from "../_internal/transient.ts";
+import { retryTransient, typed, unavailable } from "../_internal/transient.ts";
 import { abortable } from "../_internal/async.ts";
 import {
   type EventOptions,
@@ -89,7 +89,9 @@ export class AutoResetEvent {
    * ```
    */
   async set(): Promise<boolean> {
-    return await SIGNAL_SET.run(this.#client, this.#keys, this.#tail()) === 1;
+    return await this.#typed(
+      SIGNAL_SET.run(this.#client, this.#keys, this.#tail()),
+    ) === 1;
   }
 
   /** The ARGV every script of this event ends with. */
@@ -109,7 +111,7 @@ export class AutoResetEvent {
    * ```
    */
   async clear(): Promise<void> {
-    await this.#client.send("DEL", this.#key);
+    await this.#typed(this.#client.send("DEL", this.#key));
   }
 
   /**
@@ -123,7 +125,7 @@ export class AutoResetEvent {
    * ```
    */
   async isSet(): Promise<boolean> {
-    return await this.#client.send("EXISTS", this.#key) === 1;
+    return await this.#typed(this.#client.send("EXISTS", this.#key)) === 1;
   }
 
   /**
@@ -137,7 +139,7 @@ export class AutoResetEvent {
    * ```
    */
   async pending(): Promise<number> {
-    return await this.#client.send("LLEN", this.#key) as number;
+    return await this.#typed(this.#client.send("LLEN", this.#key)) as number;
   }
 
   /**
@@ -151,15 +153,16 @@ export class AutoResetEvent {
    * ```
    */
   async info(): Promise<{ pending: number; ttlMs: number }> {
-    const [pending, ttlMs] = await Promise.all([
+    const [pending, ttlMs] = await this.#typed(Promise.all([
       this.#client.send("LLEN", this.#key),
       this.#client.send("PTTL", this.#key),
-    ]) as number[];
+    ])) as number[];
     return { pending, ttlMs };
   }
 
   /**
-   * Takes one signal, waiting for it if none is pending. Rejects with
+   * Takes one signal, waiting for it if none is pending, and waiting out
+   * outages (a lost connection, `LOADING`...). Rejects with
    * `signal.reason` when the signal aborts first, and then takes nothing.
    *
    * @example
@@ -218,10 +221,15 @@ export class AutoResetEvent {
     } catch (error) {
       undo(false);
       if (abort?.aborted) throw abort.reason;
-      throw error;
+      throw unavailable(error, client.closed);
     } finally {
       abort?.removeEventListener("abort", onAbort);
       ticket.close();
     }
+  }
+
+  /** A transient failure as `RedisUnavailableError` (see `unavailable`). */
+  #typed<T>(promise: Promise<T>): Promise<T> {
+    return typed(promise, () => this.#client.closed);
   }
 }

@@ -9,7 +9,7 @@ import {
   internalsOf,
   type RedisClient,
 } from "../client/client.ts";
-import { retryTransient } from "../_internal/transient.ts";
+import { retryTransient, typed, unavailable } from "../_internal/transient.ts";
 import {
   type EventOptions,
   type ResolvedEventOptions,
@@ -84,11 +84,11 @@ export class ManualResetEvent {
    */
   async set(): Promise<number> {
     const { ttlMs, waiterTtlMs } = this.#options;
-    return await EVENT_SET.run(this.#client, this.#keys, [
+    return await this.#typed(EVENT_SET.run(this.#client, this.#keys, [
       ttlMs,
       this.#wakePrefix,
       waiterTtlMs,
-    ]);
+    ]));
   }
 
   /**
@@ -102,7 +102,7 @@ export class ManualResetEvent {
    * ```
    */
   async clear(): Promise<void> {
-    await this.#client.send("DEL", this.#keys[0]);
+    await this.#typed(this.#client.send("DEL", this.#keys[0]));
   }
 
   /**
@@ -116,7 +116,8 @@ export class ManualResetEvent {
    * ```
    */
   async isSet(): Promise<boolean> {
-    return await this.#client.send("EXISTS", this.#keys[0]) === 1;
+    return await this.#typed(this.#client.send("EXISTS", this.#keys[0])) ===
+      1;
   }
 
   /**
@@ -130,15 +131,15 @@ export class ManualResetEvent {
    * ```
    */
   async info(): Promise<ManualResetEventInfo> {
-    const [set, waiters, state, listeners] = await EVENT_INFO.run(
-      this.#client,
-      this.#keys.slice(0, 2),
+    const [set, waiters, state, listeners] = await this.#typed(
+      EVENT_INFO.run(this.#client, this.#keys.slice(0, 2)),
     );
     return { isSet: set === 1, waiters, keyTtls: { state, listeners } };
   }
 
   /**
-   * Resolves when the event is set (at once if it is). Rejects with
+   * Resolves when the event is set (at once if it is), waiting out
+   * outages (a lost connection, `LOADING`...). Rejects with
    * `signal.reason` when the signal aborts first.
    *
    * @example
@@ -182,9 +183,17 @@ export class ManualResetEvent {
         }
         // TIMEOUT: refresh the registration; REARM: re-check.
       }
+    } catch (error) {
+      if (abort?.aborted) throw abort.reason;
+      throw unavailable(error, client.closed);
     } finally {
       abort?.removeEventListener("abort", forget);
       ticket.close();
     }
+  }
+
+  /** A transient failure as `RedisUnavailableError` (see `unavailable`). */
+  #typed<T>(promise: Promise<T>): Promise<T> {
+    return typed(promise, () => this.#client.closed);
   }
 }

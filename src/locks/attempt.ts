@@ -5,7 +5,7 @@
  * @module
  */
 import { SemaphoreMismatchError } from "../errors.ts";
-import type { RedisClient } from "../client/client.ts";
+import { internalsOf, type RedisClient } from "../client/client.ts";
 import type { Observer } from "../observe.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import type { LockKeys, StoredLockKind } from "./keys.ts";
@@ -77,5 +77,56 @@ export async function runAcquire(
     rank: reply[2],
     serverNow: reply[3],
     sentAt,
+  };
+}
+
+/**
+ * How long a `tryAcquire()` retries transient errors (`LOADING`, a lost
+ * connection...) before it rejects with `RedisUnavailableError`: the
+ * client's `commandTimeoutMs`.
+ */
+export function tryBoundMs(client: RedisClient): number {
+  return internalsOf(client).commandTimeoutMs;
+}
+
+/** Whose `ACQUIRE` an {@linkcode acquirer} sends. */
+export interface AcquireTarget extends EngineConfig {
+  keys: LockKeys;
+  /** The waiter's id (its lease's, once granted). */
+  id: string;
+  weight: number;
+  /** Stored with the grant or the queue entry ("" for none). */
+  meta: string;
+}
+
+/**
+ * `ACQUIRE` for one waiter, each call run through `retrying` (which
+ * retries transient errors). `fresh`: the first call for this id; only the
+ * very first send may skip the look-ups, as a retry may follow an
+ * `ACQUIRE` that ran although its reply was lost.
+ */
+export function acquirer(
+  target: AcquireTarget,
+  mode: "wait" | "try" | "poll",
+  signal: AbortSignal,
+  retrying: <T>(fn: () => Promise<T>) => Promise<T>,
+): (fresh: boolean) => Promise<Grant | Waiting> {
+  const { keys, id, weight, meta } = target;
+  return (fresh) => {
+    let first = fresh;
+    return retrying(() => {
+      const attempt = runAcquire(
+        target,
+        keys,
+        id,
+        weight,
+        mode,
+        signal,
+        first,
+        meta,
+      );
+      first = false;
+      return attempt;
+    });
   };
 }

@@ -7,15 +7,16 @@
  */
 import { internalsOf } from "../client/client.ts";
 import type { WakeTicket } from "../client/wake_hub.ts";
-import { retryTransient } from "../_internal/transient.ts";
+import { retryTransient, typed, unavailable } from "../_internal/transient.ts";
 import { DisposedError } from "../errors.ts";
 import { inspect, type LockInfo } from "../inspect.ts";
 import { endWithClient, type Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
 import { keysFor, type LockKeys } from "./keys.ts";
 import { Activity, ContendedMarker, warnIfEvicting } from "./stats.ts";
-import { type Grant, grantMarginMs, parseGrant, type Waiting } from "./wait.ts";
-import { type EngineConfig, runAcquire } from "./attempt.ts";
+import { type Grant, grantMarginMs, parseGrant } from "./wait.ts";
+import { acquirer, type EngineConfig, tryBoundMs } from "./attempt.ts";
+import { reportTimeout } from "./snapshot.ts";
 import { type Confirmer, confirmer } from "./durability.ts";
 import { abortable, backoff, delay } from "../_internal/async.ts";
 import { AbortScope } from "../_internal/abort_scope.ts";
@@ -75,7 +76,11 @@ export class LockEngine {
    * `undefined` only in "try" mode when none is free. On abort or error, no
    * permit is kept and no queue entry is left: the cancel is sent before the
    * promise rejects. Waits survive outages: transient errors (a dropped
-   * connection, `LOADING`, ...) are retried until `userSignal` aborts.
+   * connection, `LOADING`, ...) are retried until `userSignal` aborts; in
+   * "try" mode at most the client's `commandTimeoutMs`, then it rejects
+   * with `RedisUnavailableError`. A wait that `userSignal` ends emits
+   * `timeout` with a snapshot of the holders when it is listened to or
+   * asked for (see `snapshot.ts`).
    * `meta` ("" for none) is stored with the lease (see `AcquireOptions`).
    */
   async acquire(
@@ -108,6 +113,10 @@ export class LockEngine {
     }
     this.#activity.begin();
     const id = ticket?.id ?? crypto.randomUUID();
+    // tryAcquire() retries transient errors within this bound only.
+    const until = mode === "try"
+      ? performance.now() + tryBoundMs(client)
+      : Infinity;
     // Undo whatever reached Redis (a queue entry, a grant in flight) with one
     // RELEASE written at the moment of the abort: it follows every earlier
     // command of this acquire on the same connection, and it is out before
@@ -132,14 +141,11 @@ export class LockEngine {
       extend: () =>
         this.#retrying(
           signal,
-          () =>
-            this.#holdings.extendDurably(
-              id,
-              this.#config.options.leaseMs,
-              signal,
-            ),
+          () => this.#holdings.extendDurably(id, options.leaseMs, signal),
+          until,
         ),
-      release: () => this.#retrying(signal, () => this.#holdings.release(id)),
+      release: () =>
+        this.#retrying(signal, () => this.#holdings.release(id), until),
     });
     try {
       const grant = await this.#acquireLoop(
@@ -150,6 +156,7 @@ export class LockEngine {
         ticket,
         confirm,
         meta,
+        until,
       );
       // From here to the lease nothing awaits, so no abort can slip in
       // between: either it came before (undone; we throw) or it comes after
@@ -163,18 +170,20 @@ export class LockEngine {
       }
       const lease = this.#holdings.lease(id, grant, weight);
       observer.metric("wait", waitMs, "acquired");
-      observer.emit("acquired", { token: lease.token, waitMs });
+      observer.emit("acquired", { id, token: lease.token, waitMs });
       return lease;
     } catch (error) {
       undo();
       const waitMs = performance.now() - started;
       observer.metric("wait", waitMs, "aborted");
       if (signal.aborted) {
-        observer.emit("timeout", { waitMs, reason: signal.reason });
+        // After the undo: with a snapshot of the holders, if one is wanted.
+        const reason = signal.reason;
+        await reportTimeout(this.#config, userSignal, { id, waitMs, reason });
         // The signal ended while too few replicas acknowledged the grants.
-        throw confirm.shortfall ?? signal.reason;
+        throw confirm.shortfall ?? reason;
       }
-      throw error;
+      throw unavailable(error, client.closed);
     } finally {
       signal.removeEventListener("abort", undo);
       scoped.done();
@@ -206,6 +215,7 @@ export class LockEngine {
     ticket: WakeTicket | undefined,
     confirm: Confirmer<Grant>,
     meta: string,
+    until: number,
   ): Promise<Grant | undefined> {
     const { options } = this.#config;
     const heartbeatMs = Math.max(10, Math.floor(options.waiterTtlMs / 3));
@@ -226,23 +236,19 @@ export class LockEngine {
       factor: wait.factor,
       jitter: wait.jitter,
     });
-    // A wait retries transient errors until its signal; tryAcquire() does
-    // not wait, so it reports them.
-    const retry = mode !== "try";
-    let state = await this.#attempt(
-      id,
-      weight,
+    // A wait retries transient errors until its signal; tryAcquire()
+    // until its bound too, then reports them.
+    const attempt = acquirer(
+      { ...this.#config, keys: this.#keys, id, weight, meta },
       scriptMode,
       signal,
-      true,
-      retry,
-      meta,
+      (fn) => this.#retrying(signal, fn, until),
     );
-    const recheck = () =>
-      this.#attempt(id, weight, scriptMode, signal, false, retry, meta);
+    let state = await attempt(true);
+    const recheck = () => attempt(false);
     for (let round = 0;; round++) {
       if (state.granted) {
-        const usable = await this.#usable(id, state, signal);
+        const usable = await this.#usable(id, state, signal, until);
         const confirmed = usable && await confirm(usable);
         if (confirmed) return confirmed;
         // tryAcquire() does not wait for replicas to catch up.
@@ -251,7 +257,7 @@ export class LockEngine {
         continue;
       }
       if (mode === "try") return undefined;
-      if (round === 0) this.#config.observer.emit("waiting", {});
+      if (round === 0) this.#config.observer.emit("waiting", { id });
       this.#contended.mark(state.serverNow);
       // Wake to refresh the heartbeat, or, next in line, when a lease ends.
       const wakeMs = state.wakeMs >= 0
@@ -270,7 +276,7 @@ export class LockEngine {
             leftMs: leaseEnd - state.serverNow,
             sentAt: state.sentAt,
           };
-          const usable = await this.#usable(id, grant, signal);
+          const usable = await this.#usable(id, grant, signal, until);
           const confirmed = usable && await confirm(usable);
           if (confirmed) return confirmed;
         }
@@ -296,6 +302,7 @@ export class LockEngine {
     id: string,
     grant: Grant,
     signal: AbortSignal,
+    until: number,
   ): Promise<Grant | undefined> {
     const { leaseMs, renew } = this.#config.options;
     const left = grant.sentAt + grant.leftMs - performance.now();
@@ -304,7 +311,7 @@ export class LockEngine {
     // whole lease now.
     const short = !renew && grant.leftMs < leaseMs * 0.9;
     if (left >= grantMarginMs(leaseMs) && !short) return grant;
-    return await this.#renewGrant(id, grant, signal);
+    return await this.#renewGrant(id, grant, signal, until);
   }
 
   /** Extends a grant that arrived with too little left; `undefined`: ended. */
@@ -312,6 +319,7 @@ export class LockEngine {
     id: string,
     grant: Grant,
     signal: AbortSignal,
+    until: number,
   ): Promise<Grant | undefined> {
     const sentAt = performance.now();
     const leftMs = await this.#retrying(
@@ -322,54 +330,23 @@ export class LockEngine {
           this.#holdings.extend(id, this.#config.options.leaseMs),
           signal,
         ),
+      until,
     );
     return leftMs > 0 ? { ...grant, leftMs, sentAt } : undefined;
   }
 
-  #extendDurably(id: string, signal?: AbortSignal) {
-    return this.#holdings.extendDurably(
-      id,
-      this.#config.options.leaseMs,
-      signal,
-    );
-  }
-
-  /** `ACQUIRE`, retried on transient errors until `signal` aborts. */
-  #attempt(
-    id: string,
-    weight: number,
-    mode: "wait" | "try" | "poll",
+  /**
+   * Runs `fn` until it succeeds, retrying transient errors with backoff
+   * until `signal` aborts or `until` (then `RedisUnavailableError`).
+   */
+  #retrying<T>(
     signal: AbortSignal,
-    fresh: boolean,
-    retry: boolean,
-    meta: string,
-  ): Promise<Grant | Waiting> {
-    const once = (isFresh: boolean) =>
-      runAcquire(
-        this.#config,
-        this.#keys,
-        id,
-        weight,
-        mode,
-        signal,
-        isFresh,
-        meta,
-      );
-    if (!retry) return once(fresh);
-    // Only the very first send may skip the look-ups: a retry may follow
-    // an ACQUIRE that ran although its reply was lost.
-    let first = fresh;
-    return this.#retrying(signal, () => {
-      const attempt = once(first);
-      first = false;
-      return attempt;
-    });
-  }
-
-  /** Runs `fn` until it succeeds, retrying transient errors with backoff. */
-  #retrying<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    fn: () => Promise<T>,
+    until = Infinity,
+  ): Promise<T> {
     return retryTransient(fn, {
       signal,
+      until,
       closed: () => this.#config.client.closed,
       onRetry: (error) => this.#config.observer.waitRetry(error),
     });
@@ -383,9 +360,11 @@ export class LockEngine {
 
   /** The primitive's state in Redis now. */
   info(): Promise<LockInfo> {
-    return inspect(this.#config.client, this.name, {
-      prefix: this.#config.options.prefix,
-    });
+    const { client, options } = this.#config;
+    return typed(
+      inspect(client, this.name, { prefix: options.prefix }),
+      () => client.closed,
+    );
   }
 
   /** Rejects pending acquires with `DisposedError` and releases every lease. */

@@ -197,7 +197,7 @@ export class Holdings implements LeaseBackend<Lease> {
       count,
       durability.replicas,
     );
-    observer.shortfall(shortfall);
+    observer.shortfall(shortfall, id);
     return { left: leftMs, shortfall };
   }
 
@@ -214,12 +214,16 @@ export class Holdings implements LeaseBackend<Lease> {
       heldMs,
       lost,
       this.#config.options.onLost,
+      lease.id,
     );
   }
 
   /** LeaseBackend: a renewal succeeded. */
   renewed(lease: Lease): void {
-    this.#config.observer.emit("renewed", { token: lease.token });
+    this.#config.observer.emit("renewed", {
+      id: lease.id,
+      token: lease.token,
+    });
   }
 
   /** LeaseBackend: a renewal attempt failed. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { LockLostError, LockNotHeldError } from "../errors.ts";
-import { isTransientError } from "../_internal/transient.ts";
+import { isTransientError, unavailable } from "../_internal/transient.ts";
 import type { LeaseBackend, LeaseTiming } from "./lease_backend.ts";
 
 export type { LeaseBackend, LeaseTiming } from "./lease_backend.ts";
@@ -163,18 +163,19 @@ export class Lease implements AsyncDisposable {
 
   /**
    * Gives the permit back; the next waiter gets it at once. Calling it again
-   * does nothing. Rejects with `LockLostError` when the lease was lost.
+   * does nothing. Rejects with `LockLostError` when the lease was lost: call
+   * it where that matters (the work must not count as done). In a `finally`,
+   * use `await using` or `lease[Symbol.asyncDispose]()` instead, which
+   * release the same way without rejecting, so a lost lease does not hide
+   * the error that ended the work.
    *
    * @example
    * ```ts
    * import { connect, Mutex } from "@redsync/core";
    * await using redis = await connect();
    * const lease = await new Mutex(redis, "job").acquire();
-   * try {
-   *   // ... work
-   * } finally {
-   *   await lease.release();
-   * }
+   * // ... work; then, if the work must have been exclusive to count:
+   * await lease.release(); // LockLostError if the lease was lost meanwhile
    * ```
    */
   release(): Promise<void> {
@@ -194,7 +195,9 @@ export class Lease implements AsyncDisposable {
     } catch (error) {
       this.#state = "released";
       this.#settle(undefined);
-      if (!isTransientError(error) || this.#backend.closed) throw error;
+      if (!isTransientError(error) || this.#backend.closed) {
+        throw unavailable(error, this.#backend.closed);
+      }
       // Redis unreachable for now (a dropped connection, LOADING...):
       // releasing by id is idempotent, so it is retried in the background
       // until it lands or the lease ends anyway; the caller is not held up.
@@ -213,7 +216,10 @@ export class Lease implements AsyncDisposable {
   /**
    * Extends the lease to `leaseMs` from now (the primitive's `leaseMs` by
    * default; never past the end of `maxHoldMs`). Rejects with `LockLostError`
-   * when the lease was lost, and with `LockNotHeldError` after it was released.
+   * when the lease was lost, with `LockNotHeldError` after it was released,
+   * and with `RedisUnavailableError` when Redis cannot answer right now
+   * (`LOADING`, a lost connection...: the lease is still held until its
+   * end; background renewal keeps retrying).
    *
    * @example
    * ```ts
@@ -232,7 +238,12 @@ export class Lease implements AsyncDisposable {
     if (this.#state === "lost") throw this.signal.reason;
     if (this.#state !== "held") throw new LockNotHeldError(this.name);
     const sentAt = performance.now();
-    const granted = await this.#backend.extend(this.id, this.#bounded(leaseMs));
+    let granted: number;
+    try {
+      granted = await this.#backend.extend(this.id, this.#bounded(leaseMs));
+    } catch (error) {
+      throw unavailable(error, this.#backend.closed);
+    }
     if (this.#state !== "held") {
       if (this.#state === "lost") throw this.signal.reason;
       throw new LockNotHeldError(this.name);

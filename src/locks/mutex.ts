@@ -79,9 +79,11 @@ export class Mutex extends LockPrimitive<RunOptions & { meta?: string }> {
    * Takes the mutex if it is free right now; resolves `undefined` when
    * another process holds it (or waits for it). Never waits for the mutex:
    * it makes one round trip to Redis, which `signal` bounds (it rejects
-   * with `signal.reason`); without one, the client's `commandTimeoutMs`
-   * does (while Redis is unreachable, a `ConnectionError` after it at
-   * most). Takes `meta` as `acquire()` does.
+   * with `signal.reason`) and the client's `commandTimeoutMs` does: while
+   * Redis cannot answer (unreachable, `LOADING`, `BUSY`, a failover), it
+   * retries within that bound, then rejects with `RedisUnavailableError`
+   * (a `ConnectionError`, with the server's `code`). Takes `meta` as
+   * `acquire()` does.
    *
    * @example Skip if someone else runs it
    * ```ts

@@ -123,8 +123,9 @@ export abstract class LockPrimitive<R extends RunOptions = RunOptions>
 
   /**
    * Takes the lock if it is free right now; resolves `undefined` otherwise.
-   * Never waits for the lock: its one round trip is bounded by `signal`
-   * and by the client's `commandTimeoutMs`.
+   * Never waits for the lock: its round trips are bounded by `signal`
+   * and by the client's `commandTimeoutMs`, within which it retries while
+   * Redis cannot answer, then rejects with `RedisUnavailableError`.
    */
   abstract tryAcquire(
     signal?: AbortSignal | (Omit<R, "wait"> & AcquireOptions),

@@ -7,13 +7,17 @@
 import { LockTimeoutError } from "../errors.ts";
 import type { Lease } from "./lease.ts";
 import { checkWait } from "../_internal/validate.ts";
+import { requestSnapshot } from "./snapshot.ts";
 
 /** How `runExclusive` waits for the lock. */
 export interface RunOptions {
   /**
    * `"forever"`: wait until acquired (or `signal` aborts); a number: wait up
-   * to that many ms, then reject with `LockTimeoutError`; `"skip"`: do not
-   * wait: when the lock is taken, resolve `{ ran: false }` at once.
+   * to that many ms, then reject with `LockTimeoutError` (with a snapshot of
+   * who held the lock, read within 500 ms more); `"skip"`: do not wait:
+   * when the lock is taken, resolve `{ ran: false }` at once (while Redis
+   * cannot answer, it retries within `commandTimeoutMs`, then rejects with
+   * `RedisUnavailableError`, as `tryAcquire()` does).
    * @default {"forever"}
    */
   wait?: "forever" | "skip" | number;
@@ -58,13 +62,15 @@ export async function runExclusive<T>(
     lease = await acquire(signal);
   } else {
     const timeout = AbortSignal.timeout(wait);
+    const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    // Who held the lock when the wait gave up, for the error.
+    const request = requestSnapshot(bounded);
     try {
-      lease = await acquire(
-        signal ? AbortSignal.any([signal, timeout]) : timeout,
-      );
+      lease = await acquire(bounded);
     } catch (error) {
       if (timeout.aborted && !signal?.aborted) {
-        throw new LockTimeoutError(name, wait, { cause: error });
+        const { snapshot } = request;
+        throw new LockTimeoutError(name, wait, { cause: error, snapshot });
       }
       throw error;
     }

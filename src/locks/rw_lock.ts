@@ -14,6 +14,7 @@ import { abortable } from "../_internal/async.ts";
 import { retryTransient } from "../_internal/transient.ts";
 import { checkInteger } from "../_internal/validate.ts";
 import { LockEngine } from "./engine.ts";
+import { tryBoundMs } from "./attempt.ts";
 import { checkName, keysOf } from "./keys.ts";
 import type { Lease } from "./lease.ts";
 import {
@@ -204,7 +205,8 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
    * Takes a read lease if that is possible right now: no writer holds and
    * nobody queues. Resolves `undefined` otherwise. Never waits for the
    * lock: its round trips are bounded by `signal` (then it rejects with
-   * `signal.reason`) and by the client's `commandTimeoutMs`.
+   * `signal.reason`) and by the client's `commandTimeoutMs` (then, while
+   * Redis cannot answer, with `RedisUnavailableError`).
    *
    * @example
    * ```ts
@@ -336,7 +338,8 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
 
   /**
    * Checks once per object that the name is a read-write lock (or free:
-   * then marks it). A wait retries transient errors until its signal.
+   * then marks it). A wait retries transient errors until its signal; a
+   * try within the client's `commandTimeoutMs` too, as `tryAcquire()` does.
    */
   async #check(signal: AbortSignal | undefined, wait: boolean): Promise<void> {
     if (this.#checked === true) return;
@@ -344,11 +347,11 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
     const abort = scoped.signal;
     const once = () => abortable(this.#define(), abort);
     try {
-      if (!wait) return await once();
       await retryTransient(once, {
         signal: abort,
         closed: () => this.#client.closed,
         onRetry: (error) => this.#observer.waitRetry(error),
+        until: wait ? Infinity : performance.now() + tryBoundMs(this.#client),
       });
     } finally {
       scoped.done();

@@ -8,6 +8,7 @@ import { checkClient, type RedisClient } from "../client/client.ts";
 import { RedsyncError, SemaphoreMismatchError } from "../errors.ts";
 import { backoff, delay } from "../_internal/async.ts";
 import { checkInteger } from "../_internal/validate.ts";
+import { typed } from "../_internal/transient.ts";
 import type { Lease } from "./lease.ts";
 import { checkName, keysOf, type LockKeys } from "./keys.ts";
 import {
@@ -148,9 +149,12 @@ export class Semaphore
     }
     const resolved = resolveLockOptions(action, options);
     const keys = keysOf(resolved.prefix, name);
-    const stored = init === "script"
-      ? await INIT.run(client, keys.script, [permits, idleTtlMs, "semaphore"])
-      : await initWithTransaction(client, keys, permits, idleTtlMs);
+    const stored = await typed(
+      init === "script"
+        ? INIT.run(client, keys.script, [permits, idleTtlMs, "semaphore"])
+        : initWithTransaction(client, keys, permits, idleTtlMs),
+      () => client.closed,
+    );
     if (stored !== permits) {
       throw new SemaphoreMismatchError(name, stored, permits);
     }
@@ -185,9 +189,10 @@ export class Semaphore
     const meta = keysOf(resolved.prefix, name).meta;
     for (const pauseMs of backoff({ minMs: 50, maxMs: 1_000 })) {
       abort?.throwIfAborted();
-      const stored = await client.command(["HGET", meta, "permits"], {
-        signal: abort,
-      });
+      const stored = await typed(
+        client.command(["HGET", meta, "permits"], { signal: abort }),
+        () => client.closed,
+      );
       if (stored !== null) {
         const permits = Number(stored);
         if (!Number.isInteger(permits) || permits < 1) {
@@ -236,9 +241,11 @@ export class Semaphore
 
   /**
    * Takes permits if they are free right now (and nobody queues ahead);
-   * resolves `undefined` otherwise. Never waits for permits: its one round
-   * trip to Redis is bounded by `signal` (then it rejects with
-   * `signal.reason`) and by the client's `commandTimeoutMs`.
+   * resolves `undefined` otherwise. Never waits for permits: its round
+   * trips to Redis are bounded by `signal` (then it rejects with
+   * `signal.reason`) and by the client's `commandTimeoutMs`, within which
+   * it retries while Redis cannot answer (unreachable, `LOADING`, `BUSY`,
+   * a failover), then rejects with `RedisUnavailableError`.
    *
    * @example
    * ```ts

@@ -86,9 +86,11 @@ export class RedlockNodes {
    * Runs `op` on every server at once, each given `nodeTimeoutMs` (and
    * `signal`, which aborts them all), and resolves once every server
    * answered or ran out of time: a round lasts at most `nodeTimeoutMs`. A
-   * server whose connection is down (its client reconnecting) is not asked
-   * at all: it counts as "unreachable" at once, and no command of this
-   * round can reach it later. `sent` gets, before this returns, the index
+   * server whose connection is down (its client reconnecting, or a `lazy`
+   * client between attempts) is not asked at all: it counts as
+   * "unreachable" at once, and no command of this round can reach it
+   * later. A `lazy` client's attempt under way is waited for, like a slow
+   * server, within `nodeTimeoutMs`. `sent` gets, before this returns, the index
    * of every server `op` was run on (where its command may land).
    */
   round(
@@ -106,7 +108,10 @@ export class RedlockNodes {
       ? AbortSignal.any([signal, timer.signal])
       : timer.signal;
     const answers = clients.map((client, i) => {
-      if (!client.closed && !this.#connected(client)) {
+      if (
+        !client.closed && !this.#connected(client) &&
+        !internalsOf(client).connecting(this.#keys.script[0])
+      ) {
         return Promise.resolve(this.#unreachable(client));
       }
       sent?.add(i);
@@ -140,7 +145,9 @@ export class RedlockNodes {
     return {
       url,
       outcome: "unreachable",
-      error: new ConnectionError(`Not connected to ${url} (reconnecting)`),
+      error: new ConnectionError(
+        `Not connected to ${url} (connecting in the background)`,
+      ),
     };
   }
 

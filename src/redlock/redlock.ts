@@ -40,7 +40,8 @@ export type RedlockExclusive<T> = (
  * (https://redis.io/docs/latest/develop/use/patterns/distributed-locks/).
  * Each attempt (a round) asks every server at once, each within
  * `nodeTimeoutMs`, to take the name for `leaseMs` (a server whose client is
- * reconnecting is not asked: "unreachable"); the lock is held when a
+ * not connected is not asked: "unreachable", unless a `lazy` client's
+ * first connection is under way); the lock is held when a
  * majority (`⌊N/2⌋ + 1`) took it with validity left (`leaseMs` minus the
  * time taken minus the drift allowance). Otherwise it is released on every
  * server it was sent to (those that did not answer too: the command may
@@ -69,9 +70,10 @@ export type RedlockExclusive<T> = (
  * @example
  * ```ts
  * import { connect, Redlock } from "@redsync/core";
- * await using a = await connect("redis://10.0.0.1:6379");
- * await using b = await connect("redis://10.0.0.2:6379");
- * await using c = await connect("redis://10.0.0.3:6379");
+ * // `lazy`: no error while a minority of the servers is down at startup.
+ * await using a = await connect({ url: "redis://10.0.0.1:6379", lazy: true });
+ * await using b = await connect({ url: "redis://10.0.0.2:6379", lazy: true });
+ * await using c = await connect({ url: "redis://10.0.0.3:6379", lazy: true });
  * const lock = new Redlock([a, b, c], "nightly-report", { leaseMs: 10_000 });
  * {
  *   await using lease = await lock.acquire(AbortSignal.timeout(5_000));
