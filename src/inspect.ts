@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { internalsOf, type RedisClient } from "./client/client.ts";
+import { checkClient, internalsOf, type RedisClient } from "./client/client.ts";
 import type { PrimaryNode } from "./client/topology.ts";
 import { abortable } from "./_internal/async.ts";
 import { ConnectionError } from "./errors.ts";
@@ -114,6 +114,7 @@ export async function inspect(
   name: string,
   options: { prefix?: string } = {},
 ): Promise<LockInfo> {
+  checkClient("inspect a lock", client);
   checkName("inspect", name);
   const { prefix = "redsync" } = options;
   const reply = await INFO.run(client, keysOf(prefix, name).script);
@@ -179,6 +180,7 @@ export async function listPrimitives(
   client: RedisClient,
   options: { prefix?: string; limit?: number; signal?: AbortSignal } = {},
 ): Promise<PrimitiveSummary[]> {
+  checkClient("list primitives", client);
   const { prefix = "redsync", limit = 10_000, signal } = options;
   signal?.throwIfAborted();
   // A closed cluster client knows no primary: fail as its commands do.
@@ -284,6 +286,7 @@ export async function forceRelease(
   name: string,
   options: { id?: string; prefix?: string } = {},
 ): Promise<string[]> {
+  checkClient("force a release", client);
   const { id, prefix = "redsync" } = options;
   const info = await inspect(client, name, { prefix });
   const ids = id === undefined

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { RedisClient } from "./client/client.ts";
+import { checkClient, type RedisClient } from "./client/client.ts";
 import {
   AUTO_EVENT_KEYS,
   checkName,
@@ -114,6 +114,7 @@ export async function inspectEvent(
   kind: EventKind,
   options: { prefix?: string } = {},
 ): Promise<EventState> {
+  checkClient("inspect an event", client);
   checkName("inspect", name);
   const { prefix = "redsync" } = options;
   const base = keyBase(prefix, name);

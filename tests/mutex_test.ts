@@ -5,8 +5,11 @@ import {
   ConnectionError,
   contended,
   FencedResource,
+  forceRelease,
   inspect,
+  inspectEvent,
   type Lease,
+  listPrimitives,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
@@ -626,6 +629,9 @@ test("primitives: a missing client is a TypeError naming 'client', in every cons
     ["Semaphore.create", () => Semaphore.create(none, "s", { permits: 2 })],
     ["Semaphore.attach", () => Semaphore.attach(fake, "s")],
     ["inspect", () => inspect(none, "m")],
+    ["listPrimitives", () => listPrimitives(none)],
+    ["forceRelease", () => forceRelease(none, "m")],
+    ["inspectEvent", () => inspectEvent(none, "e", "manual-reset-event")],
     ["contended", () => contended(none)],
   ];
   for (const [what, call] of calls) {
