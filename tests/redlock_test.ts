@@ -656,11 +656,19 @@ test("redlock: events, logger and metrics, as for a Mutex", async () => {
     }
   }
   let acquiredToken: number | undefined;
-  lock.addEventListener("acquired", (e) => acquiredToken = e.token, {
-    once: true,
-  });
+  let acquiredId: string | undefined;
+  lock.addEventListener("acquired", (e) => {
+    acquiredToken = e.token;
+    acquiredId = e.id;
+  }, { once: true });
   const lease = await lock.acquire(AbortSignal.timeout(2_000));
   assert.equal(acquiredToken, lease.token);
+  // The lease's id: the holder's id on each server (inspect() per server).
+  assert.equal(acquiredId, lease.id);
+  assert.deepEqual(
+    (await inspect(clients[0], name)).holders.map((h) => h.id),
+    [lease.id],
+  );
   assert.equal(await other.tryAcquire(), undefined);
   await assert.rejects(
     other.acquire(AbortSignal.timeout(300)),

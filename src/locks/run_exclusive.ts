@@ -33,17 +33,23 @@ export interface RunOptions {
 export type RunResult<T> = { ran: true; value: T } | { ran: false };
 
 /** The function run under the lock: it gets a signal that aborts when the lease is lost. */
-export type Exclusive<T> = (
+export type Exclusive<T, L = Lease> = (
   signal: AbortSignal,
-  lease: Lease,
+  lease: L,
 ) => T | Promise<T>;
 
-/** @internal Shared body of `Mutex.runExclusive` and `Semaphore.runExclusive`. */
-export async function runExclusive<T>(
+/**
+ * @internal Shared body of every `runExclusive` (Mutex, Semaphore,
+ * ReadWriteLock, Redlock): `L` is the lease type its acquire gives.
+ */
+export async function runExclusive<
+  T,
+  L extends AsyncDisposable & { readonly signal: AbortSignal } = Lease,
+>(
   name: string,
-  acquire: (signal: AbortSignal | undefined) => Promise<Lease>,
-  tryAcquire: (signal: AbortSignal | undefined) => Promise<Lease | undefined>,
-  fn: Exclusive<T>,
+  acquire: (signal: AbortSignal | undefined) => Promise<L>,
+  tryAcquire: (signal: AbortSignal | undefined) => Promise<L | undefined>,
+  fn: Exclusive<T, L>,
   options: RunOptions = {},
 ): Promise<RunResult<T>> {
   if (typeof fn !== "function") {
@@ -53,7 +59,7 @@ export async function runExclusive<T>(
   }
   const { signal } = options;
   const wait = checkWait("run exclusively", options.wait ?? "forever");
-  let lease: Lease | undefined;
+  let lease: L | undefined;
   if (wait === "skip") {
     signal?.throwIfAborted();
     lease = await tryAcquire(signal);

@@ -8,12 +8,16 @@
 import { AbortScope } from "../_internal/abort_scope.ts";
 import type { RedisClient } from "../client/client.ts";
 import type { Closable } from "../client/client_options.ts";
-import { DisposedError, LockTimeoutError } from "../errors.ts";
+import { DisposedError } from "../errors.ts";
 import { delay } from "../_internal/async.ts";
-import { checkWait } from "../_internal/validate.ts";
 import { checkName } from "../locks/keys.ts";
 import { type AcquireOptions, toAcquireOptions } from "../locks/options.ts";
-import type { RunOptions, RunResult } from "../locks/run_exclusive.ts";
+import {
+  type Exclusive,
+  runExclusive,
+  type RunOptions,
+  type RunResult,
+} from "../locks/run_exclusive.ts";
 import { Activity } from "../locks/stats.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
 import { type NodeOutcome, QuorumError, withCause } from "./errors.ts";
@@ -30,10 +34,7 @@ import {
 } from "./options.ts";
 
 /** The function `Redlock.runExclusive` runs: its signal aborts if the lease is lost. */
-export type RedlockExclusive<T> = (
-  signal: AbortSignal,
-  lease: RedlockLease,
-) => T | Promise<T>;
+export type RedlockExclusive<T> = Exclusive<T, RedlockLease>;
 
 /**
  * A lock over N ≥ 3 independent Redis servers, after the Redlock algorithm
@@ -250,7 +251,11 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
           this.#leases.add(lease);
           const waitMs = performance.now() - started;
           observer.metric("wait", waitMs, "acquired");
-          observer.emit("acquired", { token: lease.token, waitMs });
+          observer.emit("acquired", {
+            id: lease.id,
+            token: lease.token,
+            waitMs,
+          });
           return lease;
         }
         undo(outcomes);
@@ -297,9 +302,11 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
         heldMs,
         lost,
         this.#nodes.options.onLost,
+        lease.id,
       );
     },
-    renewed: (lease) => this.#observer.emit("renewed", { token: lease.token }),
+    renewed: (lease) =>
+      this.#observer.emit("renewed", { id: lease.id, token: lease.token }),
     renewalFailed: (_lease, failure) => this.#observer.renewalFailed(failure),
   };
 
@@ -324,44 +331,19 @@ export class Redlock extends LockEventTarget implements AsyncDisposable {
    * if (!result.ran) console.log("another instance is running it");
    * ```
    */
-  async runExclusive<T>(
+  runExclusive<T>(
     fn: RedlockExclusive<T>,
     options: AbortSignal | RunOptions = {},
   ): Promise<RunResult<T>> {
-    if (typeof fn !== "function") {
-      throw new TypeError(
-        `Cannot run exclusively as 'fn' must be a function: current type is ${typeof fn}`,
-      );
-    }
-    const { wait: given, signal } = options instanceof AbortSignal
-      ? { signal: options, wait: undefined }
-      : toAcquireOptions<RunOptions>("run exclusively", options);
-    const wait = checkWait("run exclusively", given ?? "forever");
-    let lease: RedlockLease | undefined;
-    if (wait === "skip") {
-      signal?.throwIfAborted();
-      lease = await this.tryAcquire();
-      if (!lease) return { ran: false };
-    } else if (wait === "forever") {
-      lease = await this.acquire(signal);
-    } else {
-      const timeout = AbortSignal.timeout(wait);
-      try {
-        lease = await this.acquire(
-          signal ? AbortSignal.any([signal, timeout]) : timeout,
-        );
-      } catch (error) {
-        if (timeout.aborted && !signal?.aborted) {
-          throw new LockTimeoutError(this.name, wait, { cause: error });
-        }
-        throw error;
-      }
-    }
-    await using held = lease;
-    const running = signal
-      ? AbortSignal.any([held.signal, signal])
-      : held.signal;
-    return { ran: true, value: await fn(running, held) };
+    return runExclusive(
+      this.name,
+      (signal) => this.acquire(signal),
+      () => this.tryAcquire(),
+      fn,
+      options instanceof AbortSignal
+        ? { signal: options }
+        : toAcquireOptions<RunOptions>("run exclusively", options),
+    );
   }
 
   /**
