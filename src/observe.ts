@@ -28,6 +28,8 @@ export interface LockEventInit {
   id?: string;
   /** Fencing token of the lease concerned. */
   token?: number;
+  /** Permits asked for (`waiting`, `acquired`, `timeout`; not Redlock). */
+  permits?: number;
   /** Time spent waiting, in ms (`acquired`, `timeout`). */
   waitMs?: number;
   /** Time the lease was held, in ms (`released`, `lost`). */
@@ -67,6 +69,11 @@ export class LockEvent extends Event {
   readonly id: string | undefined;
   /** Fencing token of the lease concerned. */
   readonly token: number | undefined;
+  /**
+   * Permits asked for (`waiting`, `acquired`, `timeout`): a write of a
+   * `ReadWriteLock` asks for all; `undefined` for a `Redlock`.
+   */
+  readonly permits: number | undefined;
   /** Time spent waiting, in ms (`acquired`, `timeout`). */
   readonly waitMs: number | undefined;
   /** Time the lease was held, in ms (`released`, `lost`). */
@@ -86,6 +93,7 @@ export class LockEvent extends Event {
     this.lockName = init.lockName;
     this.id = init.id;
     this.token = init.token;
+    this.permits = init.permits;
     this.waitMs = init.waitMs;
     this.heldMs = init.heldMs;
     this.reason = init.reason;

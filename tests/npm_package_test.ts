@@ -5,7 +5,7 @@
  * (`npm init -y && npm install ./redsync-core-x.y.z.tgz`), and used there with
  * `node`: an ES module script (a Mutex acquired, contended, released and
  * acquired again; a value written and read back), `require()` (CommonJS),
- * the `redsync` bin through `npx`, and `tsc` over a consumer of the three
+ * the `redsync` bin through `npx`, and `tsc` over a consumer of the four
  * entry points (typescript and @types/node from npm), also under the
  * defaults a Node user starts from (`target: es2022`, default libs, no
  * @types/node). Every step has a time
@@ -121,28 +121,49 @@ try {
 }
 `;
 
-/** The same package through require(). */
+/**
+ * The same package through require(); `./otel` (bundled whole, with its own
+ * copy of the classes) still tells a Mutex's kind.
+ */
 const CJS_SCRIPT = `
-const { connect, RedisClient } = require("@redsync/core");
+const { connect, Mutex, RedisClient } = require("@redsync/core");
 const { detectRuntime } = require("@redsync/core/transport");
 const { main } = require("@redsync/core/cli");
+const { lockTelemetry } = require("@redsync/core/otel");
 connect(process.argv[1]).then(async (redis) => {
   const pong = await redis.send("PING");
+  const spans = [];
+  const tracer = {
+    startSpan: (name, options) => {
+      spans.push([name, options.attributes["redsync.lock.kind"]]);
+      return { setAttribute() {}, setStatus() {}, end() {} };
+    },
+  };
+  const mutex = new Mutex(redis, "cjs-" + process.argv[2]);
+  const instrumented = lockTelemetry({ tracer }).instrument(mutex);
+  await (await mutex.acquire()).release();
+  instrumented.dispose();
   await redis.close();
   console.log(JSON.stringify({
     runtime: detectRuntime(),
     pong,
     client: redis instanceof RedisClient,
     main: typeof main,
+    spans,
   }));
 });
 `;
 
 /** Type-checked against the package's declarations (no skipLibCheck). */
 const CONSUMER = `
-import { connect, type Lease, LockLostError, Mutex } from "@redsync/core";
+import { connect, type Lease, LockLostError, Mutex, type RedisClient } from "@redsync/core";
 import { type Connector, detectRuntime, nodeConnector } from "@redsync/core/transport";
 import { type CliIO, main } from "@redsync/core/cli";
+import { lockTelemetry, type OtelMeter } from "@redsync/core/otel";
+
+export function metered(redis: RedisClient, meter: OtelMeter): Mutex {
+  return new Mutex(redis, "x", { metrics: lockTelemetry({ meter }).metrics });
+}
 
 export async function use(url: string): Promise<number> {
   const redis = await connect({ url, connector: nodeConnector satisfies Connector });
@@ -254,12 +275,16 @@ if (runtime === "deno" && node && npm && npx) {
         assert.ok(result.again, "the mutex was not free again after release");
         assert.equal(result.main, "function");
 
-        const cjs = await run(node, ["-e", CJS_SCRIPT, url], app);
+        const cjs = await run(node, ["-e", CJS_SCRIPT, url, unique], app);
         assert.deepEqual(JSON.parse(cjs.stdout.trim()), {
           runtime: "node",
           pong: "PONG",
           client: true,
           main: "function",
+          spans: [
+            ["redsync.lock.acquire", "mutex"],
+            ["redsync.lock.hold", "mutex"],
+          ],
         });
 
         // --no: never fetch some other "redsync" package from the registry.

@@ -3,12 +3,15 @@
  * in a child process of this same runtime, against this file's own Redis
  * (`REDIS_URL`, which `connect()` with no argument reads). Only the import
  * specifier changes: `@redsync/core` (or `jsr:@redsync/core`) becomes this
- * repository's `mod.ts`. Deno runs them with the permissions the README
- * states (`--allow-net --allow-env`), Bun as they are, Node from esbuild
- * bundles (`npx -y esbuild@0.24.0`, as `tests/run.ts` bundles the suite:
- * Node 20 needs `await using` lowered). Tests stay on 127.0.0.1: a small
- * preload answers the examples' `fetch("https://example.com/...")` (and
- * honours its signal); every other request goes through.
+ * repository's `mod.ts` (`/transport` and `/otel`: their files), and
+ * `@opentelemetry/api` becomes `npm:@opentelemetry/api@1.9.0` (for the
+ * OpenTelemetry fragment, only type-checked). Deno runs them with the
+ * permissions the README states (`--allow-net --allow-env`), Bun as they
+ * are, Node from esbuild bundles (`npx -y esbuild@0.24.0`, as
+ * `tests/run.ts` bundles the suite: Node 20 needs `await using` lowered).
+ * Tests stay on 127.0.0.1: a small preload answers the examples'
+ * `fetch("https://example.com/...")` (and honours its signal); every other
+ * request goes through.
  *
  * A block runs on every runtime and must exit 0 within
  * {@linkcode EXAMPLE_LIMIT_MS}, unless an HTML comment on the line before it
@@ -69,6 +72,9 @@ function findRoot(): string {
 const ROOT = findRoot();
 const MOD = join(ROOT, "mod.ts");
 const TRANSPORT = join(ROOT, "src/transport/mod.ts");
+const OTEL = join(ROOT, "src/otel.ts");
+/** What `@opentelemetry/api` becomes (the OpenTelemetry example's types). */
+const OTEL_API = "npm:@opentelemetry/api@1.9.0";
 
 const RUNTIME_KEYS = new Set(["deno", "bun", "node"]);
 const SKIP_KEYS: Record<string, string> = {
@@ -154,13 +160,21 @@ function extract(markdown: string): Example[] {
   return examples;
 }
 
-/** The example with its imports of the package pointed at this checkout. */
+/**
+ * The example with its imports of the package pointed at this checkout;
+ * `@opentelemetry/api` (in a fragment, only type-checked) from npm, pinned.
+ */
 function mapImports(code: string): string {
   return code.replace(
-    /(["'])(?:jsr:|npm:)?@redsync\/core(\/transport)?\1/g,
-    (_m, quote, transport) =>
+    /(["'])(?:jsr:|npm:)?@redsync\/core(\/transport|\/otel)?\1/g,
+    (_m, quote, entry) =>
       // An absolute path (not a file: URL): esbuild resolves only paths.
-      quote + (transport ? TRANSPORT : MOD) + quote,
+      quote +
+      (entry === "/transport" ? TRANSPORT : entry === "/otel" ? OTEL : MOD) +
+      quote,
+  ).replace(
+    /(["'])@opentelemetry\/api\1/g,
+    (_m, quote) => `${quote}${OTEL_API}${quote}`,
   );
 }
 

@@ -170,7 +170,12 @@ export class LockEngine {
       }
       const lease = this.#holdings.lease(id, grant, weight);
       observer.metric("wait", waitMs, "acquired");
-      observer.emit("acquired", { id, token: lease.token, waitMs });
+      observer.emit("acquired", {
+        id,
+        token: lease.token,
+        permits: weight,
+        waitMs,
+      });
       return lease;
     } catch (error) {
       undo();
@@ -179,7 +184,12 @@ export class LockEngine {
       if (signal.aborted) {
         // After the undo: with a snapshot of the holders, if one is wanted.
         const reason = signal.reason;
-        await reportTimeout(this.#config, userSignal, { id, waitMs, reason });
+        await reportTimeout(this.#config, userSignal, {
+          id,
+          permits: weight,
+          waitMs,
+          reason,
+        });
         // The signal ended while too few replicas acknowledged the grants.
         throw confirm.shortfall ?? reason;
       }
@@ -257,7 +267,9 @@ export class LockEngine {
         continue;
       }
       if (mode === "try") return undefined;
-      if (round === 0) this.#config.observer.emit("waiting", { id });
+      if (round === 0) {
+        this.#config.observer.emit("waiting", { id, permits: weight });
+      }
       this.#contended.mark(state.serverNow);
       // Wake to refresh the heartbeat, or, next in line, when a lease ends.
       const wakeMs = state.wakeMs >= 0

@@ -84,7 +84,7 @@ export async function readSnapshot(
 export async function reportTimeout(
   config: EngineConfig,
   userSignal: AbortSignal | undefined,
-  init: { id: string; waitMs: number; reason: unknown },
+  init: { id: string; permits: number; waitMs: number; reason: unknown },
 ): Promise<void> {
   const { client, name, options, observer } = config;
   const request = snapshotRequest(userSignal);
