@@ -25,6 +25,12 @@ import { type Proxy, startProxy } from "./proxy.ts";
 import { freePorts } from "./ports.ts";
 import { waitForReplicas } from "./replication.ts";
 import { requireRedisServer } from "./server.ts";
+import {
+  activeProfile,
+  defaultUserRule,
+  type Profile,
+  profileArgs,
+} from "./profiles.ts";
 
 /** How to start a cluster. */
 export interface ClusterOptions {
@@ -43,6 +49,11 @@ export interface ClusterOptions {
    * `proxyOf(port)` gives the proxy. @default {false}
    */
   proxyPrimaries?: boolean;
+  /**
+   * The server profile every node emulates (`harness/profiles.ts`).
+   * @default {process.env.REDSYNC_REDIS_PROFILE, else "7.0"}
+   */
+  profile?: Profile;
 }
 
 /** One `redis-server` of the cluster. */
@@ -294,6 +305,8 @@ export async function startCluster(
     })();
   try {
     const nodeTimeout = String(options.nodeTimeoutMs ?? 1000);
+    const profile = options.profile ?? activeProfile();
+    const rule = defaultUserRule(profile);
     const ports = await freePorts(2 * count * (1 + replicasPerPrimary));
     /** The arguments of each node, by port, for `restart()`. */
     const argsOf = new Map<number, string[]>();
@@ -340,6 +353,8 @@ export async function startCluster(
           "--cluster-announce-port", String(announced(port)),
           "--cluster-announce-bus-port", String(busPort));
       }
+      args.push(...profileArgs(profile).args);
+      if (rule) args.push("--user", ...rule);
       argsOf.set(port, args);
       const node = { port } as Node;
       launch(node);

@@ -2,7 +2,11 @@
  * A Sentinel topology for the tests, all on 127.0.0.1: one primary and one
  * replica (private redis-servers from `startRedis`) and three sentinels
  * (`redis-server <conf> --sentinel`, quorum 2, `down-after-milliseconds`
- * 1000), stopped by `close()` (or `await using`).
+ * 1000), stopped by `close()` (or `await using`). The primary and the
+ * replica emulate the server profile (`harness/profiles.ts`, `profile` or
+ * `REDSYNC_REDIS_PROFILE`); the sentinels do not (a sentinel has no data
+ * commands to take away, and the library asks it the same in every
+ * version: `SENTINEL GET-MASTER-ADDR-BY-NAME`, `SUBSCRIBE +switch-master`).
  *
  * @module
  */
@@ -15,6 +19,7 @@ import { type RedisServer, startRedis } from "./server.ts";
 import { type Proxy, startProxy } from "./proxy.ts";
 import { freePort } from "./ports.ts";
 import { waitForReplicas } from "./replication.ts";
+import type { Profile } from "./profiles.ts";
 
 /** The running topology. */
 export interface SentinelTopology {
@@ -43,10 +48,11 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Starts the topology and waits until the sentinels agree on the primary. */
 export async function startSentinels(
   name = "mymaster",
-  options: { replicationProxy?: boolean } = {},
+  options: { replicationProxy?: boolean; profile?: Profile } = {},
 ): Promise<SentinelTopology> {
   const primary = await startRedis({
     args: ["--repl-diskless-sync-delay", "0"],
+    profile: options.profile,
   });
   const replication = options.replicationProxy
     ? await startProxy(primary.port)
@@ -58,6 +64,7 @@ export async function startSentinels(
     : primary.port;
   const replica = await startRedis({
     args: ["--replicaof", "127.0.0.1", String(upstream)],
+    profile: options.profile,
   });
   const dir = await mkdtemp(join(tmpdir(), "redsync-sentinel-"));
   const children: ChildProcess[] = [];

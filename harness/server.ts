@@ -27,6 +27,12 @@ import { delimiter, join } from "node:path";
 import process from "node:process";
 import { connect as tlsConnect } from "node:tls";
 import { freePort } from "./ports.ts";
+import {
+  activeProfile,
+  defaultUserRule,
+  type Profile,
+  profileArgs,
+} from "./profiles.ts";
 
 /** How to start a server. */
 export interface RedisServerOptions {
@@ -50,6 +56,12 @@ export interface RedisServerOptions {
    * @default {process.env.REDSYNC_TEST_PORTS, else any free port}
    */
   portRange?: string;
+  /**
+   * The server profile to emulate (`harness/profiles.ts`): commands of
+   * later versions renamed away, subcommands denied to the default user.
+   * @default {process.env.REDSYNC_REDIS_PROFILE, else "7.0"}
+   */
+  profile?: Profile;
 }
 
 /** A running private `redis-server`. */
@@ -363,8 +375,17 @@ class Instance implements RedisServer {
         `tls-auth-clients no`,
       );
     }
-    if (this.#options.password !== undefined) {
+    const profile = this.#options.profile ?? activeProfile();
+    const rule = defaultUserRule(profile, this.#options.password);
+    if (rule) {
+      // The default user's line (with its password: a `user default` line
+      // would reset a `requirepass`).
+      lines.push(`user ${rule.map(quote).join(" ")}`);
+    } else if (this.#options.password !== undefined) {
       lines.push(`requirepass ${quote(this.#options.password)}`);
+    }
+    for (const name of profileArgs(profile).removed) {
+      lines.push(`rename-command ${name} ""`);
     }
     for (const rule of this.#options.aclUsers ?? []) lines.push(`user ${rule}`);
     this.#config = join(this.#dir, "redis.conf");

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { profileLabel } from "../harness/profiles.ts";
 import { type Runtime, runtime } from "../harness/runtime.ts";
 
 export { type Runtime, runtime };
@@ -109,10 +110,16 @@ async function loadRegister(): Promise<Register> {
 const register: Register = await loadRegister();
 
 /**
+ * Names the server profile the file runs against (`REDSYNC_REDIS_PROFILE`,
+ * `harness/profiles.ts`), e.g. `[redis 6.2-like] `; empty for Redis 7.0.
+ */
+const PREFIX = profileLabel();
+
+/**
  * Registers a test with the runtime's own test runner.
  *
- * @param name Shown in the runner's output; used by `--filter` (Deno) and
- *   `-t` (Bun).
+ * @param name Shown in the runner's output (after the server profile's
+ *   label, when one is set); used by `--filter` (Deno) and `-t` (Bun).
  * @param fn The test body; it fails the test by throwing or rejecting.
  * @param options Timeout and Deno sanitizers.
  */
@@ -122,7 +129,7 @@ export function test(
   options: TestOptions = {},
 ): void {
   register(
-    name,
+    PREFIX + name,
     fn,
     options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     options.sanitize ?? true,

@@ -12,6 +12,15 @@
  * is taken from PATH or npm. The runtimes' files share one pool of job
  * slots, the slowest files first.
  *
+ * The compatibility matrix: the files in {@linkcode MATRIX} run once more
+ * on older server profiles ("6.2-like", "6.0-like": `harness/profiles.ts`,
+ * the same redis-server with the commands those versions lack taken away),
+ * on each runtime, with `REDSYNC_REDIS_PROFILE` set for the job (its own
+ * server, and every server its tests start, emulate the profile; test
+ * names start with `[redis 6.2-like] `). With `REDSYNC_REDIS_PROFILE` set
+ * for the runner, every file runs on that profile only; with `REDIS_URL`,
+ * there is no matrix (the shared server is what it is).
+ *
  * ```sh
  * deno task test                                # everything, ~4 min on 2 cores
  * deno task test --runtime deno                 # one runtime
@@ -19,6 +28,8 @@
  * deno task test --runtime bun --filter abort tests/mutex_test.ts
  * deno task test --jobs 2 --verbose             # fewer at a time, all output
  * REDIS_URL=redis://127.0.0.1:6379 deno task test
+ * REDSYNC_REDIS_PROFILE=6.2 deno task test tests/mutex_test.ts  # one profile
+ * REDSYNC_REDIS_PROFILE=7.0 deno task test      # no matrix
  * ```
  *
  * A runtime is skipped, saying so, when it cannot be had (Node older than
@@ -34,6 +45,12 @@ import {
   requireRedisServer,
   startRedis,
 } from "../harness/server.ts";
+import {
+  activeProfile,
+  type Profile,
+  profileLabel,
+  PROFILES,
+} from "../harness/profiles.ts";
 import {
   ANSI,
   type CommandLine,
@@ -59,21 +76,49 @@ const OUTPUT_CHARS = 256 * 1024;
  * last. Files not listed count as {@linkcode DEFAULT_SECONDS}.
  */
 const SECONDS: Record<string, number> = {
-  "tests/cluster_failover_test.ts": 45,
-  "tests/chaos_test.ts": 40,
-  "tests/failover_test.ts": 35,
+  "tests/failover_test.ts": 45,
+  "tests/chaos_test.ts": 35,
   "tests/cluster_durability_test.ts": 30,
-  "tests/shared_client_test.ts": 30,
-  "tests/sentinel_test.ts": 30,
-  "tests/cluster_tools_test.ts": 25,
-  "tests/cluster_test.ts": 25,
-  "tests/npm_package_test.ts": 25,
+  "tests/shared_client_test.ts": 25,
+  "tests/mutex_test.ts": 22,
   "tests/redlock_test.ts": 20,
-  "tests/reliability_test.ts": 20,
-  "tests/outage_test.ts": 15,
-  "tests/cluster_harness_test.ts": 15,
+  "tests/durability_test.ts": 18,
+  "tests/npm_package_test.ts": 17,
+  "tests/otel_test.ts": 15,
+  "tests/reliability_test.ts": 14,
+  "tests/sentinel_test.ts": 14,
+  "tests/readme_examples_test.ts": 13,
+  "tests/cluster_failover_test.ts": 13,
+  "tests/cli_test.ts": 10,
+  "tests/process_test.ts": 8,
+  "tests/semaphore_test.ts": 8,
+  "tests/rwlock_test.ts": 7,
+  "tests/outage_test.ts": 7,
+  "tests/resp_test.ts": 6,
+  "tests/cluster_harness_test.ts": 6,
+  "tests/unavailable_test.ts": 6,
 };
 const DEFAULT_SECONDS = 5;
+/**
+ * The files the older profiles run, each on every runtime: those whose
+ * paths depend on what the server has: the wake hub (`BLMPOP`, or `BLPOP`
+ * and a drain), the cluster (`CLUSTER SHARDS` or `SLOTS`, sharded pub/sub
+ * or polled lists), Sentinel, the lock and event scripts (`SPUBLISH` or
+ * a list), `WAITAOF`. The library takes the same paths on both older
+ * profiles (they differ in 6.2's commands, which it does not send), so
+ * the files are shared out between them, `compat_test.ts` (which checks
+ * the path taken) and the events on both, to keep the whole command well
+ * under 5 minutes.
+ */
+const MATRIX: Record<string, Profile[]> = {
+  "tests/compat_test.ts": ["6.2", "6.0"],
+  "tests/event_test.ts": ["6.2", "6.0"],
+  "tests/shared_client_test.ts": ["6.2"],
+  "tests/sentinel_test.ts": ["6.2"],
+  "tests/cluster_test.ts": ["6.2", "6.0"],
+  "tests/mutex_test.ts": ["6.0"],
+  "tests/semaphore_test.ts": ["6.0"],
+};
 /** Where the jobs' port ranges start, and end (exclusive). */
 const PORTS_BASE = 20_000;
 const PORTS_END = 32_768;
@@ -87,11 +132,12 @@ interface Plan {
   verbose: boolean;
 }
 
-/** One test file on one runtime. */
+/** One test file on one runtime, against one server profile. */
 interface Job {
   runtime: RuntimeName;
   file: string;
   weight: number;
+  profile: Profile;
 }
 
 /** How a job or a step ended. */
@@ -318,6 +364,17 @@ async function main(): Promise<number> {
     }
   }
   const jobCount = plan.jobs || (shared ? 1 : DEFAULT_JOBS);
+  let chosen: Profile;
+  try {
+    chosen = activeProfile();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    return 2;
+  }
+  // REDSYNC_REDIS_PROFILE given (or a shared server): that profile only.
+  const matrix = Deno.env.get("REDSYNC_REDIS_PROFILE") || shared
+    ? []
+    : PROFILES.filter((profile) => profile !== chosen);
   const files: string[] = [];
   for (const path of plan.paths) {
     for (const file of await testFiles(resolve(path))) {
@@ -372,40 +429,60 @@ async function main(): Promise<number> {
 
   const jobs: Job[] = [];
   for (const file of files) {
-    for (const runtime of plan.runtimes) {
-      jobs.push({
-        runtime,
-        file,
-        weight: SECONDS[file] ?? DEFAULT_SECONDS,
-      });
+    const extra = MATRIX[file] ?? [];
+    const profiles = [chosen, ...matrix.filter((p) => extra.includes(p))];
+    for (const profile of profiles) {
+      for (const runtime of plan.runtimes) {
+        jobs.push({
+          runtime,
+          file,
+          weight: SECONDS[file] ?? DEFAULT_SECONDS,
+          profile,
+        });
+      }
     }
   }
+  const byProfile = new Map<Profile, Counts>();
   // Slowest first; equal ones alternate runtimes (stable sort).
   jobs.sort((a, b) => b.weight - a.weight);
 
   const runJob = async (job: Job, ready: Prepared, ports: string) => {
     let server: RedisServer | undefined;
-    const label = `${job.runtime.padEnd(4)} ${job.file}`;
+    const tag = profileLabel(job.profile).trim();
+    const label = `${job.runtime.padEnd(4)} ${job.file}${tag ? ` ${tag}` : ""}`;
+    const counted = (outcome: Counts) => {
+      const total = byProfile.get(job.profile) ?? { passed: 0, failed: 0 };
+      total.passed += outcome.passed;
+      total.failed += outcome.failed;
+      byProfile.set(job.profile, total);
+    };
     try {
       let url = shared;
       if (!url) {
-        server = await startRedis({ portRange: ports });
+        server = await startRedis({ portRange: ports, profile: job.profile });
         servers.add(server);
         url = server.url;
       }
       const line = ready.commandFor(job.file, plan.filter);
       const outcome = await runCommand(
         line,
-        { ...baseEnv, REDIS_URL: url, REDSYNC_TEST_PORTS: ports },
+        {
+          ...baseEnv,
+          REDIS_URL: url,
+          REDSYNC_TEST_PORTS: ports,
+          REDSYNC_REDIS_PROFILE: job.profile,
+        },
         ready.counts,
       );
       if (interrupted) return;
       report(label, outcome, plan.verbose, line);
       times.push({ label, ms: outcome.ms });
       add(job.runtime, outcome);
+      counted(outcome);
     } catch (error) {
       console.log(`FAILED ${label}: ${error}`);
       add(job.runtime, { passed: 0, failed: 1, ok: false, ms: 0 });
+      counted({ passed: 0, failed: 1 });
     } finally {
       if (server) {
         servers.delete(server);
@@ -453,6 +530,17 @@ async function main(): Promise<number> {
   console.log(
     `${parts.join("; ")}; in ${seconds(performance.now() - started)}`,
   );
+  if (byProfile.size > 1 || chosen !== "7.0") {
+    console.log(
+      `profiles: ${
+        [...byProfile].map(([profile, t]) =>
+          `redis ${profile}${
+            profile === "7.0" ? "" : "-like"
+          }: ${t.passed} passed, ${t.failed} failed`
+        ).join("; ")
+      }`,
+    );
+  }
   const all = [...totals.values()];
   const passed = all.reduce((sum, t) => sum + t.passed, 0);
   const failed = all.reduce((sum, t) => sum + t.failed, 0);

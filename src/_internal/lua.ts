@@ -30,15 +30,17 @@ end
 -- list per hub for all primitives, not a KEYS entry: no slots to respect
 -- there); for a cluster client's hub (its id starts with '~') the sharded
 -- pub/sub channel 'prefix:{name}:wake:' .. hubId, in the primitive's slot,
--- which touches no key. The caller's client passes wake_prefix, and every
--- client of one server uses the same rule.
+-- which touches no key, or, where the server has no SPUBLISH (before Redis
+-- 7.0, or denied by ACL), the list of that name, which the hub then polls.
+-- The caller's client passes wake_prefix, and every client of one server
+-- uses the same rule.
 local function wake(wake_prefix, id, message, ttl)
   local hub = string.match(id, '^(.-)%.')
   if not hub then return end
   local list = wake_prefix .. hub
   if string.byte(hub, 1) == 126 then
-    redis.call('SPUBLISH', list, id .. '|' .. message)
-    return
+    local sent = redis.pcall('SPUBLISH', list, id .. '|' .. message)
+    if type(sent) ~= 'table' or not sent.err then return end
   end
   -- A new list (the hub popped the last one) has no TTL yet: set it.
   if redis.call('RPUSH', list, id .. '|' .. message) == 1 then

@@ -1,10 +1,12 @@
 /**
  * Command classification on the hot path: which commands block their
  * connection (they go to a connection of their own), and which would turn
- * it into a subscriber (refused: replies would come out of order).
+ * it into a subscriber (refused: replies would come out of order); and the
+ * answer that says a server has no such command (feature detection).
  *
  * @module
  */
+import { RedisReplyError } from "../errors.ts";
 import type { RedisArg } from "../resp/types.ts";
 
 /**
@@ -135,4 +137,38 @@ export function stateCommandRefusal(
     return undefined;
   }
   return STATE_COMMANDS.get(upper);
+}
+
+/**
+ * The server has no such command or subcommand, or this user may not run
+ * it: `ERR unknown command` / `unknown subcommand` (an older server, or
+ * one that renamed it away) or `NOPERM ... permissions to run` (an ACL
+ * rule). The library then takes its fallback path (`BLPOP` for `BLMPOP`,
+ * `CLUSTER SLOTS` for `CLUSTER SHARDS`, lists for sharded pub/sub). A
+ * `NOPERM` about keys or channels is not this.
+ */
+export function lacksCommand(error: unknown): boolean {
+  if (!(error instanceof RedisReplyError)) return false;
+  if (error.code === "NOPERM") {
+    return /permissions? to run/i.test(error.message);
+  }
+  return /unknown (sub)?command/i.test(error.message);
+}
+
+/**
+ * The error for `WAITAOF` (`durability.aof`) on a server that lacks it: it
+ * names the option and the versions that have it. Other errors unchanged.
+ */
+export function unsupportedWait(
+  wait: readonly RedisArg[],
+  error: unknown,
+): unknown {
+  if (String(wait[0]).toUpperCase() !== "WAITAOF" || !lacksCommand(error)) {
+    return error;
+  }
+  const reply = error as RedisReplyError;
+  return new RedisReplyError(
+    `${reply.code} durability.aof needs WAITAOF (Redis 7.2, Valkey 7.2 and later), which this server does not have or does not let this user run; use durability without aof (WAIT) (the server answered: ${reply.message})`,
+    { cause: error },
+  );
 }

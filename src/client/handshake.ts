@@ -131,7 +131,7 @@ function checkVersion(
   if (!match) return undefined;
   if (Number(match[1]) >= MIN_REDIS_MAJOR) return Number(match[1]);
   throw new ConnectionError(
-    `Cannot connect to ${options.display}: Redis ${MIN_REDIS_MAJOR}.0 or later is required, and this server runs ${
+    `Cannot connect to ${options.display}: Redis ${MIN_REDIS_MAJOR}.0 or later is required (Lua scripts that replicate their effects, CLIENT UNBLOCK), and this server runs ${
       match[0].slice("redis_version:".length)
     }`,
   );

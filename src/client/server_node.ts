@@ -6,6 +6,7 @@
  * @module
  */
 import { BlockingPool, waitOn } from "./blocking.ts";
+import { unsupportedWait } from "./commands.ts";
 import type { Connection } from "./connection.ts";
 import { MainLink } from "./main_link.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -133,7 +134,9 @@ export class ServerNode {
         this.options.commandTimeoutMs,
         (id) =>
           this.#pool.run(["CLIENT", "UNBLOCK", id, "ERROR"], false, undefined),
-      );
+      ).catch((error) => {
+        throw unsupportedWait(wait, error);
+      });
       waited.catch(() => {}); // the write's error is the one reported
       return { args, write, waited };
     };

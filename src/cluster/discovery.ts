@@ -1,13 +1,16 @@
 /**
- * Reading the slot map: `CLUSTER SHARDS` (Redis 7), or `CLUSTER SLOTS` on
- * older servers, asked of the nodes the client is connected to, then of the
- * seed nodes on connections of their own, until one answers.
+ * Reading the slot map: `CLUSTER SHARDS` (Redis 7), or `CLUSTER SLOTS`
+ * where a node answers that it has no `CLUSTER SHARDS` (older servers, or
+ * denied by ACL: remembered per node address, so it is asked once), asked
+ * of the nodes the client is connected to, then of the seed nodes on
+ * connections of their own, until one answers.
  *
  * @module
  */
 import { abortable } from "../_internal/async.ts";
 import { ConnectionError, RedisReplyError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
+import { lacksCommand } from "../client/commands.ts";
 import { Connection } from "../client/connection.ts";
 import type { ResolvedOptions } from "../client/options.ts";
 import { fixedTarget, type Target } from "../client/target.ts";
@@ -41,24 +44,43 @@ class NotClusterError extends ConnectionError {
   }
 }
 
-/** Asks one node for the map. */
-async function ask(source: LayoutSource, tls: boolean): Promise<SlotMap> {
+/**
+ * Per client (its resolved `cluster` option): the addresses of the nodes
+ * found without `CLUSTER SHARDS`, asked `CLUSTER SLOTS` from then on.
+ */
+const NO_SHARDS = new WeakMap<ResolvedCluster, Set<string>>();
+
+/** Asks one node for the map; `noShards`: nodes without `CLUSTER SHARDS`. */
+async function ask(
+  source: LayoutSource,
+  tls: boolean,
+  noShards: Set<string>,
+): Promise<SlotMap> {
   const host = source.target.hostname;
+  const address = addressOf(source.target);
   try {
-    return parseClusterShards(await source.send(["CLUSTER", "SHARDS"]), host, {
-      tls,
-    });
+    if (!noShards.has(address)) {
+      try {
+        const reply = await source.send(["CLUSTER", "SHARDS"]);
+        return parseClusterShards(reply, host, { tls });
+      } catch (error) {
+        if (!lacksCommand(error)) throw error;
+        // Before Redis 7.0 (or denied by ACL).
+        noShards.add(address);
+      }
+    }
+    return parseClusterSlots(await source.send(["CLUSTER", "SLOTS"]), host);
   } catch (error) {
-    if (!(error instanceof RedisReplyError)) throw error;
-    if (/cluster support disabled/i.test(error.message)) {
+    if (
+      error instanceof RedisReplyError &&
+      /cluster support disabled/i.test(error.message)
+    ) {
       throw new NotClusterError(
-        `${addressOf(source.target)} is not in cluster mode (${error.message})`,
+        `${address} is not in cluster mode (${error.message})`,
         { cause: error },
       );
     }
-    if (!/unknown (sub)?command/i.test(error.message)) throw error;
-    // Before Redis 7.0.
-    return parseClusterSlots(await source.send(["CLUSTER", "SLOTS"]), host);
+    throw error;
   }
 }
 
@@ -72,6 +94,8 @@ export async function readLayout(
   sources: LayoutSource[],
   signal: AbortSignal,
 ): Promise<Layout> {
+  let noShards = NO_SHARDS.get(cluster);
+  if (!noShards) NO_SHARDS.set(cluster, noShards = new Set());
   let lastError: unknown;
   const seeds = cluster.seeds.map((seed) => cluster.natMap?.(seed) ?? seed);
   const all: (LayoutSource | Target)[] = [...sources, ...seeds];
@@ -79,8 +103,11 @@ export async function readLayout(
     if (signal.aborted) break;
     try {
       const map = "send" in source
-        ? await abortable(ask(source, options.tls !== undefined), signal)
-        : await askSeed(options, source, signal);
+        ? await abortable(
+          ask(source, options.tls !== undefined, noShards),
+          signal,
+        )
+        : await askSeed(options, source, signal, noShards);
       if (map.primaries.length === 0) {
         throw new ConnectionError(
           `${
@@ -114,6 +141,7 @@ async function askSeed(
   options: ResolvedOptions,
   seed: Target,
   signal: AbortSignal,
+  noShards: Set<string>,
 ): Promise<SlotMap> {
   const connection = await Connection.open(
     {
@@ -129,6 +157,7 @@ async function askSeed(
       ask(
         { target: seed, send: (args) => connection.request(args) },
         options.tls !== undefined,
+        noShards,
       ),
       signal,
     );

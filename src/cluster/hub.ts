@@ -17,9 +17,12 @@
  * the subscriber's connection dropped, the server dropped the channel (its
  * slot moved), or the slot map gave the slot to another node.
  *
- * Servers before Redis 7.0 have no sharded pub/sub: there the hub's ids
- * have no `~`, scripts append to lists as on one server, and the hub polls
- * the lists its waiters listen on (`LPOP`, every `POLL_MS`).
+ * Servers before Redis 7.0 have no sharded pub/sub (nor one that renamed
+ * it away, or a user denied it by ACL): a script there finds `SPUBLISH`
+ * refused and appends to the list of that name instead, and the hub, once
+ * a node answered its `SSUBSCRIBE` that way (remembered per node), polls
+ * the lists that node serves (`poller.ts`). No version is asked: the
+ * server's answers decide, and a 7.0 node costs nothing more.
  *
  * @module
  */
@@ -36,14 +39,16 @@ import type { ResolvedOptions } from "../client/options.ts";
 import { fixedTarget, type Target } from "../client/target.ts";
 import type { WakeSource } from "../client/topology.ts";
 import { LINGER_MS } from "../client/wake_hub.ts";
+import { lacksCommand } from "../client/commands.ts";
+import { Poller } from "./poller.ts";
 import { addressOf } from "./redirect.ts";
 
 /** What the hub needs of the cluster topology. */
 export interface ClusterHubHooks {
   /** The primary serving `key`'s slot now (after `natMap`), if known. */
   ownerOf(key: string): Target | undefined;
-  /** Pops up to 1,000 messages of the list `key` (routed; polling only). */
-  sweep(key: string, signal: AbortSignal): Promise<RedisReply>;
+  /** Pops the messages of the list `key` (routed; polling only). */
+  sweep(key: string, signal: AbortSignal): Promise<string[]>;
   /** Asks for a slot-map refresh. */
   refresh(): void;
 }
@@ -52,8 +57,6 @@ export interface ClusterHubHooks {
 const TICK_MS = 1_000;
 /** A subscriber that sent nothing for this long is pinged, in ms. */
 const PING_AFTER_MS = 5_000;
-/** Lists polled this often when the server has no sharded pub/sub. */
-const POLL_MS = 100;
 
 interface ListState {
   listeners: number;
@@ -61,8 +64,6 @@ interface ListState {
   /** The subscriber it is subscribed on (or being subscribed). */
   on: Subscriber | undefined;
   confirmed: boolean;
-  sweeping: boolean;
-  again: boolean;
 }
 
 /** What a subscriber's next answer will be about. */
@@ -92,30 +93,30 @@ export class ClusterHub implements WakeSource {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryDelays = backoff({ minMs: 50, maxMs: 2_000, jitter: 0.5 });
   readonly #tick: ReturnType<typeof setInterval>;
-  /** The servers have no sharded pub/sub (before 7.0): lists are polled. */
-  readonly #polling: boolean;
+  /** Lists on nodes without sharded pub/sub. */
+  readonly #poller: Poller;
   #closed = false;
   readonly #stop = new AbortController();
   #lastError: unknown;
 
-  /** `pubsub`: the servers have sharded pub/sub (Redis 7.0 and later). */
-  constructor(
-    options: ResolvedOptions,
-    hooks: ClusterHubHooks,
-    pubsub: boolean,
-  ) {
+  constructor(options: ResolvedOptions, hooks: ClusterHubHooks) {
     this.#options = options;
     this.#hooks = hooks;
-    this.#polling = !pubsub;
-    this.id = (pubsub ? "~" : "") + randomHubId();
+    this.id = "~" + randomHubId();
     this.#mailboxes = new Mailboxes(this.id, {
       listen: (key) => this.#listen(key),
       leave: (key) => this.#leave(key),
     });
-    this.#tick = setInterval(
-      () => this.#watch(),
-      this.#polling ? POLL_MS : TICK_MS,
-    );
+    this.#poller = new Poller({
+      sweep: hooks.sweep,
+      deliver: (element) => this.#mailboxes.deliver(element),
+      failed: (key, error) => {
+        // Lost with a connection, or the slot moved: its waiters re-check.
+        this.#lastError = error;
+        this.#mailboxes.rearm(new Set([key]));
+      },
+    }, this.#stop.signal);
+    this.#tick = setInterval(() => this.#watch(), TICK_MS);
   }
 
   get connections(): number {
@@ -142,8 +143,6 @@ export class ClusterHub implements WakeSource {
       idleSince: 0,
       on: undefined,
       confirmed: false,
-      sweeping: false,
-      again: false,
     });
     this.#subscribe(key);
   }
@@ -157,15 +156,16 @@ export class ClusterHub implements WakeSource {
   #subscribe(key: string): void {
     const list = this.#lists.get(key);
     if (!list || list.on || this.#closed) return;
-    if (this.#polling) {
-      this.#sweep(key);
-      return;
-    }
     const owner = this.#hooks.ownerOf(key);
     if (!owner) {
       this.#orphan(key);
       return;
     }
+    if (this.#poller.lacking(addressOf(owner))) {
+      this.#poller.add(key);
+      return;
+    }
+    this.#poller.delete(key);
     const sub = this.#subscriber(owner);
     list.on = sub;
     list.confirmed = false;
@@ -262,6 +262,14 @@ export class ClusterHub implements WakeSource {
       const head = sub.expected.shift();
       if (head?.kind !== "ssubscribe") return;
       sub.channels.delete(head.key);
+      if (lacksCommand(frame)) {
+        // No sharded pub/sub on this node: its scripts append to the lists.
+        this.#poller.markLacking(sub.address);
+        const list = this.#lists.get(head.key);
+        if (list?.on === sub) list.on = undefined;
+        this.#subscribe(head.key);
+        return;
+      }
       // MOVED (the map was stale), CLUSTERDOWN, ...: again, after a refresh.
       this.#lastError = frame;
       this.#hooks.refresh();
@@ -295,36 +303,15 @@ export class ClusterHub implements WakeSource {
     }
   }
 
-  /** Polling: pops `key`'s messages and hands them out (one pop at a time). */
-  #sweep(key: string): void {
-    const list = this.#lists.get(key);
-    if (!list || this.#closed) return;
-    if (list.sweeping) {
-      list.again = true;
-      return;
-    }
-    list.sweeping = true;
-    (async () => {
-      do {
-        list.again = false;
-        const reply = await this.#hooks.sweep(key, this.#stop.signal);
-        // LPOP key count: [element, ...] or null
-        const elements = Array.isArray(reply) ? reply as string[] : [];
-        for (const element of elements) this.#mailboxes.deliver(element);
-        if (elements.length >= 1_000) list.again = true;
-      } while (list.again && !this.#closed);
-    })().catch((error) => {
-      // Lost with a connection, or the slot moved: its waiters re-check.
-      this.#lastError = error;
-      this.#mailboxes.rearm(new Set([key]));
-    }).finally(() => list.sweeping = false);
-  }
-
   /** The slot map changed: lists whose slot moved follow it. */
   remap(): void {
     for (const [key, list] of this.#lists) {
       const sub = list.on;
-      if (!sub) continue;
+      if (!sub) {
+        // Polled: its new owner may have sharded pub/sub.
+        if (this.#poller.has(key)) this.#subscribe(key);
+        continue;
+      }
       const owner = this.#hooks.ownerOf(key);
       if (owner && addressOf(owner) === sub.address) continue;
       if (sub.connection && sub.channels.has(key)) {
@@ -342,12 +329,10 @@ export class ClusterHub implements WakeSource {
   #watch(): void {
     const now = performance.now();
     for (const [key, list] of this.#lists) {
-      if (list.listeners > 0 || now - list.idleSince < LINGER_MS) {
-        if (this.#polling) this.#sweep(key);
-        continue;
-      }
+      if (list.listeners > 0 || now - list.idleSince < LINGER_MS) continue;
       this.#lists.delete(key);
       this.#orphans.delete(key);
+      this.#poller.delete(key);
       const sub = list.on;
       if (sub?.channels.delete(key)) this.#write(sub, "sunsubscribe", key);
     }
@@ -384,6 +369,7 @@ export class ClusterHub implements WakeSource {
     this.#closed = true;
     this.#stop.abort();
     clearInterval(this.#tick);
+    this.#poller.close();
     clearTimeout(this.#retryTimer);
     this.#mailboxes.close(
       new ConnectionError(`Client for ${this.#options.display} is closed`, {

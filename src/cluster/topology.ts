@@ -30,6 +30,7 @@ import { ClusterHub } from "./hub.ts";
 import type { ResolvedCluster } from "./options.ts";
 import { addressOf, redirectOf } from "./redirect.ts";
 import { Refresher } from "./refresher.ts";
+import { sweeper } from "./poller.ts";
 import { keySlot, SLOTS } from "./slot.ts";
 
 /** How often the health of the nodes is looked at, in milliseconds. */
@@ -169,13 +170,12 @@ export class ClusterTopology implements Topology {
   }
 
   hub(): WakeSource {
-    // Sharded pub/sub came with Redis 7.0 (an unknown version: assumed).
-    const major = this.#anyNode()?.server.connection?.major;
+    // Sharded pub/sub, or lists polled on nodes found without it.
     return this.#hub ??= new ClusterHub(this.#options, {
       ownerOf: (key) => this.#owners[keySlot(key)]?.target,
-      sweep: (key, signal) => this.request(["LPOP", key, 1_000], false, signal),
+      sweep: sweeper((args, signal) => this.request(args, false, signal)),
       refresh: () => this.#refresher.soon(),
-    }, major === undefined || major >= 7);
+    });
   }
 
   onReconnect(listener: () => void): () => void {
