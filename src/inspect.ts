@@ -14,6 +14,7 @@ import { ConnectionError } from "./errors.ts";
 import {
   AUTO_EVENT_KEYS,
   checkName,
+  DEFAULT_PREFIX,
   keysFor,
   keysOf,
   LOCK_KEY_SUFFIXES,
@@ -116,7 +117,7 @@ export async function inspect(
 ): Promise<LockInfo> {
   checkClient("inspect a lock", client);
   checkName("inspect", name);
-  const { prefix = "redsync" } = options;
+  const { prefix = DEFAULT_PREFIX } = options;
   const reply = await INFO.run(client, keysOf(prefix, name).script);
   const [serverTime, permits, flat, waiters, queued, ttls, notes, kind] = reply;
   const holders: HolderInfo[] = [];
@@ -181,7 +182,7 @@ export async function listPrimitives(
   options: { prefix?: string; limit?: number; signal?: AbortSignal } = {},
 ): Promise<PrimitiveSummary[]> {
   checkClient("list primitives", client);
-  const { prefix = "redsync", limit = 10_000, signal } = options;
+  const { prefix = DEFAULT_PREFIX, limit = 10_000, signal } = options;
   signal?.throwIfAborted();
   // A closed cluster client knows no primary: fail as its commands do.
   if (client.closed) {
@@ -287,7 +288,7 @@ export async function forceRelease(
   options: { id?: string; prefix?: string } = {},
 ): Promise<string[]> {
   checkClient("force a release", client);
-  const { id, prefix = "redsync" } = options;
+  const { id, prefix = DEFAULT_PREFIX } = options;
   const info = await inspect(client, name, { prefix });
   const ids = id === undefined
     ? info.holders.map((h) => h.id)

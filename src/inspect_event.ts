@@ -9,6 +9,7 @@ import { checkClient, type RedisClient } from "./client/client.ts";
 import {
   AUTO_EVENT_KEYS,
   checkName,
+  DEFAULT_PREFIX,
   keyBase,
   MANUAL_EVENT_KEYS,
 } from "./locks/keys.ts";
@@ -116,7 +117,7 @@ export async function inspectEvent(
 ): Promise<EventState> {
   checkClient("inspect an event", client);
   checkName("inspect", name);
-  const { prefix = "redsync" } = options;
+  const { prefix = DEFAULT_PREFIX } = options;
   const base = keyBase(prefix, name);
   if (kind === "manual-reset-event") {
     const keys = MANUAL_EVENT_KEYS.map((suffix) => `${base}:${suffix}`);

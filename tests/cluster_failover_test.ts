@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { connect, Mutex, type RedisClient, Semaphore } from "../mod.ts";
 import { startCluster } from "../harness/cluster.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const PERMITS = 2;
 
 interface Contention {

@@ -14,8 +14,7 @@ import {
 import { startCluster } from "../harness/cluster.ts";
 import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
-
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
+import { unique } from "./_names.ts";
 
 test(
   "cluster: commands reach the owner of their slot; locks and events work across slots",

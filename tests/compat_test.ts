@@ -27,9 +27,9 @@ import {
 } from "../harness/profiles.ts";
 import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { until } from "./_until.ts";
 
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const profile = activeProfile();
 
 /** `cmdstat_<name>:calls=N` of an `INFO commandstats` reply (0: never). */

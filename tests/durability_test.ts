@@ -20,9 +20,9 @@ import { startRedis } from "../harness/server.ts";
 import { keysOf } from "../src/locks/keys.ts";
 import { EXTEND } from "../src/locks/state_scripts.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { until } from "./_until.ts";
 
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function replicated() {

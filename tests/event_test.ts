@@ -4,10 +4,10 @@ import { AutoResetEvent, connect, ManualResetEvent } from "../mod.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const workerFile = fileURLToPath(
   new URL("./_event_worker.ts", import.meta.url),
 );

@@ -7,10 +7,10 @@ import { keySlot } from "../src/cluster/slot.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const workerFile = fileURLToPath(
   new URL("./_fence_worker.ts", import.meta.url),
 );

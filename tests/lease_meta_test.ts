@@ -19,10 +19,10 @@ import {
 } from "../mod.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 /** The fields of `p:{name}:<suffix>` (a hash), as an object. */
 async function hash(

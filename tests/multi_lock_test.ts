@@ -16,8 +16,8 @@ import {
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 const workerFile = fileURLToPath(
   new URL("./_multi_worker.ts", import.meta.url),
 );

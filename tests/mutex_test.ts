@@ -22,10 +22,10 @@ import {
 } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 /** Entries in the queue of the mutex `name` (default prefix). */
 async function queued(redis: RedisClient, name: string): Promise<number> {

@@ -11,10 +11,10 @@ import {
 } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 test("observe: a lease's life is reported as typed events, to the logger and to metrics", async () => {
   await using redis = await connect(url);

@@ -19,9 +19,10 @@ import { internalsOf } from "../src/client/client.ts";
 import { defaultConnector } from "../src/transport/mod.ts";
 import { type RedisServer, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { namer } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
-const unique = (label: string) => `redlock:${label}:${crypto.randomUUID()}`;
+const unique = namer("redlock");
 
 /** Private servers, and every client opened to them; disposing ends all. */
 interface Servers extends AsyncDisposable {

@@ -8,10 +8,10 @@ import { internalsOf } from "../src/client/client.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { startProxy } from "../harness/proxy.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 test("reliability: a waiter that vanished while queued holds a grant only until its heartbeat lapses, not a whole lease", async () => {
   await using redis = await connect(url);

@@ -14,10 +14,11 @@ import { ReadWriteLock } from "../src/locks/rw_lock.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { type Script, startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
+import { namer } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `rw:${label}:${crypto.randomUUID()}`;
+const unique = namer("rw");
 const workerFile = fileURLToPath(new URL("./_rw_worker.ts", import.meta.url));
 const WRITE = 100_000;
 

@@ -11,10 +11,10 @@ import {
 import { internalsOf } from "../src/client/client.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 /** Waits until `n` acquires queue for `name` (default prefix). */
 async function queued(

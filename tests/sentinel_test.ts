@@ -6,9 +6,8 @@ import assert from "node:assert/strict";
 import { connect, ConnectionError, Mutex, Semaphore } from "../mod.ts";
 import { startSentinels } from "../harness/sentinel.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
-
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 test(
   "sentinel: connects to the primary the sentinels name; bad names and unreachable sentinels are clear errors",

@@ -18,11 +18,11 @@ import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { startProxy } from "../harness/proxy.ts";
 import { profileHas } from "../harness/profiles.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 import { defaultConnector } from "../src/transport/mod.ts";
 
 const url = sharedRedisUrl();
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 /** Connections the server has open under `clientName` (`CLIENT LIST`). */
 async function connectionsNamed(

@@ -13,9 +13,8 @@ import {
 import { unavailable } from "../src/_internal/transient.ts";
 import { startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
+import { unique } from "./_names.ts";
 import { until } from "./_until.ts";
-
-const unique = (label: string) => `${label}:${crypto.randomUUID()}`;
 
 /** `error` is the typed error for `code`, never a raw reply error. */
 function assertUnavailable(what: string, error: unknown, code?: string) {

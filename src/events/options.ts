@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { checkName, keyBase } from "../locks/keys.ts";
+import { checkName, DEFAULT_PREFIX, keyBase } from "../locks/keys.ts";
 import { checkInteger, checkOptionsObject } from "../_internal/validate.ts";
 
 /** Options of `ManualResetEvent` and `AutoResetEvent`. */
@@ -47,7 +47,7 @@ export function resolveEventOptions(
   checkName(action, name);
   checkOptionsObject(action, options);
   const {
-    prefix = "redsync",
+    prefix = DEFAULT_PREFIX,
     ttlMs = 86_400_000,
     waiterTtlMs = 10_000,
     maxPending = 10_000,

@@ -14,6 +14,9 @@ import { internalsOf, type RedisClient } from "../client/client.ts";
 /** Longest accepted name, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 1024;
 
+/** The key prefix of every primitive whose options give none. */
+export const DEFAULT_PREFIX = "redsync";
+
 /**
  * The part every key of one primitive starts with. With `Q` = `prefix:` (or
  * nothing when the prefix is empty):

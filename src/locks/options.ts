@@ -12,7 +12,7 @@ import {
   checkOptionalObjects,
   checkOptionsObject,
 } from "../_internal/validate.ts";
-import { MAX_NAME_LENGTH } from "./keys.ts";
+import { DEFAULT_PREFIX, MAX_NAME_LENGTH } from "./keys.ts";
 import {
   type DurabilityOptions,
   type ResolvedDurability,
@@ -148,7 +148,7 @@ export function resolveLockOptions(
     leaseMs = 30_000,
     renew = true,
     onLost,
-    prefix = "redsync",
+    prefix = DEFAULT_PREFIX,
     wait = "blocking",
     waiterTtlMs = 10_000,
     logger,

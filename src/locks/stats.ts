@@ -12,7 +12,7 @@ import type { Closable } from "../client/client_options.ts";
 import type { LockLogger, Observer } from "../observe.ts";
 import { Script } from "../client/script.ts";
 import { LUA_BASICS } from "../_internal/lua.ts";
-import { contendedKey } from "./keys.ts";
+import { contendedKey, DEFAULT_PREFIX } from "./keys.ts";
 
 /**
  * Waiting statistics: marks a primitive as contended until a deadline (its
@@ -108,7 +108,7 @@ export async function contended(
   client: RedisClient,
   options: { prefix?: string } = {},
 ): Promise<string[]> {
-  const { prefix = "redsync" } = options;
+  const { prefix = DEFAULT_PREFIX } = options;
   return await CONTENDED_LIST.run(client, [contendedKey(prefix)]);
 }
 

@@ -13,7 +13,7 @@ import {
   checkOptionalObjects,
   checkOptionsObject,
 } from "../_internal/validate.ts";
-import { MAX_NAME_LENGTH } from "../locks/keys.ts";
+import { DEFAULT_PREFIX, MAX_NAME_LENGTH } from "../locks/keys.ts";
 import type { LockLogger, LockMetrics } from "../observe.ts";
 
 /** Options of a {@linkcode Redlock}. */
@@ -122,7 +122,7 @@ export function resolveRedlockOptions(
     driftMs = 2,
     retryDelayMs = 200,
     retryJitter = 0.5,
-    prefix = "redsync",
+    prefix = DEFAULT_PREFIX,
     onLost,
     logger,
     metrics,
