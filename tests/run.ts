@@ -22,7 +22,7 @@
  * there is no matrix (the shared server is what it is).
  *
  * ```sh
- * deno task test                                # everything, ~4 min on 2 cores
+ * deno task test                                # everything, ~3.5 min on 2 cores
  * deno task test --runtime deno                 # one runtime
  * deno task test tests/mutex_test.ts            # one file, on all three
  * deno task test --runtime bun --filter abort tests/mutex_test.ts
