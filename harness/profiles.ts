@@ -7,8 +7,8 @@
  * subcommand cannot be renamed, so it is denied to the `default` user by
  * an ACL rule (`-cluster|shards`: the server answers `NOPERM`). Syntax that
  * older versions lack on commands they have (`LPOP key count`, `ZADD GT`,
- * `SET GET`, ...) cannot be taken away: the README says what the library
- * uses of it.
+ * `SET GET`, ...) cannot be taken away: docs/compatibility.md says what the
+ * library uses of it.
  *
  * The profile comes from `REDSYNC_REDIS_PROFILE` (`tests/run.ts` sets it
  * for the matrix's jobs), or from an option of `startRedis`, `startCluster`

@@ -132,8 +132,9 @@ export interface LockLogger {
 }
 
 /**
- * Numbers operators chart. Every method is optional; see the README for
- * feeding them into Prometheus or OpenTelemetry.
+ * Numbers operators chart. Every method is optional; see
+ * docs/observability.md for feeding them into Prometheus or OpenTelemetry
+ * (`@redsync/core/otel`).
  *
  * @example Count lost leases and record wait times
  * ```ts

@@ -1,5 +1,6 @@
 /**
- * Every ```ts and ```js block of README.md runs as written, each as a script
+ * Every ```ts and ```js block of the documentation ({@linkcode DOCS}:
+ * README.md, CONTRIBUTING.md and docs/*.md) runs as written, each as a script
  * in a child process of this same runtime, against this file's own Redis
  * (`REDIS_URL`, which `connect()` with no argument reads). Only the import
  * specifier changes: `@redsync/core` (or `jsr:@redsync/core`) becomes this
@@ -29,16 +30,19 @@
  * - `needs sentinel`, `needs cluster`, `fragment`: not run (the reason is
  *   printed); on Deno still type-checked, like every `ts` block.
  *
+ * The relative links of those files (to each other, to headings, to files of
+ * the repository) must lead somewhere: a heading's anchor is GitHub's.
+ *
  * @module
  */
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
@@ -89,6 +93,8 @@ const OTHER_KEYS = new Set([
 ]);
 
 interface Example {
+  /** The file it is in, relative to the repository (`docs/locks.md`). */
+  file: string;
   /** 1-based line of the opening fence. */
   line: number;
   /** The heading it sits under. */
@@ -103,8 +109,8 @@ interface Example {
   name: string;
 }
 
-/** The README's ts/js blocks with their marks; throws on an unknown key. */
-function extract(markdown: string): Example[] {
+/** A file's ts/js blocks with their marks; throws on an unknown key. */
+function extract(file: string, markdown: string): Example[] {
   const lines = markdown.split("\n");
   const examples: Example[] = [];
   let section = "";
@@ -114,7 +120,7 @@ function extract(markdown: string): Example[] {
     const fence = /^```(\w*)\s*$/.exec(lines[i]);
     if (!fence) continue;
     const end = lines.findIndex((l, j) => j > i && /^```\s*$/.test(l));
-    assert.ok(end > i, `README.md:${i + 1}: a code block that never ends`);
+    assert.ok(end > i, `${file}:${i + 1}: a code block that never ends`);
     const language = fence[1];
     if (!["ts", "js", "typescript", "javascript"].includes(language)) {
       i = end;
@@ -135,7 +141,7 @@ function extract(markdown: string): Example[] {
       } else if (key in SKIP_KEYS || OTHER_KEYS.has(key)) keys.add(key);
       else {
         throw new Error(
-          `README.md:${previous + 1}: unknown example key "${key}" (known: ${
+          `${file}:${previous + 1}: unknown example key "${key}" (known: ${
             [...RUNTIME_KEYS, ...Object.keys(SKIP_KEYS), ...OTHER_KEYS].join(
               ", ",
             )
@@ -146,6 +152,7 @@ function extract(markdown: string): Example[] {
     if (runtimes.size === 0) { for (const r of RUNTIME_KEYS) runtimes.add(r); }
     const skipKey = [...keys].find((key) => key in SKIP_KEYS);
     examples.push({
+      file,
       line: i + 1,
       section,
       extension: language.startsWith("t") ? "ts" : "js",
@@ -153,7 +160,9 @@ function extract(markdown: string): Example[] {
       runtimes,
       keys,
       skip: skipKey === undefined ? undefined : SKIP_KEYS[skipKey],
-      name: `example_${String(i + 1).padStart(4, "0")}`,
+      name: `example_${file.replace(/\.md$/, "").replace(/\W/g, "_")}_${
+        String(i + 1).padStart(4, "0")
+      }`,
     });
     i = end;
   }
@@ -194,8 +203,17 @@ globalThis.fetch = (input, init) => {
 `;
 
 const url = sharedRedisUrl();
-const README = readFileSync(join(ROOT, "README.md"), "utf8");
-const EXAMPLES = extract(README);
+/** The documentation whose blocks run, relative to the repository. */
+const DOCS = [
+  "README.md",
+  ...(existsSync(join(ROOT, "CONTRIBUTING.md")) ? ["CONTRIBUTING.md"] : []),
+  ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).sort()
+    .map((f) => `docs/${f}`),
+];
+const TEXTS = new Map(
+  DOCS.map((file) => [file, readFileSync(join(ROOT, file), "utf8")]),
+);
+const EXAMPLES = DOCS.flatMap((file) => extract(file, TEXTS.get(file)!));
 
 /** Runs a tool to completion; rejects with its output when it fails. */
 function tool(command: string, args: string[], cwd: string): Promise<void> {
@@ -386,7 +404,8 @@ async function askServer(
 }
 
 for (const example of EXAMPLES) {
-  const title = `README example at line ${example.line} ("${example.section}")`;
+  const title =
+    `${example.file} example at line ${example.line} ("${example.section}")`;
   if (example.skip !== undefined) {
     console.log(`${title}: not run, ${example.skip}`);
     continue;
@@ -419,6 +438,62 @@ test("README examples: every block is marked or runs, and the marks are known", 
   assert.ok(EXAMPLES.length >= 15, `only ${EXAMPLES.length} blocks found`);
   const skipped = EXAMPLES.filter((e) => e.skip !== undefined);
   assert.ok(skipped.length <= 3, `${skipped.length} blocks are not run`);
+  const front = EXAMPLES.filter((e) => e.file === "README.md" && !e.skip);
+  assert.ok(front.length >= 3, `README.md runs only ${front.length} blocks`);
+});
+
+/** GitHub's anchors for a markdown file's headings (outside code blocks). */
+function anchors(markdown: string): Set<string> {
+  const found = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const line of withoutCode(markdown).split("\n")) {
+    const heading = /^#+\s+(.*?)\s*$/.exec(line);
+    if (!heading) continue;
+    const slug = heading[1].toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "")
+      .replace(/ /g, "-");
+    const count = seen.get(slug) ?? 0;
+    seen.set(slug, count + 1);
+    found.add(count === 0 ? slug : `${slug}-${count}`);
+  }
+  return found;
+}
+
+/** The markdown with its fenced blocks blanked (lines kept) and code spans cut. */
+function withoutCode(markdown: string): string {
+  let fenced = false;
+  return markdown.split("\n").map((line) => {
+    if (/^```/.test(line)) {
+      fenced = !fenced;
+      return "";
+    }
+    return fenced ? "" : line.replace(/`[^`]*`/g, "``");
+  }).join("\n");
+}
+
+test("README and docs: relative links lead to a file and, with #, a heading", () => {
+  const broken: string[] = [];
+  for (const [file, markdown] of TEXTS) {
+    for (const match of withoutCode(markdown).matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = match[1];
+      if (/^[a-z]+:/i.test(target)) continue; // https:, mailto:
+      const [path, anchor] = target.split("#", 2);
+      const resolved = path === ""
+        ? file
+        : posix.normalize(posix.join(posix.dirname(file), path));
+      const text = resolved === file ? markdown : TEXTS.get(resolved) ??
+        (existsSync(join(ROOT, resolved)) && resolved.endsWith(".md")
+          ? readFileSync(join(ROOT, resolved), "utf8")
+          : undefined);
+      if (!existsSync(join(ROOT, resolved))) {
+        broken.push(`${file}: ${target} (no file ${resolved})`);
+      } else if (anchor !== undefined) {
+        if (text === undefined || !anchors(text).has(anchor)) {
+          broken.push(`${file}: ${target} (no heading #${anchor})`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
 });
 
 if (runtime === "deno") {

@@ -28,7 +28,7 @@
  * - `package.json` (name and version from `deno.json`, `type: module`,
  *   `exports` with `types`/`import`/`require`, `typesVersions` for
  *   TypeScript's old `node` resolution, `engines: node >= 20`, no
- *   dependencies), `README.md`, `LICENSE`. `npx @arethetypeswrong/cli` on
+ *   dependencies), `README.md`, `docs/`, `LICENSE`. `npx @arethetypeswrong/cli` on
  *   the tarball finds no problem.
  *
  * Why esbuild and not `@deno/dnt`: dnt comes from JSR, which CI cannot reach
@@ -334,7 +334,7 @@ function packageJson(meta: DenoJson): Record<string, unknown> {
     typesVersions: { "*": typesVersions },
     exports,
     bin: { redsync: "./bin/redsync.js" },
-    files: ["esm/", "cjs/", "types/", "bin/", "README.md", "LICENSE"],
+    files: ["esm/", "cjs/", "types/", "bin/", "docs/", "README.md", "LICENSE"],
     engines: { node: ">=20" },
     dependencies: {},
   };
@@ -381,6 +381,14 @@ async function main(): Promise<void> {
   await Deno.chmod(bin, 0o755);
   for (const file of ["README.md", "LICENSE"]) {
     await Deno.copyFile(new URL(file, ROOT), new URL(file, OUT));
+  }
+  // The README links to docs/: ship them, so the links work in the package.
+  await Deno.mkdir(new URL("docs/", OUT), { recursive: true });
+  for await (const entry of Deno.readDir(new URL("docs/", ROOT))) {
+    if (entry.isFile && entry.name.endsWith(".md")) {
+      const name = `docs/${entry.name}`;
+      await Deno.copyFile(new URL(name, ROOT), new URL(name, OUT));
+    }
   }
   await Deno.writeTextFile(
     new URL("package.json", OUT),
