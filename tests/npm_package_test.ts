@@ -19,7 +19,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import {
   mkdir,
   mkdtemp,
@@ -33,6 +32,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { findExecutable, sharedRedisUrl } from "../harness/server.ts";
+import { runStep, type StepOutput } from "../harness/exec.ts";
 import { runtime, test } from "./_test.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -42,52 +42,14 @@ const NODE_TYPES = "@types/node@20";
 /** Longest one step (a build, an install, a script) may take. */
 const STEP_LIMIT_MS = 120_000;
 
-interface Output {
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `file` with `args` in `cwd`; rejects with its output when it fails or overruns. */
+/** Runs `file` with `args` in `cwd`, within a step's time limit. */
 function run(
   file: string,
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
-): Promise<Output> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      {
-        cwd,
-        env: {
-          ...process.env,
-          NO_COLOR: "1",
-          npm_config_audit: "false",
-          npm_config_fund: "false",
-          npm_config_update_notifier: "false",
-          ...env,
-        },
-        timeout: STEP_LIMIT_MS,
-        killSignal: "SIGKILL",
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(
-            new Error(
-              `${file} ${
-                args.join(" ")
-              } (in ${cwd}) failed: ${error.message}\n` +
-                `stdout: ${stdout.slice(-4_000)}\nstderr: ${
-                  stderr.slice(-4_000)
-                }`,
-            ),
-          );
-        } else resolve({ stdout, stderr });
-      },
-    );
-  });
+): Promise<StepOutput> {
+  return runStep(file, args, cwd, { env, limitMs: STEP_LIMIT_MS });
 }
 
 /** An ES module script: what a Node user would write first. */

@@ -24,7 +24,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,6 +36,7 @@ import {
   sharedRedisUrl,
   startRedis,
 } from "../harness/server.ts";
+import { runStep, type StepOutput } from "../harness/exec.ts";
 import { runtime, test } from "./_test.ts";
 
 /** The SDK, pinned (2.x runs on Node 20; its 3.x needs Node 22.15). */
@@ -233,45 +233,14 @@ try {
 }
 `;
 
-interface Output {
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `file` with `args` in `cwd`; rejects with its output when it fails or overruns. */
+/** Runs `file` with `args` in `cwd`, within a step's time limit. */
 function run(
   file: string,
   args: string[],
   cwd: string,
   env: Record<string, string> = {},
-): Promise<Output> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, {
-      cwd,
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        npm_config_audit: "false",
-        npm_config_fund: "false",
-        npm_config_update_notifier: "false",
-        ...env,
-      },
-      timeout: STEP_LIMIT_MS,
-      killSignal: "SIGKILL",
-      maxBuffer: 16 * 1024 * 1024,
-    }, (error, stdout, stderr) => {
-      if (error) {
-        reject(
-          new Error(
-            `${file} ${args.join(" ")} (in ${cwd}) failed: ${error.message}\n` +
-              `stdout: ${stdout.slice(-4_000)}\nstderr: ${
-                stderr.slice(-4_000)
-              }`,
-          ),
-        );
-      } else resolve({ stdout, stderr });
-    });
-  });
+): Promise<StepOutput> {
+  return runStep(file, args, cwd, { env, limitMs: STEP_LIMIT_MS });
 }
 
 type Attributes = Record<string, string | number | boolean>;

@@ -118,6 +118,8 @@ export class RedisClient implements AsyncDisposable {
         onReconnect: (listener) => client.#topology.onReconnect(listener),
         closing: client.#closing.signal,
         commandTimeoutMs: client.#options.commandTimeoutMs,
+        db: client.#options.db,
+        cluster: client.#options.cluster !== undefined,
         loadedScripts: (key) => client.#topology.loadedScripts(key),
         connecting: (key) => client.#topology.connecting?.(key) ?? false,
         primaries: () => client.#topology.primaries(),

@@ -28,6 +28,10 @@ export interface ClientInternals {
   readonly closing: AbortSignal;
   /** The client's `commandTimeoutMs` (bounds `tryAcquire()`'s retries). */
   readonly commandTimeoutMs: number;
+  /** The database it selects (0 on a cluster). */
+  readonly db: number;
+  /** It talks to a Redis Cluster: each key's node, not one server. */
+  readonly cluster: boolean;
   /**
    * The server's `maxmemory-policy`, asked once per client; `undefined`
    * when it cannot be read (`CONFIG` renamed or not permitted).

@@ -5,7 +5,7 @@
  * @module
  */
 import { SemaphoreMismatchError } from "../errors.ts";
-import { internalsOf, type RedisClient } from "../client/client.ts";
+import type { RedisClient } from "../client/client.ts";
 import type { Observer } from "../observe.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import type { LockKeys, StoredLockKind } from "./keys.ts";
@@ -78,15 +78,6 @@ export async function runAcquire(
     serverNow: reply[3],
     sentAt,
   };
-}
-
-/**
- * How long a `tryAcquire()` retries transient errors (`LOADING`, a lost
- * connection...) before it rejects with `RedisUnavailableError`: the
- * client's `commandTimeoutMs`.
- */
-export function tryBoundMs(client: RedisClient): number {
-  return internalsOf(client).commandTimeoutMs;
 }
 
 /** Whose `ACQUIRE` an {@linkcode acquirer} sends. */

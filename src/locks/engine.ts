@@ -15,7 +15,7 @@ import { Holdings } from "./holdings.ts";
 import { keysFor, type LockKeys } from "./keys.ts";
 import { Activity, ContendedMarker, warnIfEvicting } from "./stats.ts";
 import { type Grant, grantMarginMs, parseGrant } from "./wait.ts";
-import { acquirer, type EngineConfig, tryBoundMs } from "./attempt.ts";
+import { acquirer, type EngineConfig } from "./attempt.ts";
 import { reportTimeout } from "./snapshot.ts";
 import { type Confirmer, confirmer } from "./durability.ts";
 import { abortable, backoff, delay } from "../_internal/async.ts";
@@ -113,9 +113,10 @@ export class LockEngine {
     }
     this.#activity.begin();
     const id = ticket?.id ?? crypto.randomUUID();
-    // tryAcquire() retries transient errors within this bound only.
+    // tryAcquire() retries transient errors within this bound only: the
+    // client's commandTimeoutMs.
     const until = mode === "try"
-      ? performance.now() + tryBoundMs(client)
+      ? performance.now() + internalsOf(client).commandTimeoutMs
       : Infinity;
     // Undo whatever reached Redis (a queue entry, a grant in flight) with one
     // RELEASE written at the moment of the abort: it follows every earlier

@@ -195,9 +195,8 @@ export class Lease implements AsyncDisposable {
     } catch (error) {
       this.#state = "released";
       this.#settle(undefined);
-      if (!isTransientError(error) || this.#backend.closed) {
-        throw unavailable(error, this.#backend.closed);
-      }
+      // Final errors, and any once the client is closed, as they are.
+      if (!isTransientError(error) || this.#backend.closed) throw error;
       // Redis unreachable for now (a dropped connection, LOADING...):
       // releasing by id is idempotent, so it is retried in the background
       // until it lands or the lease ends anyway; the caller is not held up.

@@ -263,11 +263,11 @@ const watched = new WeakSet<RedisClient>();
  * the client's URL stands in.
  */
 function serverOf(client: RedisClient, key: string): Promise<string> {
-  const cluster = /^rediss?\+cluster:/.test(client.url);
+  const { cluster, db, onReconnect } = internalsOf(client);
   const known = cluster ? undefined : servers.get(client);
   if (known) return known;
   const asked = RUN_ID.run(client, [key], []).then(
-    (runId) => runId ? `${runId}/${dbOf(client.url)}` : client.url,
+    (runId) => runId ? `${runId}/${db}` : client.url,
     (error) => {
       if (error instanceof RedisReplyError) return client.url;
       servers.delete(client); // ask again next time
@@ -278,18 +278,8 @@ function serverOf(client: RedisClient, key: string): Promise<string> {
     servers.set(client, asked);
     if (!watched.has(client)) {
       watched.add(client);
-      internalsOf(client).onReconnect(() => servers.delete(client));
+      onReconnect(() => servers.delete(client));
     }
   }
   return asked;
-}
-
-/**
- * The database of a client, from its URL: `redis://host:port[/db]`,
- * `redis+sentinel://hosts/name[/db]`; a cluster has only database 0.
- */
-function dbOf(url: string): string {
-  if (/^rediss?\+cluster:/.test(url)) return "0";
-  const path = url.replace(/^[^:]+:\/\/[^/]*/, "").split("/");
-  return (url.startsWith("redis+sentinel:") ? path[2] : path[1]) ?? "0";
 }

@@ -6,7 +6,11 @@
  * @module
  */
 import { AbortScope } from "../_internal/abort_scope.ts";
-import { checkClient, type RedisClient } from "../client/client.ts";
+import {
+  checkClient,
+  internalsOf,
+  type RedisClient,
+} from "../client/client.ts";
 import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
 import type { LockInfo } from "../inspect.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
@@ -14,7 +18,6 @@ import { abortable } from "../_internal/async.ts";
 import { retryTransient } from "../_internal/transient.ts";
 import { checkInteger } from "../_internal/validate.ts";
 import { LockEngine } from "./engine.ts";
-import { tryBoundMs } from "./attempt.ts";
 import { checkName, keysOf } from "./keys.ts";
 import type { Lease } from "./lease.ts";
 import {
@@ -351,7 +354,9 @@ export class ReadWriteLock extends LockEventTarget implements AsyncDisposable {
         signal: abort,
         closed: () => this.#client.closed,
         onRetry: (error) => this.#observer.waitRetry(error),
-        until: wait ? Infinity : performance.now() + tryBoundMs(this.#client),
+        until: wait
+          ? Infinity
+          : performance.now() + internalsOf(this.#client).commandTimeoutMs,
       });
     } finally {
       scoped.done();
