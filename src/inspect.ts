@@ -157,7 +157,7 @@ export interface PrimitiveSummary {
    * {@linkcode LockInfo.kind}).
    */
   kinds: PrimitiveKind[];
-  /** Key suffixes seen for it (e.g. `holders`, `fence`, `meta`). */
+  /** Key suffixes seen for it (e.g. `holders`, `owners`, `meta`). */
   keys: string[];
 }
 

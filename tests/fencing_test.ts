@@ -3,6 +3,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { connect, Mutex, type RedisClient, Semaphore } from "../mod.ts";
 import { FencedResource } from "../src/fencing.ts";
+import { TOKEN_WINDOW_MS } from "../src/locks/prelude.ts";
 import { keySlot } from "../src/cluster/slot.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
@@ -194,44 +195,49 @@ test(
   { timeoutMs: 90_000 },
 );
 
-test("fencing: the fence key expires when idle, and tokens still increase without it", async () => {
+test("fencing: the last token lives in owners for the token window after each grant, and tokens still increase without it", async () => {
   await using redis = await connect(url);
   const name = unique("fence-ttl");
-  const fence = `redsync:{${name}}:fence`;
+  const owners = `redsync:{${name}}:owners`;
   const mutex = new Mutex(redis, name, { leaseMs: 5_000 });
   const first = await mutex.acquire();
-  let ttl = await pttl(redis, fence);
-  assert.ok(ttl > 7 * DAY_MS - 60_000 && ttl <= 7 * DAY_MS, `PTTL ${ttl}`);
+  const ttl = await pttl(redis, owners);
+  assert.ok(
+    ttl > TOKEN_WINDOW_MS && ttl <= 2 * TOKEN_WINDOW_MS,
+    `PTTL ${ttl}`,
+  );
   await first.release();
-  // A lost fence (expired, evicted, a restart without persistence): tokens
-  // go on from the server clock in µs, above every earlier one.
-  await redis.send("DEL", fence);
+  // Nobody holds: owners keeps only the last token, no other field.
+  assert.deepEqual(await redis.send("HKEYS", owners), ["#token"]);
+  assert.equal(await redis.send("HGET", owners, "#token"), String(first.token));
+  assert.ok(await pttl(redis, owners) > TOKEN_WINDOW_MS - 10_000);
+  // A lost owners hash (expired after the window, evicted, a restart
+  // without persistence): tokens go on from the server clock in µs, above
+  // every earlier one.
+  await redis.send("DEL", owners);
   const second = await mutex.acquire();
   assert.ok(second.token > first.token);
-  assert.ok(await pttl(redis, fence) > 7 * DAY_MS - 60_000);
+  assert.ok(await pttl(redis, owners) > TOKEN_WINDOW_MS);
   await second.release();
-  await redis.send("DEL", fence);
+  await redis.send("DEL", owners);
   const third = await mutex.acquire();
   assert.ok(third.token > second.token);
   await third.release();
 
-  // A fence key ahead of the clock lives until the clock passes it, plus
-  // the idle time: its token is never undercut while the key is there.
+  // A token ahead of the clock is never undercut while owners is there.
   const [seconds] = await redis.send("TIME") as string[];
   const ahead = (Number(seconds) + 3_600) * 1_000_000;
-  await redis.send("SET", fence, String(ahead));
+  await redis.send("HSET", owners, "#token", String(ahead));
   const fourth = await mutex.acquire();
   assert.equal(fourth.token, ahead + 1);
-  ttl = await pttl(redis, fence);
-  assert.ok(ttl > 7 * DAY_MS + 3_500_000, `PTTL ${ttl}`);
   await fourth.release();
 
-  // Never shortened (a key of an older version without a TTL gets one).
-  await redis.send("PEXPIRE", fence, 30 * DAY_MS);
+  // Never shortened (a key without a TTL gets one).
+  await redis.send("PEXPIRE", owners, 30 * DAY_MS);
   const fifth = await mutex.acquire();
   assert.ok(fifth.token > fourth.token);
-  assert.ok(await pttl(redis, fence) > 29 * DAY_MS);
-  await redis.send("PERSIST", fence);
+  assert.ok(await pttl(redis, owners) > 29 * DAY_MS);
+  await redis.send("PERSIST", owners);
   // A grant made while releasing (the hand-off to a waiter) sets it too.
   const waiting = mutex.acquire(AbortSignal.timeout(10_000));
   await until(
@@ -239,39 +245,33 @@ test("fencing: the fence key expires when idle, and tokens still increase withou
     async () =>
       Number(await redis.send("ZCARD", `redsync:{${name}}:queue`)) === 1,
   );
-  assert.equal(await pttl(redis, fence), -1);
+  assert.equal(await pttl(redis, owners), -1);
   await fifth.release();
   const sixth = await waiting;
   assert.ok(sixth.token > fifth.token);
-  assert.ok(await pttl(redis, fence) > 7 * DAY_MS - 60_000);
+  assert.ok(await pttl(redis, owners) > TOKEN_WINDOW_MS);
   await sixth.release();
-  await redis.send("DEL", fence);
+  await redis.send("DEL", owners);
 });
 
-test("fencing: a semaphore's fence lives as long as its idleTtlMs when longer", async () => {
+test("fencing: owners lives at least as long as the longest lease, and a fence key of an older version is left alone", async () => {
   await using redis = await connect(url);
-  const name = unique("fence-sem");
-  const fence = `redsync:{${name}}:fence`;
+  const name = unique("fence-long");
+  const owners = `redsync:{${name}}:owners`;
+  const legacy = `redsync:{${name}}:fence`;
+  // Before 0.2 the last token had a key of its own; it is read by nobody
+  // now (tokens stay above it: they were never far above the clock).
+  const [seconds] = await redis.send("TIME") as string[];
+  const old = Number(seconds) * 1_000_000;
+  await redis.send("SET", legacy, String(old), "PX", 60_000);
   const sem = await Semaphore.create(redis, name, {
     permits: 2,
-    idleTtlMs: 10 * DAY_MS,
+    leaseMs: 10 * 60_000,
   });
   const lease = await sem.acquire();
-  assert.ok(await pttl(redis, fence) > 10 * DAY_MS - 60_000);
+  assert.ok(lease.token > old);
+  assert.ok(await pttl(redis, owners) > 10 * 60_000 - 10_000);
+  assert.equal(await redis.send("GET", legacy), String(old));
   await lease.release();
-  const short = await Semaphore.create(redis, unique("fence-sem"), {
-    permits: 2,
-    idleTtlMs: 60_000,
-  });
-  const other = await short.acquire();
-  const shortFence = `redsync:{${short.name}}:fence`;
-  assert.ok(await pttl(redis, shortFence) > 7 * DAY_MS - 60_000);
-  await other.release();
-  await redis.send(
-    "DEL",
-    fence,
-    `redsync:{${name}}:meta`,
-    shortFence,
-    `redsync:{${short.name}}:meta`,
-  );
+  await redis.send("DEL", owners, legacy, `redsync:{${name}}:meta`);
 });

@@ -20,6 +20,7 @@ import {
   Redlock,
   Semaphore,
 } from "../mod.ts";
+import { TOKEN_WINDOW_MS } from "../src/locks/prelude.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";
@@ -230,36 +231,37 @@ test("mutex: an aborted acquire rejects with signal.reason and leaves nothing qu
   await lease.release();
   // The undos land (well before a left queue entry would lapse: 10 s).
   await until(
-    "only the fence to be left",
-    async () => [...(await keysOf(redis, name)).keys()].join() === "fence",
+    "only owners (the last token) to be left",
+    async () => [...(await keysOf(redis, name)).keys()].join() === "owners",
     5_000,
   );
 });
 
-test("mutex: fencing tokens keep increasing after the keys expired, and even if the fence key is lost", async () => {
+test("mutex: fencing tokens keep increasing after the keys expired, and even if the last token is lost", async () => {
   await using redis = await connect(url);
   const name = unique("fence");
   const mutex = new Mutex(redis, name, { leaseMs: 50, renew: false });
   const first = await mutex.acquire();
-  await delay(120); // the lease ran out: holders are gone, only the fence stays
+  await delay(120); // the lease ran out: holders are gone, owners stays
   await assert.rejects(first.release(), LockLostError);
   const keys = await keysOf(redis, name);
-  assert.deepEqual([...keys.keys()], ["fence"]);
+  assert.deepEqual([...keys.keys()], ["owners"]);
   assert.ok(
-    keys.get("fence")! > 6 * 86_400_000,
-    "the fence key is the one kept: it expires only after 7 idle days",
+    keys.get("owners")! > TOKEN_WINDOW_MS - 10_000 &&
+      keys.get("owners")! <= 2 * TOKEN_WINDOW_MS,
+    "owners, with the last token, is kept for the token window",
   );
   const second = await mutex.acquire();
   assert.ok(second.token > first.token);
   await second.release();
-  // Without persistence a restart loses the fence: tokens still go up (server clock).
-  await redis.send("DEL", `redsync:{${name}}:fence`);
+  // Without persistence a restart loses it: tokens still go up (server clock).
+  await redis.send("DEL", `redsync:{${name}}:owners`);
   const third = await mutex.acquire();
   assert.ok(third.token > second.token);
   await third.release();
 });
 
-test("mutex: every key but the fence has a TTL, and all go when nobody holds or waits", async () => {
+test("mutex: every key has a TTL, and only owners (the last token) stays when nobody holds or waits", async () => {
   await using redis = await connect(url);
   const name = unique("ttl");
   const mutex = new Mutex(redis, name, { leaseMs: 5_000 });
@@ -270,14 +272,18 @@ test("mutex: every key but the fence has a TTL, and all go when nobody holds or 
     async () => await queued(redis, name) === 1,
   );
   for (const [key, ttl] of await keysOf(redis, name)) {
-    if (key === "fence") continue;
     assert.ok(ttl > 0, `${key} has no TTL`);
   }
   await lease.release();
   const second = await waiting;
   await second.release();
   const keys = await keysOf(redis, name);
-  assert.deepEqual([...keys.keys()], ["fence"]);
+  assert.deepEqual([...keys.keys()], ["owners"]);
+  assert.ok(keys.get("owners")! > 0);
+  assert.deepEqual(
+    await redis.send("HKEYS", `redsync:{${name}}:owners`),
+    ["#token"],
+  );
 });
 
 test("mutex: leases run on the server's clock: a client clock years off changes nothing", async () => {
@@ -342,7 +348,7 @@ test("mutex: bad arguments are TypeError/RangeError before anything is written",
   await mutex[Symbol.asyncDispose]();
   await assert.rejects(mutex.acquire(), { name: "DisposedError" });
   assert.deepEqual(await redis.send("KEYS", `${prefix}:{m}:*`), [
-    `${prefix}:{m}:fence`,
+    `${prefix}:{m}:owners`,
   ]);
 });
 
@@ -384,7 +390,7 @@ test("mutex: polling waits with the same guarantees", async () => {
   const aborted = await mutex.acquire(AbortSignal.timeout(20)).catch((e) => e);
   assert.equal(aborted.name, "TimeoutError");
   await next.release();
-  assert.deepEqual([...(await keysOf(redis, name)).keys()], ["fence"]);
+  assert.deepEqual([...(await keysOf(redis, name)).keys()], ["owners"]);
 });
 
 test("mutex: Redis unreachable: acquire waits, rejects with signal.reason at the caller's deadline, and gets the lock once Redis is back", async () => {

@@ -257,8 +257,8 @@ for (
           `redsync:{${name}}:*`,
         ) as string[];
         assert.deepEqual(keys.map((k) => k.split(":").at(-1)).sort(), [
-          "fence",
           "meta",
+          "owners",
         ]);
       } finally {
         await Promise.all(all.map((c) => c.close()));

@@ -122,7 +122,7 @@ export function checkName(action: string, name: unknown): string {
   return name;
 }
 
-/** Suffixes of the seven keys every lock script takes, in KEYS order. */
+/** Suffixes of the six keys every lock script takes, in KEYS order. */
 export const SCRIPT_KEYS = [
   "holders",
   "owners",
@@ -130,11 +130,17 @@ export const SCRIPT_KEYS = [
   "waiters",
   "wants",
   "meta",
-  "fence",
 ] as const;
 
-/** Every key suffix a lock (mutex or semaphore) may have. */
-export const LOCK_KEY_SUFFIXES: ReadonlySet<string> = new Set(SCRIPT_KEYS);
+/**
+ * Every key suffix a lock (mutex or semaphore) may have: the script keys,
+ * and `fence`, where versions before 0.2 kept the last token (read by
+ * nobody now; it expires on its own).
+ */
+export const LOCK_KEY_SUFFIXES: ReadonlySet<string> = new Set([
+  ...SCRIPT_KEYS,
+  "fence",
+]);
 
 /** Every key suffix a `ManualResetEvent` may have. */
 export const MANUAL_EVENT_KEYS = ["state", "listeners", "woken"] as const;
@@ -166,7 +172,7 @@ export type StoredLockKind = "semaphore" | "read-write-lock";
 
 /** The Redis keys of one lock primitive. */
 export interface LockKeys {
-  /** The seven keys of {@linkcode SCRIPT_KEYS}, in order. */
+  /** The six keys of {@linkcode SCRIPT_KEYS}, in order. */
   script: string[];
   /** The semaphore's definition (`meta`). */
   meta: string;

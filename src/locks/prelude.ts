@@ -1,5 +1,5 @@
 /**
- * The Lua every lock script starts with: it binds the seven KEYS to named
+ * The Lua every lock script starts with: it binds the six KEYS to named
  * locals and defines the shared helpers (permits in use as a running total,
  * fencing tokens, grants, reaping, serving the queue in order). The scripts
  * themselves are in `scripts.ts`.
@@ -15,8 +15,16 @@
 import { LUA_BASICS } from "../_internal/lua.ts";
 
 /**
- * The KEYS bound to named locals, `clock()`, `keep()`, `wake()`, `fmt()` and
- * the fencing tokens (`next_token()`): all that the fast paths use.
+ * How long a primitive's `owners` hash, which keeps its last fencing token,
+ * lives at least after each grant, in ms: tokens increase across an idle
+ * gap longer than this only through the server clock (see `next_token()`).
+ */
+export const TOKEN_WINDOW_MS = 60_000;
+
+/**
+ * The KEYS bound to named locals, `clock()`, `keep()`, `wake()`, `fmt()`,
+ * the fencing tokens (`next_token()`) and `keep_owners()`: all that the
+ * fast paths use.
  */
 export const PRELUDE_HEAD: string = `
 local holders = KEYS[1]
@@ -25,30 +33,41 @@ local queue = KEYS[3]
 local waiters = KEYS[4]
 local wants = KEYS[5]
 local meta = KEYS[6]
-local fence = KEYS[7]
 ` + LUA_BASICS + `
 local function fmt(n)
   return string.format('%.0f', n)
 end
 
--- How long the fence key outlives its last token, in ms: 7 days (the
--- default idleTtlMs of a semaphore; ACQUIRE raises it to a longer one).
-local fence_idle_ms = 604800000
-
--- Strictly increasing, and never below the server clock in microseconds,
--- so tokens keep increasing even if the fence key is gone. The key lives
--- until the server clock is fence_idle_ms past the token it holds (TTLs are
--- only lengthened, as keep() does; a key with none gets one): after that
--- the clock alone is above every token issued, unless it went back by more
--- than fence_idle_ms. Returns the token and its decimal text.
+-- Fencing tokens: strictly increasing, and never below the server clock in
+-- microseconds. The last one is owners['#token'], written by the grant's
+-- own HSET (no key of its own); owners lives at least TOKEN_WINDOW ms after
+-- every grant (keep_owners), so once it is gone the clock alone is above
+-- every token issued, unless it went back by more than that window.
 local function next_token(now_us)
-  local last = tonumber(redis.call('GET', fence) or '0')
+  local last = tonumber(redis.call('HGET', owners, '#token') or '0')
   local token = math.max(last + 1, now_us)
-  local ttl = math.floor(token / 1000) - math.floor(now_us / 1000) + fence_idle_ms
-  ttl = math.max(ttl, redis.call('PTTL', fence))
-  local text = fmt(token)
-  redis.call('SET', fence, text, 'PX', fmt(ttl))
-  return token, text
+  return token, fmt(token)
+end
+
+-- As keep(), for a long idle TTL (a semaphore's meta, ms in 1 s..24.8
+-- days): lengthened to ms only once it has fallen 1% (at most a minute)
+-- short of it, so a name in steady use pays one PTTL, not a PEXPIRE too.
+local function keep_idle(key, ms)
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 or (ttl >= 0 and ttl < ms - math.min(ms / 100, 60000)) then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+-- Makes owners live at least max(ms, the token window); when it must be
+-- lengthened, one window more, so that a name in steady use pays one PTTL
+-- per grant, not a PEXPIRE too.
+local function keep_owners(ms)
+  local need = math.max(ms, ${TOKEN_WINDOW_MS})
+  local ttl = redis.call('PTTL', owners)
+  if ttl < need and ttl ~= -2 then
+    redis.call('PEXPIRE', owners, need + ${TOKEN_WINDOW_MS})
+  end
 end
 `;
 
@@ -93,8 +112,8 @@ local function drop_holder(id)
   local weight = weight_of(id)
   redis.call('ZREM', holders, id)
   if redis.call('ZCARD', holders) == 0 then
-    -- The last holder: owners holds only its entry and the total.
-    redis.call('DEL', owners)
+    -- The last holder: owners keeps only the last token.
+    redis.call('HDEL', owners, id, 'meta:' .. id, '#used')
   else
     redis.call('HDEL', owners, id, 'meta:' .. id)
     local total = redis.call('HGET', owners, '#used')
@@ -109,20 +128,21 @@ local function grant(id, lease_ms, weight, now, now_us, note)
   local token, text = next_token(now_us)
   if redis.call('ZADD', holders, now + lease_ms, id) == 1 then
     if redis.call('ZCARD', holders) == 1 then
-      -- The only holder (the uncontended path): both keys live as long as
-      -- this lease, and owners holds nothing else yet.
-      redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight)
+      -- The only holder (the uncontended path): holders lives as long as
+      -- this lease, and the total is this grant's weight.
+      redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
+        '#token', text)
       redis.call('PEXPIRE', holders, lease_ms)
-      redis.call('PEXPIRE', owners, lease_ms)
+      keep_owners(lease_ms)
       return token
     else
       local total = redis.call('HGET', owners, '#used')
       if total then redis.call('HSET', owners, '#used', tonumber(total) + weight) end
     end
   end
-  redis.call('HSET', owners, id, text .. ':' .. weight)
+  redis.call('HSET', owners, id, text .. ':' .. weight, '#token', text)
   keep(holders, lease_ms)
-  keep(owners, lease_ms)
+  keep_owners(lease_ms)
   return token
 end
 

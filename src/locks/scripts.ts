@@ -7,24 +7,23 @@
  * | -------------------- | ------ | -------------------------------------------------- |
  * | `p:{name}:holders`   | ZSET   | lease id -> expiry (server ms)                     |
  * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"; `#used` -> total;     |
+ * |                      |        | `#token` -> the last fencing token;                |
  * |                      |        | `meta:<lease id>` -> the holder's meta, if any     |
  * | `p:{name}:queue`     | ZSET   | waiter id -> arrival (server us): FIFO order       |
  * | `p:{name}:waiters`   | ZSET   | waiter id -> heartbeat deadline (server ms)        |
  * | `p:{name}:wants`     | HASH   | waiter id -> "weight:leaseMs"; `meta:<id>` -> meta |
  * | `p:{name}:meta`      | HASH   | permits -> count; kind -> "semaphore" or           |
  * |                      |        | "read-write-lock" (not for a mutex)                |
- * | `p:{name}:fence`     | STRING | last fencing token (TTL: see below)                |
  * | `p:wake:<hub>`       | LIST   | "id|token:leaseEnd" per grant, read by hub `<hub>` |
  *
  * The wake list is shared by every primitive a client waits on, one per
  * wake hub (a cluster client: sharded pub/sub on `p:{name}:wake:<hub>`,
  * no list); see `wake()` in `src/_internal/lua.ts`.
  *
- * Every key expires when idle. `fence` lives until the server clock is 7
- * days past its token (a semaphore's `idleTtlMs` if longer; `next_token()`
- * in the prelude), so tokens still increase once it is gone: they never fall
- * below the server clock in microseconds, unless that clock goes back by
- * more than this idle time.
+ * Every key expires when idle. `owners` lives at least `TOKEN_WINDOW_MS`
+ * (60 s) after each grant, and with it the last fencing token; tokens never
+ * fall below the server clock in microseconds, so they still increase once
+ * it is gone, unless that clock goes back by more than this window.
  *
  * Scripts read the server clock (`TIME`), never a client's. Names reach the
  * scripts only as KEYS and ARGV.
@@ -47,33 +46,40 @@ const ACQUIRE_FAST = `
 -- set), so nothing to reap or serve, and the caller (fresh or not) neither
 -- holds nor queues: the same checks and the same grant as the general path
 -- below (grant() to the sole holder).
-if redis.call('EXISTS', queue, holders) == 0
-  and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
+-- A mutex (kind '0') takes it only where no meta is stored either (a
+-- semaphore's name: the general path compares the counts), in the same call.
+local kind = ARGV[9]
+local busy
+if kind == '0' then
+  busy = redis.call('EXISTS', queue, holders, meta)
+else
+  busy = redis.call('EXISTS', queue, holders)
+end
+if busy == 0 and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
   local id, limit, lease_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
-  local idle_ttl = tonumber(ARGV[7])
-  local stored = redis.call('HGET', meta, 'permits')
-  if stored and tonumber(stored) ~= limit then
-    return {-1, tonumber(stored)}
-  end
-  if ARGV[9] ~= '0' then
-    if not stored then
-      redis.call('HSET', meta, 'permits', limit, 'kind', ARGV[9])
+  if kind ~= '0' then
+    local stored = redis.call('HGET', meta, 'permits')
+    if stored and tonumber(stored) ~= limit then
+      return {-1, tonumber(stored)}
     end
-    keep(meta, idle_ttl)
+    if not stored then
+      redis.call('HSET', meta, 'permits', limit, 'kind', kind)
+    end
+    keep_idle(meta, tonumber(ARGV[7]))
   end
-  if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
   local now, now_us = clock()
   local token, text = next_token(now_us)
   redis.call('ZADD', holders, now + lease_ms, id)
   local weight, note = ARGV[3], ARGV[11] or ''
   if note ~= '' then
     redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
-      'meta:' .. id, note)
+      '#token', text, 'meta:' .. id, note)
   else
-    redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight)
+    redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
+      '#token', text)
   end
   redis.call('PEXPIRE', holders, lease_ms)
-  redis.call('PEXPIRE', owners, lease_ms)
+  keep_owners(lease_ms)
   return {1, token, lease_ms}
 end
 `;
@@ -91,7 +97,6 @@ local wake_prefix = ARGV[8]
 local kind = ARGV[9] -- '0': a mutex (no meta), else the kind meta records
 local fresh = ARGV[10] == '1'
 local note = ARGV[11] or ''
-if idle_ttl > fence_idle_ms then fence_idle_ms = idle_ttl end
 
 local stored = redis.call('HGET', meta, 'permits')
 if stored and tonumber(stored) ~= limit then
@@ -99,7 +104,7 @@ if stored and tonumber(stored) ~= limit then
 end
 if kind ~= '0' then
   if not stored then redis.call('HSET', meta, 'permits', limit, 'kind', kind) end
-  keep(meta, idle_ttl)
+  keep_idle(meta, idle_ttl)
 end
 
 local now, now_us = clock()
@@ -156,19 +161,24 @@ return {0, wake, rank, now}
  */
 const RELEASE_FAST = `
 local head = redis.call('ZRANGE', queue, 0, 0)[1]
-local holding = redis.call('ZCARD', holders)
+-- The first two holders: how many hold, up to two, and whether the caller
+-- is the only one, in one call.
+local first = redis.call('ZRANGE', holders, 0, 1, 'WITHSCORES')
+local holding = #first / 2
+local sole = (holding == 1 and first[1] == ARGV[1]) and first[2] or nil
 -- The fast path: nobody queues and at most one holds (the caller, or
 -- someone else): the same effects as the general path below.
 if not head and holding <= 1 then
   local id = ARGV[1]
-  local expiry = redis.call('ZSCORE', holders, id)
+  local expiry = sole
   if not expiry then
     redis.call('HDEL', owners, id, 'meta:' .. id)
     return 0
   end
   local now = clock()
-  -- The last holder: owners holds only its entry and the total.
-  redis.call('DEL', holders, owners)
+  -- The last holder: owners keeps only the last token.
+  redis.call('DEL', holders)
+  redis.call('HDEL', owners, id, 'meta:' .. id, '#used')
   return (tonumber(expiry) > now) and 1 or -1
 end
 -- The hand-off fast path: the caller is the only holder, and the live
@@ -179,7 +189,7 @@ end
 -- queue, which a later call does instead).
 if head and holding == 1 and head ~= ARGV[1] then
   local id = ARGV[1]
-  local expiry = redis.call('ZSCORE', holders, id)
+  local expiry = sole
   local want = redis.call('HMGET', wants, head, 'meta:' .. head)
   local weight, lease_ms = string.match(want[1] or '', '^(%d+):(%d+)$')
   weight, lease_ms = tonumber(weight), tonumber(lease_ms)
@@ -192,19 +202,21 @@ if head and holding == 1 and head ~= ARGV[1] then
       -- As serve(): a grant lasts no longer than its waiter's heartbeat.
       if beat < now + lease_ms then lease_ms = beat - now end
       local token, text = next_token(now_us)
-      -- The caller was the only holder: owners held only its entry and
-      -- the total; the head is now the only holder (as grant()).
-      redis.call('DEL', holders, owners)
+      -- The caller was the only holder; the head is now the only holder
+      -- (as grant()).
+      redis.call('DEL', holders)
+      redis.call('HDEL', owners, id, 'meta:' .. id)
       redis.call('ZADD', holders, now + lease_ms, head)
       local note = want[2]
       if note and note ~= '' then
         redis.call('HSET', owners, '#used', weight, head,
-          text .. ':' .. weight, 'meta:' .. head, note)
+          text .. ':' .. weight, '#token', text, 'meta:' .. head, note)
       else
-        redis.call('HSET', owners, '#used', weight, head, text .. ':' .. weight)
+        redis.call('HSET', owners, '#used', weight, head,
+          text .. ':' .. weight, '#token', text)
       end
       redis.call('PEXPIRE', holders, lease_ms)
-      redis.call('PEXPIRE', owners, lease_ms)
+      keep_owners(lease_ms)
       redis.call('ZREM', queue, head)
       redis.call('ZREM', waiters, head)
       redis.call('HDEL', wants, head, 'meta:' .. head)
@@ -252,10 +264,10 @@ export type AcquireArgs = [
 /**
  * Takes a permit, or queues for one, or reports the grant a waiter got.
  *
- * KEYS: holders, owners, queue, waiters, wants, meta, fence.
+ * KEYS: holders, owners, queue, waiters, wants, meta.
  * ARGV: id, limit, weight, leaseMs, mode ("try": never queue; "wait":
  * queue; "poll": queue only behind others), waiterTtlMs, idleTtlMs (of
- * `meta`, and of `fence` when over 7 days; 0 for a mutex), wakePrefix,
+ * `meta`; 0 for a mutex), wakePrefix,
  * kind ("0" for a mutex, which writes no `meta`; else the kind `meta`
  * records with the count when it writes it: "semaphore" or
  * "read-write-lock"), fresh ("1" on the first call for this
@@ -274,7 +286,7 @@ export const ACQUIRE: Script<
   | [mismatch: -1, permits: number]
 > = new Script(
   PRELUDE_HEAD + ACQUIRE_FAST + PRELUDE_REST + ACQUIRE_BODY,
-  { keys: 7, name: "acquire" },
+  { keys: 6, name: "acquire" },
 );
 
 /**
@@ -290,7 +302,7 @@ export const RELEASE: Script<
   1 | -1 | 2 | 0
 > = new Script(
   PRELUDE_HEAD + RELEASE_FAST + PRELUDE_REST + RELEASE_BODY,
-  { keys: 7, name: "release" },
+  { keys: 6, name: "release" },
 );
 
 /** The scripts of {@linkcode generalPaths}, made on first use. */
@@ -309,11 +321,11 @@ export function generalPaths(): {
 } {
   return general ??= {
     acquire: new Script(PRELUDE + ACQUIRE_BODY, {
-      keys: 7,
+      keys: 6,
       name: "acquire-general",
     }),
     release: new Script(PRELUDE + RELEASE_BODY, {
-      keys: 7,
+      keys: 6,
       name: "release-general",
     }),
   };

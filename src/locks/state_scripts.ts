@@ -1,7 +1,7 @@
 /**
  * The lock scripts besides taking and giving permits (`scripts.ts`):
  * renewing a lease (`EXTEND`), defining a semaphore's count (`INIT`), and
- * reading a primitive's state (`INFO`). Same seven KEYS and prelude.
+ * reading a primitive's state (`INFO`). Same six KEYS and prelude.
  *
  * @module
  */
@@ -53,10 +53,10 @@ redis.call('ZADD', holders, 'XX', now + lease_ms, id)
 -- offset, which WAIT counts, moves past the grant it confirms.
 local holders_ttl = redis.call('PTTL', holders)
 redis.call('PEXPIRE', holders, math.max(holders_ttl, lease_ms))
-keep(owners, lease_ms)
+keep_owners(lease_ms)
 return lease_ms
 `,
-  { keys: 7, name: "extend" },
+  { keys: 6, name: "extend" },
 );
 
 /**
@@ -89,10 +89,10 @@ if not stored then
 elseif tonumber(stored) == permits then
   redis.call('HSETNX', meta, 'kind', kind)
 end
-keep(meta, idle_ttl)
+keep_idle(meta, idle_ttl)
 return tonumber(stored)
 `,
-  { keys: 7, name: "init" },
+  { keys: 6, name: "init" },
 );
 
 /** What {@linkcode INFO} answers. */
@@ -114,7 +114,7 @@ export type InfoReply = [
  * Returns `{now, permits|false, holders, waiters, queued, ttls}` where
  * holders is a flat list `id, leftMs, token, weight, ...` of live leases,
  * waiters counts queue entries with a live heartbeat, ttls holds the
- * PTTL of each of the seven keys, notes the holders' meta, in the
+ * PTTL of each of the six keys, notes the holders' meta, in the
  * order of holders ("" for none), and kind the kind `meta` records (""
  * for none: a mutex, or state of an older version).
  */
@@ -141,5 +141,5 @@ return {now, permits and tonumber(permits) or false, out, waiting,
   redis.call('ZCARD', queue), ttls, notes,
   redis.call('HGET', meta, 'kind') or ''}
 `,
-  { keys: 7, name: "info" },
+  { keys: 6, name: "info" },
 );

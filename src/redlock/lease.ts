@@ -65,7 +65,7 @@ export function createRedlockLease(
  * the clients) granted this lease, `undefined` where it did not answer
  * "acquired" within the round (down, slow, or held by someone else there):
  * defined on a majority at least. On each server, tokens strictly
- * increase from one grant to the next (its `fence` key, as for a `Mutex`).
+ * increase from one grant to the next (its last token, as for a `Mutex`).
  * Two leases that were not held at the same time were granted on two
  * majorities, which share at least one server, where the later lease's
  * token is the larger. So a resource that keeps the largest token seen

@@ -6,7 +6,7 @@
  * mode, `EXTEND` (and, where our entry is gone, `ACQUIRE` again) to renew,
  * `RELEASE` to give back. So each server's state is the state of a `Mutex`
  * there: `inspect()` reads it, and each server's fencing tokens come from
- * its own `fence` key.
+ * its own last token.
  *
  * @module
  */
