@@ -6,10 +6,10 @@
  * admit another holder while the first still believes it holds: an
  * over-admission, counted here from the holders' own view (leases granted
  * and neither released nor lost). Used by `tests/failover_test.ts` and
- * `bench/failover.ts`.
+ * `bench/failover/main.ts`.
  *
  * {@linkcode runClusterFailover} is the same measure on a Redis Cluster
- * shard (`tests/cluster_durability_test.ts`, `bench/failover.ts --cluster`):
+ * shard (`tests/cluster_durability_test.ts`, `bench/failover/main.ts --cluster`):
  * the primary that owns the semaphore's slot is announced at a TCP proxy's
  * address (`startCluster({ proxyPrimaries: true })`), so its replica
  * replicates through the proxy, whose `freezeReplication()` silently stops

@@ -160,9 +160,13 @@ async function nodeVersion(node: string): Promise<number[] | undefined> {
 
 const nothing = () => Promise.resolve();
 
-/** The scripts that tests spawn: `tests/_*_worker.ts`, relative to `root`. */
+/**
+ * The scripts that tests spawn: `tests/_*_worker.ts` and the chaos run's
+ * worker, relative to `root`.
+ */
 async function workers(root: string): Promise<string[]> {
-  const found: string[] = [];
+  // The chaos run's worker lives with the chaos run, in bench/.
+  const found: string[] = ["bench/chaos/worker.ts"];
   for await (const entry of Deno.readDir(join(root, "tests"))) {
     if (/^_.*_worker\.ts$/.test(entry.name)) found.push(`tests/${entry.name}`);
   }

@@ -1,12 +1,14 @@
 /**
- * The short chaos run (`bench/chaos.ts`, {@linkcode SHORT}): 5 worker
+ * The short chaos run (`bench/chaos/run.ts`, {@linkcode SHORT}): 5 worker
  * processes on a Semaphore(3) and a Mutex of a private redis-server with AOF,
  * every fault kind at least once, then the oracle. The long run is
  * `deno task chaos`.
  */
 import assert from "node:assert/strict";
-import { FAULT_KINDS, runChaos, SHORT } from "../bench/chaos.ts";
-import { renderReport } from "../bench/chaos_report.ts";
+import { fileURLToPath } from "node:url";
+import { FAULT_KINDS } from "../bench/chaos/faults.ts";
+import { renderReport } from "../bench/chaos/report.ts";
+import { runChaos, SHORT } from "../bench/chaos/run.ts";
 import { requireRedisServer } from "../harness/server.ts";
 import { test } from "./_test.ts";
 
@@ -14,7 +16,11 @@ test(
   "chaos: workers under injected faults (kills, freezes, Redis restarts, CLIENT KILL/PAUSE, SCRIPT FLUSH): no over-admission, tokens only go up, no permit lost",
   async () => {
     requireRedisServer();
-    const { data, report } = await runChaos(SHORT, () => {});
+    const { data, report } = await runChaos(
+      SHORT,
+      () => {},
+      fileURLToPath(new URL("../bench/chaos/worker.ts", import.meta.url)),
+    );
     const summary = renderReport(data, report);
     const kinds = new Set(data.faults.map((fault) => fault.kind));
     assert.ok(

@@ -8,7 +8,7 @@
  * are lost with the primary (reported, not asserted: a run may have none);
  * with `replicas: 1`, no grant is counted in that window, and none over the
  * limit. See `runClusterFailover()` in `harness/failover.ts` and
- * `bench/failover.ts --cluster` (repeated runs, figures in bench/results).
+ * `bench/failover/main.ts --cluster` (repeated runs, figures in bench/results).
  */
 import assert from "node:assert/strict";
 import {

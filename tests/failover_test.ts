@@ -5,7 +5,7 @@
  * grants made in that window are lost with the primary (their holders hold
  * a permit the new primary never knew of); with `replicas: 1`, no grant is
  * counted in that window, and none over the limit. See `harness/failover.ts`
- * and `bench/failover.ts` (repeated runs, figures in bench/results).
+ * and `bench/failover/main.ts` (repeated runs, figures in bench/results).
  */
 import assert from "node:assert/strict";
 import { runFailover } from "../harness/failover.ts";
