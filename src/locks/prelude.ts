@@ -13,6 +13,9 @@
  * @module
  */
 import { LUA_BASICS } from "../_internal/lua.ts";
+import { asFunction, Script } from "../client/script.ts";
+import type { RedisArg } from "../resp/types.ts";
+import { SCRIPT_KEYS as KEY_NAMES } from "./keys.ts";
 
 /**
  * How long a primitive's `owners` hash, which keeps its last fencing token,
@@ -33,7 +36,11 @@ local queue = KEYS[3]
 local waiters = KEYS[4]
 local wants = KEYS[5]
 local meta = KEYS[6]
-` + LUA_BASICS + `
+` + helpersHead();
+
+/** The helpers of {@linkcode PRELUDE_HEAD}, without the KEYS. */
+function helpersHead(): string {
+  return LUA_BASICS + `
 local function fmt(n)
   return string.format('%.0f', n)
 end
@@ -70,6 +77,7 @@ local function keep_owners(ms)
   end
 end
 `;
+}
 
 /** The other helpers: holders, the running total, grants, the queue. */
 export const PRELUDE_REST: string = `
@@ -215,3 +223,34 @@ end
 
 /** Helpers shared by the lock scripts (prepended to each; KEYS bound first). */
 export const PRELUDE: string = PRELUDE_HEAD + PRELUDE_REST;
+
+/**
+ * A lock script: `fast` (its fast path, "" for none) then `body`, after
+ * the prelude. As a script (`EVALSHA`), the fast path runs between
+ * `PRELUDE_HEAD` and `PRELUDE_REST`, so it does not pay for defining the
+ * helpers it does not use; as a Redis Function (`FCALL`, where the server
+ * has them) the library defines every helper once, when it is loaded, and
+ * each call binds the KEYS to the same named locals.
+ */
+export function lockScript<Args extends readonly RedisArg[], Result>(
+  name: string,
+  fast: string,
+  body: string,
+): Script<Args, Result> {
+  const script = new Script<Args, Result>(
+    PRELUDE_HEAD + fast + PRELUDE_REST + body,
+    { keys: KEY_NAMES.length, name },
+  );
+  return asFunction(script, (library) =>
+    `#!lua name=${library}
+local ${KEY_NAMES.join(", ")}
+${helpersHead()}${PRELUDE_REST}
+redis.register_function('${library}', function(KEYS, ARGV)
+${KEY_NAMES.join(", ")} = ${
+      KEY_NAMES.map((_, i) => `KEYS[${i + 1}]`).join(", ")
+    }
+${fast}
+${body}
+end)
+`);
+}

@@ -38,7 +38,7 @@
  */
 import { Script } from "../client/script.ts";
 import type { StoredLockKind } from "./keys.ts";
-import { PRELUDE, PRELUDE_HEAD, PRELUDE_REST } from "./prelude.ts";
+import { lockScript, PRELUDE } from "./prelude.ts";
 
 /** ACQUIRE's uncontended fast path (after `PRELUDE_HEAD`). */
 const ACQUIRE_FAST = `
@@ -284,10 +284,7 @@ export const ACQUIRE: Script<
   | [granted: 1, token: number, leaseLeftMs: number]
   | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
   | [mismatch: -1, permits: number]
-> = new Script(
-  PRELUDE_HEAD + ACQUIRE_FAST + PRELUDE_REST + ACQUIRE_BODY,
-  { keys: 6, name: "acquire" },
-);
+> = lockScript("acquire", ACQUIRE_FAST, ACQUIRE_BODY);
 
 /**
  * Gives a permit back, or leaves the queue (an aborted acquire), and hands
@@ -300,10 +297,7 @@ export const ACQUIRE: Script<
 export const RELEASE: Script<
   [id: string, limit: number, wakePrefix: string],
   1 | -1 | 2 | 0
-> = new Script(
-  PRELUDE_HEAD + RELEASE_FAST + PRELUDE_REST + RELEASE_BODY,
-  { keys: 6, name: "release" },
-);
+> = lockScript("release", RELEASE_FAST, RELEASE_BODY);
 
 /** The scripts of {@linkcode generalPaths}, made on first use. */
 let general:

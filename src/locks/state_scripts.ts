@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { Script } from "../client/script.ts";
+import type { Script } from "../client/script.ts";
 import type { StoredLockKind } from "./keys.ts";
-import { PRELUDE } from "./prelude.ts";
+import { lockScript } from "./prelude.ts";
 
 /**
  * Extends a live lease to `leaseMs` from now. A lease that already ended is
@@ -27,8 +27,10 @@ import { PRELUDE } from "./prelude.ts";
 export const EXTEND: Script<
   [id: string, leaseMs: number, limit: number, wakePrefix: string],
   number
-> = new Script(
-  PRELUDE + `
+> = lockScript(
+  "extend",
+  "",
+  `
 local id = ARGV[1]
 local lease_ms = tonumber(ARGV[2])
 local limit = limit_of(tonumber(ARGV[3]))
@@ -56,7 +58,6 @@ redis.call('PEXPIRE', holders, math.max(holders_ttl, lease_ms))
 keep_owners(lease_ms)
 return lease_ms
 `,
-  { keys: 6, name: "extend" },
 );
 
 /**
@@ -74,8 +75,10 @@ return lease_ms
 export const INIT: Script<
   [permits: number, idleTtlMs: number, kind: StoredLockKind],
   number
-> = new Script(
-  PRELUDE + `
+> = lockScript(
+  "init",
+  "",
+  `
 local permits = tonumber(ARGV[1])
 local idle_ttl = tonumber(ARGV[2])
 local kind = ARGV[3]
@@ -92,7 +95,6 @@ end
 keep_idle(meta, idle_ttl)
 return tonumber(stored)
 `,
-  { keys: 6, name: "init" },
 );
 
 /** What {@linkcode INFO} answers. */
@@ -118,8 +120,10 @@ export type InfoReply = [
  * order of holders ("" for none), and kind the kind `meta` records (""
  * for none: a mutex, or state of an older version).
  */
-export const INFO: Script<[], InfoReply> = new Script(
-  PRELUDE + `
+export const INFO: Script<[], InfoReply> = lockScript(
+  "info",
+  "",
+  `
 local now = clock()
 local permits = redis.call('HGET', meta, 'permits')
 local live = redis.call('ZRANGEBYSCORE', holders, '(' .. now, '+inf', 'WITHSCORES')
@@ -141,5 +145,4 @@ return {now, permits and tonumber(permits) or false, out, waiting,
   redis.call('ZCARD', queue), ttls, notes,
   redis.call('HGET', meta, 'kind') or ''}
 `,
-  { keys: 6, name: "info" },
 );
