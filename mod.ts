@@ -13,6 +13,12 @@
  * console.log(await redis.send("GET", "greeting")); // "hello"
  * ```
  *
+ * The operator views (`inspect`, `listPrimitives`, `contended`,
+ * `forceRelease`, `inspectEvent`) are in `@redsync/core/admin`; the socket
+ * transports and their types (`Connector`, `TlsOptions`, ...) in
+ * `@redsync/core/transport`; OpenTelemetry in `@redsync/core/otel`; the CLI
+ * in `@redsync/core/cli`.
+ *
  * @module
  */
 export { RedisClient } from "./src/client/client.ts";
@@ -35,13 +41,6 @@ export type { RedisArg, RedisReply } from "./src/resp/types.ts";
 export { RespProtocolError } from "./src/errors.ts";
 export { Script } from "./src/client/script.ts";
 export type { ScriptRunOptions } from "./src/client/script.ts";
-export type {
-  Connector,
-  TlsOptions,
-  Transport,
-  TransportHandlers,
-  TransportOptions,
-} from "./src/transport/types.ts";
 export {
   DisposedError,
   DurabilityError,
@@ -87,23 +86,7 @@ export type {
   SemaphoreCreateOptions,
   SemaphoreOptions,
 } from "./src/locks/semaphore.ts";
-export { forceRelease, inspect, listPrimitives } from "./src/inspect.ts";
-export { contended } from "./src/locks/stats.ts";
-export type {
-  HolderInfo,
-  LockInfo,
-  LockKind,
-  PrimitiveKind,
-  PrimitiveSummary,
-} from "./src/inspect.ts";
-export { inspectEvent } from "./src/inspect_event.ts";
-export type {
-  AutoResetEventState,
-  EventKind,
-  EventState,
-  EventStateBase,
-  ManualResetEventState,
-} from "./src/inspect_event.ts";
+export type { HolderInfo, LockInfo, LockKind } from "./src/locks/info.ts";
 export { AutoResetEvent } from "./src/events/auto_reset_event.ts";
 export type { EventOptions } from "./src/events/options.ts";
 export { ManualResetEvent } from "./src/events/manual_reset_event.ts";
@@ -114,7 +97,7 @@ export type {
   RunResult,
 } from "./src/locks/run_exclusive.ts";
 export { LockEvent, LockEventTarget } from "./src/observe.ts";
-export { LockPrimitive } from "./src/locks/primitive.ts";
+export type { LockPrimitive } from "./src/locks/primitive.ts";
 export type {
   LockEventInit,
   LockEventMap,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { LockInfo, RedisClient } from "../mod.ts";
 import {
   type EventKind,
   type EventState,
@@ -12,10 +13,8 @@ import {
   inspect,
   inspectEvent,
   listPrimitives,
-  type LockInfo,
   type PrimitiveKind,
-  type RedisClient,
-} from "../mod.ts";
+} from "../src/admin.ts";
 import type { CliInput, CliIO } from "./io.ts";
 import type { Parsed } from "./args.ts";
 import {

@@ -5,12 +5,8 @@
  *
  * @module
  */
-import {
-  type EventState,
-  type LockInfo,
-  type PrimitiveKind,
-  redactUrl,
-} from "../mod.ts";
+import { type LockInfo, redactUrl } from "../mod.ts";
+import type { EventState, PrimitiveKind } from "../src/admin.ts";
 
 /**
  * Everything between `://` and the last `@` masked but the user name: what

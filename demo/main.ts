@@ -19,13 +19,12 @@ import { fileURLToPath } from "node:url";
 import {
   AutoResetEvent,
   connect,
-  contended,
-  inspect,
   type LockInfo,
   ManualResetEvent,
   Script,
   Semaphore,
 } from "../mod.ts";
+import { contended, inspect } from "../src/admin.ts";
 import { startRedis } from "../harness/server.ts";
 import {
   eventNames,

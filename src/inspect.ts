@@ -1,9 +1,12 @@
 /**
- * Operator views of the primitives in Redis: one lock's state
- * ({@linkcode inspect}; an event's: `inspectEvent` in `inspect_event.ts`), every
- * primitive under a prefix with its kind ({@linkcode listPrimitives}, with
- * `SCAN` on every primary, safe on a large keyspace), and the one write an
- * operator needs: {@linkcode forceRelease}.
+ * Operator views of the primitives in Redis (the `@redsync/core/admin`
+ * entry point, `src/admin.ts`): one lock's state ({@linkcode inspect}, on
+ * the locks' own `INFO` read, `locks/info.ts`; an event's: `inspectEvent`
+ * in `inspect_event.ts`), every primitive under a prefix with its kind
+ * ({@linkcode listPrimitives}, with `SCAN` on every primary, safe on a
+ * large keyspace), the primitives with live waiters ({@linkcode contended}),
+ * and the one write an operator needs: {@linkcode forceRelease}. The locks
+ * never import this file.
  *
  * @module
  */
@@ -14,6 +17,7 @@ import { ConnectionError } from "./errors.ts";
 import {
   AUTO_EVENT_KEYS,
   checkName,
+  contendedKey,
   DEFAULT_PREFIX,
   keysFor,
   keysOf,
@@ -21,77 +25,123 @@ import {
   MANUAL_EVENT_KEYS,
   parseKey,
   type PrimitiveKind,
-  SCRIPT_KEYS,
 } from "./locks/keys.ts";
+import {
+  type LockInfo,
+  type LockKind,
+  lockKind,
+  readLockInfo,
+} from "./locks/info.ts";
 import { RELEASE } from "./locks/scripts.ts";
-import { INFO } from "./locks/state_scripts.ts";
+import { CONTENDED_LIST } from "./locks/stats.ts";
 
 export type { PrimitiveKind };
 
-/** The kinds of lock: what {@linkcode inspect} reads. */
-export type LockKind = "mutex" | "semaphore" | "read-write-lock";
-
-/** The permit count of every `ReadWriteLock` (`MAX_PERMITS`). */
-const READ_WRITE_PERMITS = 100_000;
+/**
+ * Options of {@linkcode inspect}.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { inspect, type InspectOptions } from "@redsync/core/admin";
+ * await using redis = await connect();
+ * const options: InspectOptions = { prefix: "billing" };
+ * console.log((await inspect(redis, "invoices", options)).holders.length);
+ * ```
+ */
+export interface InspectOptions {
+  /**
+   * The key prefix the lock was created with (its `prefix` option).
+   *
+   * @default {"redsync"}
+   */
+  prefix?: string;
+}
 
 /**
- * A lock's kind from its `meta` hash: the kind it records, else (state of
- * an older version, which recorded none) inferred from the count: none is
- * a mutex, a read-write lock's count is one, any other a semaphore.
+ * Options of {@linkcode listPrimitives}.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { listPrimitives, type ListPrimitivesOptions } from "@redsync/core/admin";
+ * await using redis = await connect();
+ * const options: ListPrimitivesOptions = { limit: 100, signal: AbortSignal.timeout(5_000) };
+ * console.log((await listPrimitives(redis, options)).length, "primitives");
+ * ```
  */
-function lockKind(permits: number | undefined, recorded: unknown): LockKind {
-  if (recorded === "semaphore" || recorded === "read-write-lock") {
-    return recorded;
-  }
-  if (permits === undefined) return "mutex";
-  return permits === READ_WRITE_PERMITS ? "read-write-lock" : "semaphore";
+export interface ListPrimitivesOptions {
+  /**
+   * The key prefix to list under (the primitives' `prefix` option).
+   *
+   * @default {"redsync"}
+   */
+  prefix?: string;
+  /**
+   * At most this many names: the scans stop once they have found it.
+   *
+   * @default {10000}
+   */
+  limit?: number;
+  /**
+   * Ends the listing: it rejects with `signal.reason`.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
 }
 
-/** One live lease, as Redis sees it. */
-export interface HolderInfo {
-  /** Lease id (what a force-release names). */
-  id: string;
-  /** Fencing token of the lease. */
-  token: number;
-  /** Permits it holds. */
-  permits: number;
-  /** Time left on the lease by the server's clock, in ms. */
-  remainingMs: number;
+/**
+ * Options of {@linkcode forceRelease}.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { forceRelease, type ForceReleaseOptions, inspect } from "@redsync/core/admin";
+ * await using redis = await connect();
+ * const [oldest] = (await inspect(redis, "nightly-report")).holders;
+ * if (oldest) {
+ *   const options: ForceReleaseOptions = { id: oldest.id };
+ *   console.log(await forceRelease(redis, "nightly-report", options));
+ * }
+ * ```
+ */
+export interface ForceReleaseOptions {
   /**
-   * What its `acquire({ meta })` said about it (who holds it and why);
-   * absent when it gave none.
+   * The lease to free (a holder's `id` from {@linkcode inspect}); when it
+   * is not live any more, nothing is freed. Without it, every live lease
+   * of the primitive is freed.
+   *
+   * @default {undefined}
    */
-  meta?: string;
+  id?: string;
+  /**
+   * The key prefix the lock was created with (its `prefix` option).
+   *
+   * @default {"redsync"}
+   */
+  prefix?: string;
 }
 
-/** A primitive's state at one instant, read atomically. */
-export interface LockInfo {
-  /** The primitive's name. */
-  name: string;
-  /** The key prefix. */
-  prefix: string;
+/**
+ * Options of {@linkcode contended}.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { contended, type ContendedOptions } from "@redsync/core/admin";
+ * await using redis = await connect();
+ * const options: ContendedOptions = { prefix: "billing" };
+ * console.log(await contended(redis, options));
+ * ```
+ */
+export interface ContendedOptions {
   /**
-   * What it is: a mutex stores no permit count; a semaphore or a
-   * read-write lock stores its kind with its count (a count stored by an
-   * older version, without a kind, is taken for a read-write lock when it
-   * is 100,000, else for a semaphore).
+   * The key prefix of the primitives (their `prefix` option).
+   *
+   * @default {"redsync"}
    */
-  kind: LockKind;
-  /**
-   * Permit count stored in Redis (semaphores; 100,000 for a read-write
-   * lock), or `undefined` (mutexes).
-   */
-  permits: number | undefined;
-  /** Live leases, oldest expiry first. */
-  holders: HolderInfo[];
-  /** Waiters with a live heartbeat (crashed waiters drop out by themselves). */
-  waiters: number;
-  /** Queue entries, live or not yet reaped. */
-  queued: number;
-  /** The server's clock when read (ms since the epoch). */
-  serverTime: number;
-  /** PTTL of each key in ms: -1 no TTL, -2 absent. */
-  keyTtls: Record<string, number>;
+  prefix?: string;
 }
 
 /**
@@ -103,7 +153,8 @@ export interface LockInfo {
  *
  * @example
  * ```ts
- * import { connect, inspect } from "@redsync/core";
+ * import { connect } from "@redsync/core";
+ * import { inspect } from "@redsync/core/admin";
  * await using redis = await connect();
  * const info = await inspect(redis, "partner-api");
  * console.log(info.holders.length, "holders,", info.waiters, "waiting");
@@ -113,37 +164,12 @@ export interface LockInfo {
 export async function inspect(
   client: RedisClient,
   name: string,
-  options: { prefix?: string } = {},
+  options: InspectOptions = {},
 ): Promise<LockInfo> {
   checkClient("inspect a lock", client);
   checkName("inspect", name);
   const { prefix = DEFAULT_PREFIX } = options;
-  const reply = await INFO.run(client, keysOf(prefix, name).script);
-  const [serverTime, permits, flat, waiters, queued, ttls, notes, kind] = reply;
-  const holders: HolderInfo[] = [];
-  for (let i = 0; i < flat.length; i += 4) {
-    const holder: HolderInfo = {
-      id: String(flat[i]),
-      remainingMs: Number(flat[i + 1]),
-      token: Number(flat[i + 2]),
-      permits: Number(flat[i + 3]),
-    };
-    const meta = notes?.[i / 4];
-    if (typeof meta === "string" && meta !== "") holder.meta = meta;
-    holders.push(holder);
-  }
-  const count = typeof permits === "number" ? permits : undefined;
-  return {
-    name,
-    prefix,
-    kind: lockKind(count, kind),
-    permits: count,
-    holders,
-    waiters,
-    queued,
-    serverTime,
-    keyTtls: Object.fromEntries(SCRIPT_KEYS.map((k, i) => [k, ttls[i]])),
-  };
+  return await readLockInfo(client, name, prefix);
 }
 
 /** A primitive found under a prefix. */
@@ -172,14 +198,15 @@ export interface PrimitiveSummary {
  *
  * @example
  * ```ts
- * import { connect, listPrimitives } from "@redsync/core";
+ * import { connect } from "@redsync/core";
+ * import { listPrimitives } from "@redsync/core/admin";
  * await using redis = await connect();
  * for (const p of await listPrimitives(redis)) console.log(p.name, p.kinds.join(","));
  * ```
  */
 export async function listPrimitives(
   client: RedisClient,
-  options: { prefix?: string; limit?: number; signal?: AbortSignal } = {},
+  options: ListPrimitivesOptions = {},
 ): Promise<PrimitiveSummary[]> {
   checkClient("list primitives", client);
   const { prefix = DEFAULT_PREFIX, limit = 10_000, signal } = options;
@@ -276,7 +303,8 @@ const AUTO_SUFFIXES: ReadonlySet<string> = new Set(AUTO_EVENT_KEYS);
  *
  * @example
  * ```ts
- * import { connect, forceRelease } from "@redsync/core";
+ * import { connect } from "@redsync/core";
+ * import { forceRelease } from "@redsync/core/admin";
  * await using redis = await connect();
  * const freed = await forceRelease(redis, "nightly-report");
  * console.log(`freed ${freed.length} lease(s)`);
@@ -285,7 +313,7 @@ const AUTO_SUFFIXES: ReadonlySet<string> = new Set(AUTO_EVENT_KEYS);
 export async function forceRelease(
   client: RedisClient,
   name: string,
-  options: { id?: string; prefix?: string } = {},
+  options: ForceReleaseOptions = {},
 ): Promise<string[]> {
   checkClient("force a release", client);
   const { id, prefix = DEFAULT_PREFIX } = options;
@@ -306,6 +334,30 @@ export async function forceRelease(
     if (result === 1) freed.push(holder);
   }
   return freed;
+}
+
+/**
+ * Waiting statistics: the primitives under `prefix` that have a live waiter
+ * now. Entries expire with their waiters' heartbeats, so a killed waiter
+ * drops out by itself within `waiterTtlMs`. Use {@linkcode inspect} for the
+ * number of waiters of each.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { contended, inspect } from "@redsync/core/admin";
+ * await using redis = await connect();
+ * for (const name of await contended(redis)) {
+ *   console.log(name, (await inspect(redis, name)).waiters, "waiting");
+ * }
+ * ```
+ */
+export async function contended(
+  client: RedisClient,
+  options: ContendedOptions = {},
+): Promise<string[]> {
+  const { prefix = DEFAULT_PREFIX } = options;
+  return await CONTENDED_LIST.run(client, [contendedKey(prefix)]);
 }
 
 function escapeGlob(text: string): string {

@@ -1,7 +1,7 @@
 /**
- * The operator view of one event in Redis ({@linkcode inspectEvent}): what
- * `inspect()` is to the locks, for `ManualResetEvent` and `AutoResetEvent`
- * (the CLI's `info` on an event).
+ * The operator view of one event in Redis ({@linkcode inspectEvent}, in the
+ * `@redsync/core/admin` entry point): what `inspect()` is to the locks, for
+ * `ManualResetEvent` and `AutoResetEvent` (the CLI's `info` on an event).
  *
  * @module
  */
@@ -17,6 +17,27 @@ import { AUTO_INSPECT, MANUAL_INSPECT } from "./events/scripts.ts";
 
 /** The kinds of event: what {@linkcode inspectEvent} reads. */
 export type EventKind = "manual-reset-event" | "auto-reset-event";
+
+/**
+ * Options of {@linkcode inspectEvent}.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@redsync/core";
+ * import { inspectEvent, type InspectEventOptions } from "@redsync/core/admin";
+ * await using redis = await connect();
+ * const options: InspectEventOptions = { prefix: "billing" };
+ * console.log((await inspectEvent(redis, "jobs", "auto-reset-event", options)).pending);
+ * ```
+ */
+export interface InspectEventOptions {
+  /**
+   * The key prefix the event was created with (its `prefix` option).
+   *
+   * @default {"redsync"}
+   */
+  prefix?: string;
+}
 
 /** What an event's state has, whatever its kind. */
 export interface EventStateBase {
@@ -61,7 +82,8 @@ export type EventState = ManualResetEventState | AutoResetEventState;
  *
  * @example
  * ```ts
- * import { connect, inspectEvent } from "@redsync/core";
+ * import { connect } from "@redsync/core";
+ * import { inspectEvent } from "@redsync/core/admin";
  * await using redis = await connect();
  * const ready = await inspectEvent(redis, "cache-warmed", "manual-reset-event");
  * console.log(ready.isSet ? "set" : "not set", ready.waiters, "waiting");
@@ -71,7 +93,7 @@ export function inspectEvent(
   client: RedisClient,
   name: string,
   kind: "manual-reset-event",
-  options?: { prefix?: string },
+  options?: InspectEventOptions,
 ): Promise<ManualResetEventState>;
 /**
  * Reads the state of the `AutoResetEvent` `name`: the signals pending and
@@ -79,7 +101,8 @@ export function inspectEvent(
  *
  * @example
  * ```ts
- * import { connect, inspectEvent } from "@redsync/core";
+ * import { connect } from "@redsync/core";
+ * import { inspectEvent } from "@redsync/core/admin";
  * await using redis = await connect();
  * const jobs = await inspectEvent(redis, "jobs", "auto-reset-event");
  * console.log(jobs.pending, "pending,", jobs.waiters, "waiting");
@@ -89,7 +112,7 @@ export function inspectEvent(
   client: RedisClient,
   name: string,
   kind: "auto-reset-event",
-  options?: { prefix?: string },
+  options?: InspectEventOptions,
 ): Promise<AutoResetEventState>;
 /**
  * Reads the state of the event `name` of kind `kind`, whichever it is
@@ -97,7 +120,8 @@ export function inspectEvent(
  *
  * @example
  * ```ts
- * import { connect, type EventKind, inspectEvent } from "@redsync/core";
+ * import { connect } from "@redsync/core";
+ * import { type EventKind, inspectEvent } from "@redsync/core/admin";
  * await using redis = await connect();
  * const kind: EventKind = "manual-reset-event";
  * console.log((await inspectEvent(redis, "go", kind)).waiters);
@@ -107,13 +131,13 @@ export function inspectEvent(
   client: RedisClient,
   name: string,
   kind: EventKind,
-  options?: { prefix?: string },
+  options?: InspectEventOptions,
 ): Promise<EventState>;
 export async function inspectEvent(
   client: RedisClient,
   name: string,
   kind: EventKind,
-  options: { prefix?: string } = {},
+  options: InspectEventOptions = {},
 ): Promise<EventState> {
   checkClient("inspect an event", client);
   checkName("inspect", name);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { connect, type Connector } from "../mod.ts";
-import { defaultConnector } from "../src/transport/mod.ts";
+import { connect } from "../mod.ts";
+import { type Connector, defaultConnector } from "../src/transport/mod.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { delay, until } from "./_until.ts";

@@ -13,16 +13,14 @@ import { main } from "../cli.ts";
 import {
   AutoResetEvent,
   connect,
-  inspect,
-  inspectEvent,
   type Lease,
-  listPrimitives,
   ManualResetEvent,
   Mutex,
   ReadWriteLock,
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
+import { inspect, inspectEvent, listPrimitives } from "../src/admin.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { scriptCommand } from "../harness/spawn.ts";
 import { test } from "./_test.ts";

@@ -15,15 +15,17 @@ import { main } from "../cli.ts";
 import {
   AutoResetEvent,
   connect,
-  contended,
-  forceRelease,
-  inspect,
   type Lease,
-  listPrimitives,
   ManualResetEvent,
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import {
+  contended,
+  forceRelease,
+  inspect,
+  listPrimitives,
+} from "../src/admin.ts";
 import { keySlot } from "../src/cluster/slot.ts";
 import { resolveEventOptions } from "../src/events/options.ts";
 import { keyBase, keysOf, parseKey, SCRIPT_KEYS } from "../src/locks/keys.ts";

@@ -22,7 +22,8 @@ import {
 import type { RedisArg, RedisReply } from "../src/resp/types.ts";
 import { RedisReplyError } from "../src/errors.ts";
 import { ServerNode } from "../src/client/server_node.ts";
-import { connect, type Connector } from "../mod.ts";
+import { connect } from "../mod.ts";
+import type { Connector } from "../src/transport/mod.ts";
 
 const te = new TextEncoder();
 

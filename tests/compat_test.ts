@@ -13,11 +13,11 @@ import {
   AutoResetEvent,
   connect,
   ConnectionError,
-  type Connector,
   Mutex,
   RedisReplyError,
 } from "../mod.ts";
 import { lacksCommand } from "../src/client/commands.ts";
+import type { Connector } from "../src/transport/mod.ts";
 import { startCluster } from "../harness/cluster.ts";
 import {
   activeProfile,

@@ -9,11 +9,11 @@ import assert from "node:assert/strict";
 import {
   connect,
   DurabilityError,
-  inspect,
   type LockEvent,
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import { inspect } from "../src/admin.ts";
 import { startProxy } from "../harness/proxy.ts";
 import { waitForReplicas } from "../harness/replication.ts";
 import { startRedis } from "../harness/server.ts";

@@ -12,9 +12,9 @@ import {
   connect,
   ConnectionError,
   type ConnectOptions,
-  type Connector,
   RespProtocolError,
 } from "../mod.ts";
+import type { Connector } from "../src/transport/mod.ts";
 import { test } from "./_test.ts";
 
 const encoder = new TextEncoder();

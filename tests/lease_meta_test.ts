@@ -10,13 +10,13 @@ import assert from "node:assert/strict";
 import { main } from "../cli.ts";
 import {
   connect,
-  inspect,
   type Lease,
   LockLostError,
   Mutex,
   type RedisClient,
   Semaphore,
 } from "../mod.ts";
+import { inspect } from "../src/admin.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";

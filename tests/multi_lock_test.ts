@@ -7,12 +7,11 @@ import { fileURLToPath } from "node:url";
 import {
   acquireAll,
   connect,
-  forceRelease,
-  inspect,
   LockLostError,
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import { forceRelease, inspect } from "../src/admin.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";

@@ -3,13 +3,8 @@ import {
   AutoResetEvent,
   connect,
   ConnectionError,
-  contended,
   FencedResource,
-  forceRelease,
-  inspect,
-  inspectEvent,
   type Lease,
-  listPrimitives,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
@@ -20,6 +15,13 @@ import {
   Redlock,
   Semaphore,
 } from "../mod.ts";
+import {
+  contended,
+  forceRelease,
+  inspect,
+  inspectEvent,
+  listPrimitives,
+} from "../src/admin.ts";
 import { TOKEN_WINDOW_MS } from "../src/locks/prelude.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";

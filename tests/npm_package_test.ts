@@ -5,7 +5,7 @@
  * (`npm init -y && npm install ./redsync-core-x.y.z.tgz`), and used there with
  * `node`: an ES module script (a Mutex acquired, contended, released and
  * acquired again; a value written and read back), `require()` (CommonJS),
- * the `redsync` bin through `npx`, and `tsc` over a consumer of the four
+ * the `redsync` bin through `npx`, and `tsc` over a consumer of the five
  * entry points (typescript and @types/node from npm), also under the
  * defaults a Node user starts from (`target: es2022`, default libs, no
  * @types/node). Every step has a time
@@ -56,6 +56,7 @@ function run(
 const ESM_SCRIPT = `
 import process from "node:process";
 import { connect, Mutex } from "@redsync/core";
+import { inspect } from "@redsync/core/admin";
 import { detectRuntime } from "@redsync/core/transport";
 import { main } from "@redsync/core/cli";
 
@@ -65,6 +66,7 @@ try {
   const mutex = new Mutex(redis, name, { prefix, leaseMs: 10_000 });
   const lease = await mutex.acquire(AbortSignal.timeout(5_000));
   const rival = await new Mutex(redis, name, { prefix }).tryAcquire();
+  const holders = (await inspect(redis, name, { prefix })).holders;
   await redis.send("SET", prefix + ":value", String(lease.token));
   await lease.release();
   const again = await mutex.tryAcquire();
@@ -75,6 +77,7 @@ try {
     rival: rival !== undefined,
     value: await redis.send("GET", prefix + ":value"),
     again: again !== undefined && again.token > lease.token,
+    held: holders.length === 1 && holders[0].token === lease.token,
     main: typeof main,
   }));
   await redis.send("DEL", prefix + ":value");
@@ -92,6 +95,7 @@ const { connect, Mutex, RedisClient } = require("@redsync/core");
 const { detectRuntime } = require("@redsync/core/transport");
 const { main } = require("@redsync/core/cli");
 const { lockTelemetry } = require("@redsync/core/otel");
+const { inspect } = require("@redsync/core/admin");
 connect(process.argv[1]).then(async (redis) => {
   const pong = await redis.send("PING");
   const spans = [];
@@ -111,6 +115,7 @@ connect(process.argv[1]).then(async (redis) => {
     pong,
     client: redis instanceof RedisClient,
     main: typeof main,
+    admin: typeof inspect,
     spans,
   }));
 });
@@ -122,6 +127,11 @@ import { connect, type Lease, LockLostError, Mutex, type RedisClient } from "@re
 import { type Connector, detectRuntime, nodeConnector } from "@redsync/core/transport";
 import { type CliIO, main } from "@redsync/core/cli";
 import { lockTelemetry, type OtelMeter } from "@redsync/core/otel";
+import { inspect, type InspectOptions } from "@redsync/core/admin";
+
+export async function holders(redis: RedisClient, options: InspectOptions): Promise<number> {
+  return (await inspect(redis, "x", options)).holders.length;
+}
 
 export function metered(redis: RedisClient, meter: OtelMeter): Mutex {
   return new Mutex(redis, "x", { metrics: lockTelemetry({ meter }).metrics });
@@ -235,6 +245,7 @@ if (runtime === "deno" && node && npm && npx) {
         assert.equal(result.rival, false, "a second holder got the mutex");
         assert.equal(result.value, String(result.token));
         assert.ok(result.again, "the mutex was not free again after release");
+        assert.ok(result.held, "inspect() of ./admin did not see the lease");
         assert.equal(result.main, "function");
 
         const cjs = await run(node, ["-e", CJS_SCRIPT, url, unique], app);
@@ -243,6 +254,7 @@ if (runtime === "deno" && node && npm && npx) {
           pong: "PONG",
           client: true,
           main: "function",
+          admin: "function",
           spans: [
             ["redsync.lock.acquire", "mutex"],
             ["redsync.lock.hold", "mutex"],

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import {
   connect,
-  contended,
-  inspect,
   type LockEvent,
   type LockMetrics,
   LockTimeoutError,
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import { contended, inspect } from "../src/admin.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";

@@ -4,7 +4,8 @@
  * in a child process of this same runtime, against this file's own Redis
  * (`REDIS_URL`, which `connect()` with no argument reads). Only the import
  * specifier changes: `@redsync/core` (or `jsr:@redsync/core`) becomes this
- * repository's `mod.ts` (`/transport` and `/otel`: their files), and
+ * repository's `mod.ts` (`/admin`, `/transport`, ...: the files `exports`
+ * of `deno.json` names), and
  * `@opentelemetry/api` becomes `npm:@opentelemetry/api@1.9.0` (for the
  * OpenTelemetry fragment, only type-checked). Deno runs them with the
  * permissions the README states (`--allow-net --allow-env`), Bun as they
@@ -51,7 +52,8 @@ import {
   startRedis,
 } from "../harness/server.ts";
 import { DEFAULT_URL, defaultUrl } from "../src/client/env.ts";
-import { connect, inspect } from "../mod.ts";
+import { connect } from "../mod.ts";
+import { inspect } from "../src/admin.ts";
 import { runtime, test } from "./_test.ts";
 
 /** Longest one example may run (the durability one waits out a 5 s signal). */
@@ -74,9 +76,17 @@ function findRoot(): string {
 }
 
 const ROOT = findRoot();
-const MOD = join(ROOT, "mod.ts");
-const TRANSPORT = join(ROOT, "src/transport/mod.ts");
-const OTEL = join(ROOT, "src/otel.ts");
+/**
+ * The package's entry points, from `exports` of `deno.json`: `""` (the
+ * package itself), `"/admin"`, `"/transport"`, ... -> an absolute path.
+ */
+const ENTRIES: ReadonlyMap<string, string> = new Map(
+  Object.entries(
+    (JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")) as {
+      exports: Record<string, string>;
+    }).exports,
+  ).map(([key, file]) => [key.slice(1), join(ROOT, file)]),
+);
 /** What `@opentelemetry/api` becomes (the OpenTelemetry example's types). */
 const OTEL_API = "npm:@opentelemetry/api@1.9.0";
 
@@ -175,12 +185,12 @@ function extract(file: string, markdown: string): Example[] {
  */
 function mapImports(code: string): string {
   return code.replace(
-    /(["'])(?:jsr:|npm:)?@redsync\/core(\/transport|\/otel)?\1/g,
-    (_m, quote, entry) =>
+    /(["'])(?:jsr:|npm:)?@redsync\/core(\/[\w-]+)?\1/g,
+    (match, quote, entry = "") => {
       // An absolute path (not a file: URL): esbuild resolves only paths.
-      quote +
-      (entry === "/transport" ? TRANSPORT : entry === "/otel" ? OTEL : MOD) +
-      quote,
+      const file = ENTRIES.get(entry);
+      return file === undefined ? match : quote + file + quote;
+    },
   ).replace(
     /(["'])@opentelemetry\/api\1/g,
     (_m, quote) => `${quote}${OTEL_API}${quote}`,

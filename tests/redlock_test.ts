@@ -3,20 +3,19 @@ import {
   connect,
   ConnectionError,
   type ConnectOptions,
-  type Connector,
   DisposedError,
-  inspect,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
   Mutex,
   type RedisClient,
 } from "../mod.ts";
+import { inspect } from "../src/admin.ts";
 import { QuorumError } from "../src/redlock/errors.ts";
 import type { RedlockLease } from "../src/redlock/lease.ts";
 import { Redlock } from "../src/redlock/redlock.ts";
 import { internalsOf } from "../src/client/client.ts";
-import { defaultConnector } from "../src/transport/mod.ts";
+import { type Connector, defaultConnector } from "../src/transport/mod.ts";
 import { type RedisServer, startRedis } from "../harness/server.ts";
 import { test } from "./_test.ts";
 import { namer } from "./_names.ts";

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import {
   connect,
-  inspect,
   type Lease,
   Mutex,
   type RedisClient,
   Semaphore,
   SemaphoreMismatchError,
 } from "../mod.ts";
+import { inspect } from "../src/admin.ts";
 import { internalsOf } from "../src/client/client.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { test } from "./_test.ts";

@@ -7,7 +7,6 @@ import process from "node:process";
 import {
   AutoResetEvent,
   connect,
-  type Connector,
   type Lease,
   ManualResetEvent,
   Mutex,
@@ -20,7 +19,7 @@ import { profileHas } from "../harness/profiles.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
-import { defaultConnector } from "../src/transport/mod.ts";
+import { type Connector, defaultConnector } from "../src/transport/mod.ts";
 
 const url = sharedRedisUrl();
 

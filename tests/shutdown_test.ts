@@ -8,13 +8,12 @@ import { fileURLToPath } from "node:url";
 import {
   connect,
   ConnectionError,
-  forceRelease,
-  inspect,
   Lease,
   ManualResetEvent,
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import { forceRelease, inspect } from "../src/admin.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";

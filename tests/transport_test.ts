@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { connect, ConnectionError, type Connector, Mutex } from "../mod.ts";
+import { connect, ConnectionError, Mutex } from "../mod.ts";
 import {
   bunConnector,
+  type Connector,
   defaultConnector,
   denoConnector,
   detectRuntime,

@@ -7,7 +7,7 @@
  *
  * - `esm/`: ES modules for Node 20+ (and Bun, Deno), bundled by esbuild
  *   (`npx -y esbuild@0.24.0`, the esbuild `tests/run.ts` uses), one file per
- *   entry point (`mod.js`, `transport.js`, `cli.js`, `otel.js`) and chunks for the code
+ *   entry point (`mod.js`, `admin.js`, `transport.js`, `cli.js`, `otel.js`) and chunks for the code
  *   they share (`--splitting`), so that the entry points share one copy
  *   of each class (an error from `./cli` is `instanceof` the one from `.`).
  * - `cjs/`: the same as CommonJS (`*.cjs`), for `require()`. esbuild cannot
@@ -64,6 +64,7 @@ const ENTRIES = [
   { key: "./transport", name: "transport", source: "src/transport/mod.ts" },
   { key: "./cli", name: "cli", source: "cli.ts" },
   { key: "./otel", name: "otel", source: "src/otel.ts" },
+  { key: "./admin", name: "admin", source: "src/admin.ts" },
 ] as const;
 
 interface DenoJson {

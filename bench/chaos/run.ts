@@ -13,13 +13,8 @@
  */
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import {
-  connect,
-  inspect,
-  Mutex,
-  type RedisClient,
-  Semaphore,
-} from "../../mod.ts";
+import { connect, Mutex, type RedisClient, Semaphore } from "../../mod.ts";
+import { inspect } from "../../src/admin.ts";
 import { startRedis } from "../../harness/server.ts";
 import { runtime } from "../../harness/runtime.ts";
 import { sleep } from "../shared/timing.ts";

@@ -9,7 +9,7 @@ import { internalsOf } from "../client/client.ts";
 import type { WakeTicket } from "../client/wake_hub.ts";
 import { retryTransient, typed, unavailable } from "../_internal/transient.ts";
 import { DisposedError } from "../errors.ts";
-import { inspect, type LockInfo } from "../inspect.ts";
+import { type LockInfo, readLockInfo } from "./info.ts";
 import { endWithClient, type Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
 import { keysFor, type LockKeys } from "./keys.ts";
@@ -375,7 +375,7 @@ export class LockEngine {
   info(): Promise<LockInfo> {
     const { client, options } = this.#config;
     return typed(
-      inspect(client, this.name, { prefix: options.prefix }),
+      readLockInfo(client, this.name, options.prefix),
       () => client.closed,
     );
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { RedisClient } from "../client/client.ts";
-import type { LockInfo } from "../inspect.ts";
+import type { LockInfo } from "./info.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
 import { LockEngine } from "./engine.ts";
 import { keyBase } from "./keys.ts";

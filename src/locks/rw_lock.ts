@@ -12,7 +12,7 @@ import {
   type RedisClient,
 } from "../client/client.ts";
 import { DisposedError, SemaphoreMismatchError } from "../errors.ts";
-import type { LockInfo } from "../inspect.ts";
+import type { LockInfo } from "./info.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
 import { abortable } from "../_internal/async.ts";
 import { retryTransient } from "../_internal/transient.ts";

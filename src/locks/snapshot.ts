@@ -9,7 +9,7 @@
  */
 import type { RedisClient } from "../client/client.ts";
 import type { LockSnapshot } from "../errors.ts";
-import { inspect } from "../inspect.ts";
+import { readLockInfo } from "./info.ts";
 import { abortable } from "../_internal/async.ts";
 import type { EngineConfig } from "./attempt.ts";
 
@@ -55,7 +55,7 @@ export async function readSnapshot(
   const timer = setTimeout(() => bound.abort(), SNAPSHOT_BOUND_MS);
   try {
     const info = await abortable(
-      inspect(client, name, { prefix }),
+      readLockInfo(client, name, prefix),
       bound.signal,
     );
     const { serverTime } = info;

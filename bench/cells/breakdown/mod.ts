@@ -31,12 +31,12 @@
  */
 import {
   connect,
-  type Connector,
   type Lease,
   Mutex,
   type RedisClient,
   Semaphore,
 } from "../../../mod.ts";
+import type { Connector } from "../../../src/transport/mod.ts";
 import { deleteRun } from "../../shared/redis.ts";
 import { percentile } from "../../shared/stats.ts";
 import type { Cell, CellContext } from "../types.ts";

@@ -4,8 +4,10 @@
  *
  * @module
  */
-import type { Connector } from "../../../mod.ts";
-import { defaultConnector } from "../../../src/transport/mod.ts";
+import {
+  type Connector,
+  defaultConnector,
+} from "../../../src/transport/mod.ts";
 
 /** When and on which connection the client wrote or got data. */
 interface TraceEvent {
