@@ -1,23 +1,27 @@
 /**
  * Compatibility: the library picks its paths by what the server answers,
  * not by the version it reports. Run on every server profile of the matrix
- * (`harness/profiles.ts`, `REDSYNC_REDIS_PROFILE`): on Redis 7.0 the hub
- * `BLMPOP`s and a cluster uses `CLUSTER SHARDS` and sharded pub/sub; on the
- * 6.2-like and 6.0-like profiles (the same binary, 7.0's commands taken
- * away) it `BLPOP`s, reads `CLUSTER SLOTS` and polls wake lists. Also: a
- * server older than 5.0 is refused at connect, and `durability.aof` on a
- * server without `WAITAOF` fails with an error that says so.
+ * (`harness/profiles.ts`, `REDSYNC_REDIS_PROFILE`): waiters are woken
+ * through pub/sub everywhere (no wake list); on Redis 7.0 a cluster uses
+ * `CLUSTER SHARDS` and sharded pub/sub; on the 6.2-like and 6.0-like
+ * profiles (the same binary, 7.0's commands taken away) it reads
+ * `CLUSTER SLOTS` and uses plain pub/sub. Also: a user denied the wake
+ * channels gets an error that says so, a releasing user denied `PUBLISH`
+ * still releases, a server older than 5.0 is refused at connect, and
+ * `durability.aof` on a server without `WAITAOF` fails with an error that
+ * says so.
  */
 import assert from "node:assert/strict";
 import {
   AutoResetEvent,
   connect,
   ConnectionError,
+  ManualResetEvent,
   Mutex,
   RedisReplyError,
 } from "../mod.ts";
-import { lacksCommand } from "../src/client/commands.ts";
 import type { Connector } from "../src/transport/mod.ts";
+import { lacksCommand } from "../src/client/commands.ts";
 import { startCluster } from "../harness/cluster.ts";
 import {
   activeProfile,
@@ -74,14 +78,14 @@ test("compat: 'no such command' answers are told apart from other errors", () =>
   assert.ok(!lacksCommand(new Error("ERR unknown command")));
 });
 
-test("compat: a waiter is woken through BLMPOP, or BLPOP where the server has none", async () => {
+test("compat: a waiter is woken through pub/sub on every profile: no wake list is written or popped", async () => {
   await using server = await startRedis();
   await using redis = await connect(server.url);
   await using other = await connect(server.url);
   const name = unique("hub");
   const holder = await new Mutex(other, name).acquire();
   const before = await other.send("INFO", "commandstats");
-  // Several waiters of one client: their grants share its one wake list.
+  // Several waiters of one client: their grants share its one channel.
   const waiting = Array.from(
     { length: 5 },
     () => new Mutex(redis, name).acquire(AbortSignal.timeout(20_000)),
@@ -93,14 +97,12 @@ test("compat: a waiter is woken through BLMPOP, or BLPOP where the server has no
   await holder.release();
   for (const pending of waiting) await (await pending).release();
   const info = await other.send("INFO", "commandstats");
-  const blmpop = calls(info, "blmpop") - calls(before, "blmpop");
-  const blpop = calls(info, "blpop") - calls(before, "blpop");
-  if (profileHas("BLMPOP")) {
-    assert.ok(blmpop > 0, "BLMPOP used");
-    assert.equal(blpop, 0, "and never BLPOP");
-  } else {
-    assert.ok(blpop > 0, "BLPOP used");
-    assert.equal(blmpop, 0, "BLMPOP is not there");
+  const delta = (command: string) =>
+    calls(info, command) - calls(before, command);
+  assert.ok(delta("subscribe") > 0, "the hub subscribes");
+  assert.ok(delta("publish") > 0, "the scripts publish");
+  for (const command of ["blmpop", "blpop", "lpop", "rpush", "lrange"]) {
+    assert.equal(delta(command), 0, `no ${command}`);
   }
 });
 
@@ -137,8 +139,14 @@ test("compat: on a cluster, the slot map and wake-ups follow what the nodes have
   if (profileHas("SSUBSCRIBE")) {
     assert.ok(sum(locks, "ssubscribe") > 0, "sharded pub/sub");
     assert.ok(sum(locks, "spublish") > 0, "scripts publish");
-    assert.equal(sum(locks, "lpop"), 0, "no list polled");
-  } else assert.ok(sum(locks, "lpop") > 0, "wake lists polled");
+    assert.equal(sum(locks, "subscribe"), 0, "no plain pub/sub");
+  } else {
+    // Plain pub/sub: PUBLISH reaches subscribers on every node.
+    assert.ok(sum(locks, "subscribe") > 0, "plain pub/sub");
+    assert.ok(sum(locks, "publish") > 0, "scripts publish");
+  }
+  assert.equal(sum(locks, "lpop"), 0, "no wake list polled");
+  assert.equal(sum(locks, "rpush"), 0, "no wake list written");
   // Events too.
   for (let i = 0; i < 3; i++) {
     const event = new AutoResetEvent(redis, unique(`e${i}`));
@@ -152,6 +160,99 @@ test("compat: on a cluster, the slot map and wake-ups follow what the nodes have
     await new AutoResetEvent(other, event.name).set();
     await woken;
   }
+});
+
+test("compat: a user without pub/sub on the wake channels gets an error that says so, and nothing is left queued", async () => {
+  await using server = await startRedis();
+  await using admin = await connect(server.url);
+  // No channel at all (the default for new users since Redis 7.0), and
+  // channels but no SUBSCRIBE.
+  await admin.send(
+    "ACL",
+    "SETUSER",
+    "nochannels",
+    "on",
+    ">pw",
+    "~*",
+    "resetchannels",
+    "+@all",
+  );
+  await admin.send(
+    "ACL",
+    "SETUSER",
+    "nosubscribe",
+    "on",
+    ">pw",
+    "~*",
+    "&*",
+    "+@all",
+    "-subscribe",
+  );
+  for (const username of ["nochannels", "nosubscribe"]) {
+    await using redis = await connect({
+      url: server.url,
+      username,
+      password: "pw",
+    });
+    const name = unique(username);
+    const holder = await new Mutex(admin, name).acquire();
+    const expected = (error: unknown) => {
+      assert.ok(error instanceof RedisReplyError, String(error));
+      assert.equal(error.code, "NOPERM");
+      assert.match(error.message, /blocking waits need pub\/sub/);
+      assert.match(error.message, /&redsync:wake:\*/);
+      return true;
+    };
+    await assert.rejects(
+      new Mutex(redis, name).acquire(AbortSignal.timeout(10_000)),
+      expected,
+    );
+    await until(
+      "the refused waiter to leave the queue",
+      async () => (await new Mutex(admin, name).info()).waiters === 0,
+    );
+    await holder.release();
+    // Event waits too.
+    const event = new ManualResetEvent(redis, unique(`${username}-event`));
+    await assert.rejects(event.wait(AbortSignal.timeout(10_000)), expected);
+  }
+});
+
+test("compat: a releasing user without PUBLISH still releases; the waiter finds its grant by re-checking", async () => {
+  await using server = await startRedis();
+  await using admin = await connect(server.url);
+  await admin.send(
+    "ACL",
+    "SETUSER",
+    "nopublish",
+    "on",
+    ">pw",
+    "~*",
+    "&*",
+    "+@all",
+    "-publish",
+  );
+  await using releaser = await connect({
+    url: server.url,
+    username: "nopublish",
+    password: "pw",
+  });
+  const name = unique("nopublish");
+  const holder = await new Mutex(releaser, name).acquire();
+  // Short heartbeats: the waiter's re-check finds the grant (no wake-up
+  // reaches it: its publish was refused inside the script, which went on).
+  const waiting = new Mutex(admin, name, { waiterTtlMs: 600 }).acquire(
+    AbortSignal.timeout(20_000),
+  );
+  await until(
+    "the waiter to queue",
+    async () => (await new Mutex(admin, name).info()).waiters === 1,
+  );
+  await holder.release();
+  const lease = await waiting;
+  const info = await new Mutex(admin, name).info();
+  assert.deepEqual(info.holders.map((h) => h.id), [lease.id]);
+  await lease.release();
 });
 
 test("compat: durability.aof on a server without WAITAOF says so", async () => {

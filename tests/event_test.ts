@@ -130,6 +130,58 @@ test(
   { timeoutMs: 120_000 },
 );
 
+test("events: a wait whose hub connection is killed, and whose wake-up is sent meanwhile, still passes at once (it re-checks Redis)", async () => {
+  await using admin = await connect(url);
+  const clientName = `evhub-${crypto.randomUUID().slice(0, 8)}`;
+  await using redis = await connect({
+    url,
+    clientName,
+    reconnect: { minDelayMs: 20, maxDelayMs: 100 },
+  });
+  // The hub's connection: the one of this client that is subscribed.
+  const hubId = async () => {
+    const line = String(await admin.send("CLIENT", "LIST")).split("\n").find(
+      (l) => l.includes(` name=${clientName} `) && / sub=[1-9]/.test(l),
+    );
+    return line ? /\bid=(\d+)/.exec(line)![1] : undefined;
+  };
+  // A long heartbeat (20 s): only the re-check after the kill can let the
+  // waits through in time.
+  const options = { waiterTtlMs: 60_000 };
+  const manual = new ManualResetEvent(redis, unique("killed-m"), options);
+  const auto = new AutoResetEvent(redis, unique("killed-a"), options);
+  for (const round of ["manual", "auto"] as const) {
+    const started = performance.now();
+    const waiting = round === "manual"
+      ? manual.wait(AbortSignal.timeout(30_000))
+      : auto.wait(AbortSignal.timeout(30_000));
+    waiting.catch(() => {});
+    await until("the wait to register and its hub to subscribe", async () => {
+      const registered = round === "manual"
+        ? (await manual.info()).waiters === 1
+        : Number(
+          await admin.send("ZCARD", `redsync:{${auto.name}}:takers`),
+        ) === 1;
+      return registered && await hubId() !== undefined;
+    });
+    const killed = await hubId();
+    await admin.send("CLIENT", "KILL", "ID", killed!);
+    // Sent while the hub is down: its message reaches nobody.
+    if (round === "manual") {
+      await new ManualResetEvent(admin, manual.name).set();
+    } else await new AutoResetEvent(admin, auto.name).set();
+    await waiting;
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs < 15_000, `${round}: took ${tookMs} ms`);
+    await until(
+      "the hub to subscribe again",
+      async () => (await hubId()) !== undefined,
+    );
+    assert.notEqual(await hubId(), killed, "a new hub connection");
+  }
+  assert.equal(await auto.pending(), 0, "the signal went to the wait");
+});
+
 test("events: bad names and options are TypeError/RangeError", async () => {
   await using redis = await connect(url);
   assert.throws(() => new ManualResetEvent(redis, ""), RangeError);

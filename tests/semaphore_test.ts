@@ -296,7 +296,7 @@ test("semaphore: multi-permit acquires are served in arrival order, never starve
   }
 });
 
-test("semaphore: wake messages carry an expiry and never pile up", async () => {
+test("semaphore: wake-ups are pub/sub messages: no wake key is written, and one for a waiter that left is dropped", async () => {
   await using redis = await connect(url);
   const name = unique("grants");
   const sem = await Semaphore.create(redis, name, { permits: 1 });
@@ -306,20 +306,14 @@ test("semaphore: wake messages carry an expiry and never pile up", async () => {
     () => sem.acquire(AbortSignal.timeout(20_000)),
   );
   await queued(redis, name, 5);
-  // The client's one wake list (for every primitive it waits on).
-  const list = `redsync:wake:${internalsOf(redis).hub().id}`;
-  // A message for a waiter that has left is read and dropped by the hub.
-  await redis.send("RPUSH", list, "gone.0|1:2");
-  await redis.send("PEXPIRE", list, 60_000);
+  // The client's one wake channel (for every primitive it waits on): a
+  // message for a waiter that has left is received and dropped by the hub.
+  const channel = `redsync:wake:${internalsOf(redis).hub().id}`;
+  await redis.send("PUBLISH", channel, "gone.0|1:2");
   await holder.release(); // wakes the first waiter through its client's hub
-  const first = await waiters[0];
-  const ttl = Number(await redis.send("PTTL", list));
-  assert.ok(ttl === -2 || ttl > 0, `the wake list expires: PTTL ${ttl}`);
-  await first.release();
-  for (const waiting of waiters.slice(1)) await (await waiting).release();
-  // Every message was read by the hub: the list is gone, and no primitive
-  // has a wake list of its own.
-  assert.equal(await redis.send("EXISTS", list), 0);
+  for (const waiting of waiters) await (await waiting).release();
+  // No key holds wake-ups: neither the client's nor the primitive's.
+  assert.deepEqual(await redis.send("KEYS", "redsync:wake:*"), []);
   assert.deepEqual(
     await redis.send("KEYS", `redsync:{${name}}:wake:*`),
     [],

@@ -15,11 +15,11 @@ import {
 } from "../mod.ts";
 import { sharedRedisUrl, startRedis } from "../harness/server.ts";
 import { startProxy } from "../harness/proxy.ts";
-import { profileHas } from "../harness/profiles.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";
 import { delay, until } from "./_until.ts";
 import { type Connector, defaultConnector } from "../src/transport/mod.ts";
+import { PING_AFTER_MS } from "../src/client/channel_hub.ts";
 
 const url = sharedRedisUrl();
 
@@ -176,8 +176,8 @@ test(
         );
       return await count(locks) === 6_000 && await count(takers) === 1_900 &&
         listeners.reduce((sum, i) => sum + i.waiters, 0) === 2_000 &&
-        // The wake hub's own BLPOP where the server has no BLMPOP.
-        blpops.length === 16 + (HUB_COMMAND === "blpop" ? 1 : 0);
+        // The wake hub subscribes: it never blocks a connection.
+        blpops.length === 16;
     }, 60_000);
     const open = await connectionsNamed(admin, clientName);
     // main + wake hub + the blocking pool (16), whatever the waiters.
@@ -196,7 +196,7 @@ test(
   { timeoutMs: 120_000 },
 );
 
-test("shared client: a waiter survives CLIENT KILL TYPE normal and gets the lock", async () => {
+test("shared client: a waiter survives CLIENT KILL of its main and hub connections and gets the lock", async () => {
   // A private server: CLIENT KILL TYPE normal would cut every other test too.
   await using server = await startRedis();
   await using admin = await connect(server.url);
@@ -214,14 +214,19 @@ test("shared client: a waiter survives CLIENT KILL TYPE normal and gets the lock
   );
   waiting.catch(() => {}); // awaited below; handled if the test fails first
   // Every connection but the admin's, twice, while the waiter waits: the
-  // second time once it reconnected and blocks on its hub again.
+  // second time once it reconnected and its hub subscribed again (the hub
+  // is a pub/sub connection: TYPE pubsub).
   for (let i = 0; i < 2; i++) {
     await until(
-      "the waiter to block on its hub",
-      async () => await connectionsNamed(admin, clientName) === 2,
+      "the waiter's hub to subscribe",
+      async () =>
+        await connectionsNamed(admin, clientName) === 2 &&
+        await hubSubscribed(admin, clientName),
     );
     const killed = await admin.send("CLIENT", "KILL", "TYPE", "normal");
     assert.ok(Number(killed) >= 2, `killed ${killed}`);
+    const hubs = await admin.send("CLIENT", "KILL", "TYPE", "pubsub");
+    assert.ok(Number(hubs) >= 1, `killed ${hubs} hub connections`);
   }
   await holder.release();
   const lease = await waiting;
@@ -283,25 +288,26 @@ test(
     const waiting = new Mutex(viaProxy, name, { waiterTtlMs: 60_000 }).acquire(
       AbortSignal.timeout(30_000),
     );
-    // Frozen only once the hub's BLMPOP is on its way: that is the wait
+    // Frozen only once the hub has subscribed: its connection is the one
     // whose half-open socket must be noticed.
-    await until("the hub to block", async () => {
-      const list = String(await direct.send("CLIENT", "LIST"));
-      return list.split("\n").some((line) =>
-        line.includes(` name=${clientName} `) &&
-        line.includes(` cmd=${HUB_COMMAND} `)
-      );
-    });
+    await until(
+      "the hub to subscribe",
+      async () => await hubSubscribed(direct, clientName),
+    );
     const before = proxy.accepted;
     proxy.freeze(); // the main and the hub connection: no RST, no FIN
     const frozenAt = performance.now();
     await holder.release(); // the grant's wake message cannot get through
     const lease = await waiting;
     const tookMs = performance.now() - frozenAt;
-    // The hub's BLMPOP blocks 2 s; its deadline is that plus commandTimeoutMs.
-    // Generous bound: it woke up because the deadline worked, not by luck.
-    // (Its own heartbeat would come after 20 s.)
-    assert.ok(tookMs < 2_000 + commandTimeoutMs + 10_000, `took ${tookMs} ms`);
+    // The hub pings after PING_AFTER_MS of silence, checked every 500 ms;
+    // the answer is due within commandTimeoutMs. Generous bound: it woke up
+    // because the ping's deadline worked, not by luck. (Its own heartbeat
+    // would come after 20 s.)
+    assert.ok(
+      tookMs < PING_AFTER_MS + 500 + commandTimeoutMs + 10_000,
+      `took ${tookMs} ms`,
+    );
     assert.ok(
       proxy.accepted > before,
       "new connections replaced the dead ones",
@@ -312,6 +318,55 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test("shared client: an idle hub is pinged, answers, and keeps its connection; the next grant reaches it as a message", async () => {
+  await using server = await startRedis();
+  await using admin = await connect(server.url);
+  const clientName = `ping-${crypto.randomUUID().slice(0, 8)}`;
+  // A short command timeout: a ping answered late would drop the hub.
+  await using redis = await connect({
+    url: server.url,
+    clientName,
+    commandTimeoutMs: 1_000,
+  });
+  const name = unique("ping");
+  const holder = await new Mutex(admin, name).acquire();
+  // A long waiter TTL: no heartbeat (every 20 s) within this test, so only
+  // a wake message can hand it the lock in time.
+  const waiting = new Mutex(redis, name, { waiterTtlMs: 60_000 }).acquire(
+    AbortSignal.timeout(30_000),
+  );
+  waiting.catch(() => {});
+  const hub = async () =>
+    String(await admin.send("CLIENT", "LIST")).split("\n").find((line) =>
+      line.includes(` name=${clientName} `) && / sub=[1-9]/.test(line)
+    );
+  await until("the hub to subscribe", async () => (await hub()) !== undefined);
+  const id = /\bid=(\d+)/.exec((await hub())!)![1];
+  // Silent for PING_AFTER_MS, the hub pings; answered, it stays. Twice
+  // (from now on, only the hub sends PING to this private server).
+  const pings = async () =>
+    Number(
+      /cmdstat_ping:calls=(\d+)/.exec(
+        String(await admin.send("INFO", "commandstats")),
+      )?.[1] ?? 0,
+    );
+  const before = await pings();
+  await until(
+    "the hub to ping twice",
+    async () => await pings() >= before + 2,
+    2 * PING_AFTER_MS + 10_000,
+  );
+  assert.equal(/\bid=(\d+)/.exec((await hub())!)![1], id, "same connection");
+  const released = performance.now();
+  await holder.release();
+  const lease = await waiting;
+  const tookMs = performance.now() - released;
+  // Woken by its message, not by a heartbeat (20 s) or a re-arm.
+  assert.ok(tookMs < 10_000, `took ${tookMs} ms`);
+  assert.equal(/\bid=(\d+)/.exec((await hub())!)![1], id, "still the same");
+  await lease.release();
+});
 
 test(
   "shared client: an abort in the microtasks right after a grant never keeps nor loses the lock",
@@ -335,8 +390,22 @@ test(
           }
         },
       });
-    await using redis = await connect({ url, connector: wrapped });
+    const clientName = `race-${crypto.randomUUID().slice(0, 8)}`;
+    await using redis = await connect({ url, clientName, connector: wrapped });
     await using other = await connect(url);
+    // The hub subscribed before the rounds, and kept so by an idle event
+    // wait: every grant below reaches the waiter as a message (a waiter
+    // made before the subscription was confirmed would re-check Redis and
+    // take its grant there instead).
+    const idle = new ManualResetEvent(redis, unique("race-keep"));
+    const idling = idle.wait(AbortSignal.timeout(110_000));
+    idling.catch(() => {});
+    await until(
+      "the idle wait to register and the hub to subscribe",
+      async () =>
+        (await idle.info()).waiters === 1 &&
+        await hubSubscribed(other, clientName),
+    );
     const name = unique("race");
     const mutex = new Mutex(redis, name);
     const holderMutex = new Mutex(other, name);
@@ -384,6 +453,8 @@ test(
       assert.ok(check, `round ${round} (${hops} hops): the mutex is not free`);
       await check.release();
     }
+    await idle.set();
+    await idling;
     assert.equal(outcomes.kept + outcomes.aborted, 160);
     // The sweep covers both sides of the window.
     assert.ok(
@@ -447,13 +518,10 @@ test("shared client: a grant read after its lease ended (a blocked event loop) n
     "the waiter to queue",
     async () => (await new Mutex(other, name).info()).waiters === 1,
   );
-  await until("its hub to block on the wake list", async () => {
-    const list = String(await other.send("CLIENT", "LIST"));
-    return list.split("\n").some((line) =>
-      line.includes(` name=${clientName} `) &&
-      line.includes(` cmd=${HUB_COMMAND} `)
-    );
-  });
+  await until(
+    "its hub to subscribe",
+    async () => await hubSubscribed(other, clientName),
+  );
   // The release is written (microtasks only: no reply can be read yet),
   // then this process stalls for longer than the 1.5 s lease it grants,
   // so the waiter reads its grant after the lease ended on the server.
@@ -471,11 +539,35 @@ test("shared client: a grant read after its lease ended (a blocked event loop) n
   await lease.release();
 });
 
-test("shared client: a burst of grants on many names reaches the waiters in a few BLMPOPs (one wake list per client)", async () => {
+test("shared client: a burst of grants on many names reaches the waiters without a command per grant (one wake channel per client)", async () => {
+  // The waiters' client counts what it writes (all its connections).
+  let writes = 0;
+  const counting: Connector = async (options, handlers) => {
+    const transport = await defaultConnector()(options, handlers);
+    return {
+      write(bytes) {
+        writes++;
+        transport.write(bytes);
+      },
+      close: () => transport.close(),
+      destroy: transport.destroy && (() => transport.destroy!()),
+    };
+  };
   await using server = await startRedis();
   await using holders = await connect(server.url);
-  await using waiters = await connect(server.url);
+  await using waiters = await connect({ url: server.url, connector: counting });
   await using observer = await connect(server.url);
+  // The hub subscribed, and kept so by an idle event wait: the waiters
+  // below are made after its subscription was confirmed, so none of them
+  // re-checks Redis for it.
+  const idle = new ManualResetEvent(waiters, unique("keep"));
+  const idling = idle.wait(AbortSignal.timeout(60_000));
+  await until(
+    "the idle wait to register and the hub to subscribe",
+    async () =>
+      (await idle.info()).waiters === 1 &&
+      await hubSubscribed(observer, undefined),
+  );
   const names = Array.from({ length: 300 }, (_, i) => unique(`burst-${i}`));
   const held = await Promise.all(
     names.map((name) => new Mutex(holders, name).acquire()),
@@ -489,22 +581,30 @@ test("shared client: a burst of grants on many names reaches the waiters in a fe
     );
     return queued.every((n) => Number(n) === 1);
   });
-  const before = blmpopCalls(await observer.send("INFO", "commandstats"));
+  const before = writes;
   await Promise.all(held.map((lease) => lease.release())); // 300 grants at once
   const leases = await Promise.all(waiting);
-  const calls = blmpopCalls(await observer.send("INFO", "commandstats")) -
-    before;
-  // One list per primitive took one BLMPOP per name (300); one list per
-  // client takes up to 1,000 messages per call.
-  assert.ok(calls <= 30, `${calls} BLMPOPs for 300 grants`);
+  // The waiters' client read the 300 grants off its subscription: no pop,
+  // no re-check per grant (a wake list per primitive took one BLMPOP per
+  // name; one list per client, a few). Heartbeats may fall in the window.
+  const sent = writes - before;
+  assert.ok(sent <= 10, `the waiters' client wrote ${sent} times`);
   await Promise.all(leases.map((lease) => lease.release()));
+  await idle.set();
+  await idling;
 });
 
-/** The wake hub's blocking pop on this server profile (`harness/profiles.ts`). */
-const HUB_COMMAND = profileHas("BLMPOP") ? "blmpop" : "blpop";
-
-/** The hub's blocking pops so far (BLPOP: each followed by one drain). */
-function blmpopCalls(info: unknown): number {
-  const stat = new RegExp(`cmdstat_${HUB_COMMAND}:calls=(\\d+)`);
-  return Number(stat.exec(String(info))?.[1] ?? 0);
+/**
+ * Whether a connection of `clientName` (any, without a name) is a
+ * subscriber: the wake hub, once subscribed (`CLIENT LIST`: `sub=` > 0).
+ */
+async function hubSubscribed(
+  admin: RedisClient,
+  clientName: string | undefined,
+): Promise<boolean> {
+  const list = String(await admin.send("CLIENT", "LIST"));
+  return list.split("\n").some((line) =>
+    (clientName === undefined || line.includes(` name=${clientName} `)) &&
+    / sub=[1-9]/.test(line)
+  );
 }

@@ -24,29 +24,30 @@ local function keep(key, ms)
   end
 end
 
--- Wakes waiter id ('<hubId>.<n>') with message. Its client's wake hub
--- watches wake_prefix .. hubId: for a one-server client, a list that the
--- hub BLMPOPs ('id|message' appended; wake_prefix is 'prefix:wake:', one
--- list per hub for all primitives, not a KEYS entry: no slots to respect
--- there); for a cluster client's hub (its id starts with '~') the sharded
--- pub/sub channel 'prefix:{name}:wake:' .. hubId, in the primitive's slot,
--- which touches no key, or, where the server has no SPUBLISH (before Redis
--- 7.0, or denied by ACL), the list of that name, which the hub then polls.
--- The caller's client passes wake_prefix, and every client of one server
--- uses the same rule.
+-- Wakes waiter id ('<hubId>.<n>') with message: publishes 'id|message'
+-- on the channel wake_prefix .. hubId, which its client's wake hub
+-- subscribes to. Pub/sub touches no key, so every key a script touches
+-- stays in its KEYS (servers that lock declared keys, Dragonfly's default,
+-- run it). One-server and Sentinel clients: PUBLISH on 'prefix:wake:' ..
+-- hubId, one channel per hub for every primitive. A cluster client's hub
+-- (its id starts with '~'): SPUBLISH on 'prefix:{name}:wake:' .. hubId,
+-- in the primitive's slot, or, where the node has no SPUBLISH (before
+-- Redis 7.0, renamed or denied), PUBLISH on that channel, which the
+-- cluster bus takes to every node. Both through pcall: a publish the
+-- server refuses (an ACL without the channel) never stops the script
+-- halfway, and the waiter finds its grant in Redis at its next re-check.
+-- Pub/sub keeps nothing: the hub makes its waiters re-check Redis once
+-- a subscription is confirmed and whenever one is lost. The caller's
+-- client passes wake_prefix; ttl is not used (messages are not stored).
 local function wake(wake_prefix, id, message, ttl)
   local hub = string.match(id, '^(.-)%.')
   if not hub then return end
-  local list = wake_prefix .. hub
+  local channel = wake_prefix .. hub
+  local text = id .. '|' .. message
   if string.byte(hub, 1) == 126 then
-    local sent = redis.pcall('SPUBLISH', list, id .. '|' .. message)
+    local sent = redis.pcall('SPUBLISH', channel, text)
     if type(sent) ~= 'table' or not sent.err then return end
   end
-  -- A new list (the hub popped the last one) has no TTL yet: set it.
-  if redis.call('RPUSH', list, id .. '|' .. message) == 1 then
-    redis.call('PEXPIRE', list, ttl)
-  else
-    keep(list, ttl)
-  end
+  redis.pcall('PUBLISH', channel, text)
 end
 `;

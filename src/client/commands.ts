@@ -143,9 +143,10 @@ export function stateCommandRefusal(
  * The server has no such command or subcommand, or this user may not run
  * it: `ERR unknown command` / `unknown subcommand` (an older server, or
  * one that renamed it away) or `NOPERM ... permissions to run` (an ACL
- * rule). The library then takes its fallback path (`BLPOP` for `BLMPOP`,
- * `CLUSTER SLOTS` for `CLUSTER SHARDS`, lists for sharded pub/sub). A
- * `NOPERM` about keys or channels is not this.
+ * rule). The library then takes its fallback path (`CLUSTER SLOTS` for
+ * `CLUSTER SHARDS`, plain pub/sub for sharded pub/sub), or, with nothing
+ * to fall back on (a hub denied `SUBSCRIBE`), fails with an error that
+ * says so. A `NOPERM` about keys or channels is not this.
  */
 export function lacksCommand(error: unknown): boolean {
   if (!(error instanceof RedisReplyError)) return false;

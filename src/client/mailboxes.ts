@@ -1,9 +1,9 @@
 /**
  * The waiters' side of a wake hub: one mailbox per {@linkcode WakeTicket},
- * messages handed to the waiting `next()` or kept until asked, and `REARM`
- * for tickets whose messages may have been lost. Both hubs (`WakeHub`, one
- * `BLMPOP` connection; `ClusterHub`, sharded pub/sub per node) use it, and
- * differ only in how messages reach {@linkcode Mailboxes.deliver}.
+ * messages handed to the waiting `next()` or kept until asked, `REARM` for
+ * tickets whose messages may have been lost, and a final error for tickets
+ * whose channel cannot be subscribed. Both hubs (`WakeHub`: one server or
+ * Sentinel; `ClusterHub`) use it through `ChannelHub`.
  *
  * @module
  */
@@ -22,16 +22,18 @@ export interface WakeTicket {
   /** The waiter's id: `<hubId>.<n>`, unique across processes. */
   readonly id: string;
   /**
-   * Starts listening on the ticket's wake list (the first `listen()` of a
-   * list makes the hub watch it). Until then messages for this ticket wait
-   * in Redis, and any that arrive anyway are kept.
+   * Starts listening on the ticket's wake channel (the first `listen()` of
+   * a channel makes the hub subscribe to it). Messages that arrive before
+   * are kept; one sent while the channel was not subscribed is lost, and
+   * the ticket gets `REARM` once it is (Redis is the truth).
    */
   listen(): void;
   /**
    * The next message for this ticket; `TIMEOUT` after `ms`; `REARM` when
-   * the hub lost messages since the last call (its connection dropped).
-   * Rejects with `signal.reason`, or with `ConnectionError` once the client
-   * is closed.
+   * messages may have been lost since the last call (its channel was
+   * subscribed or lost). Rejects with `signal.reason`, with `ConnectionError`
+   * once the client is closed, or with the server's refusal when its channel
+   * cannot be subscribed (an ACL without the channel).
    */
   next(ms: number, signal: AbortSignal): Promise<WakeResult>;
   /** Done: later messages for this id are dropped. */
@@ -44,6 +46,8 @@ interface TicketState {
   mailbox: string[];
   /** Messages may have been lost since the last `next()`. */
   missed: boolean;
+  /** The channel cannot be subscribed: every `next()` rejects with it. */
+  failed: Error | undefined;
   /** Settles the pending `next()`, if any. */
   deliver: ((result: WakeResult | Error) => void) | undefined;
 }
@@ -54,28 +58,28 @@ export function randomHubId(): string {
   return Array.from(bytes, (b) => b.toString(36).padStart(2, "0")).join("");
 }
 
-/** What a hub does when a list gains its first listener or loses one. */
-export interface ListHooks {
-  /** A ticket on `key` started listening. */
+/** What a hub does when a ticket starts or stops listening on a channel. */
+export interface ChannelHooks {
+  /** A ticket on the channel `key` started listening. */
   listen(key: string): void;
-  /** A listening ticket on `key` closed. */
+  /** A listening ticket on the channel `key` closed. */
   leave(key: string): void;
 }
 
 /** The tickets of one hub. */
 export class Mailboxes {
   readonly #hubId: string;
-  readonly #hooks: ListHooks;
+  readonly #hooks: ChannelHooks;
   readonly #tickets = new Map<string, TicketState>();
   #counter = 0;
   #closedError: Error | undefined;
 
-  constructor(hubId: string, hooks: ListHooks) {
+  constructor(hubId: string, hooks: ChannelHooks) {
     this.#hubId = hubId;
     this.#hooks = hooks;
   }
 
-  /** A new ticket whose messages arrive on the list `key`. */
+  /** A new ticket whose messages arrive on the channel `key`. */
   ticket(key: string): WakeTicket {
     const id = `${this.#hubId}.${(this.#counter++).toString(36)}`;
     const state: TicketState = {
@@ -83,6 +87,7 @@ export class Mailboxes {
       listening: false,
       mailbox: [],
       missed: false,
+      failed: undefined,
       deliver: undefined,
     };
     this.#tickets.set(id, state);
@@ -105,6 +110,7 @@ export class Mailboxes {
   ): Promise<WakeResult> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#closedError) return Promise.reject(this.#closedError);
+    if (state.failed) return Promise.reject(state.failed);
     const queued = state.mailbox.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     if (state.missed) {
@@ -156,13 +162,26 @@ export class Mailboxes {
 
   /**
    * Tickets re-check Redis (a message may have been lost): all of them, or
-   * those whose list is in `keys`.
+   * those whose channel is in `keys`.
    */
   rearm(keys?: ReadonlySet<string>): void {
     for (const state of this.#tickets.values()) {
       if (keys && !keys.has(state.key)) continue;
       state.missed = true;
       state.deliver?.(REARM);
+    }
+  }
+
+  /**
+   * The tickets of the channel `key` can get no message (the server refused
+   * the subscription): their waits reject with `error`, now and at every
+   * later `next()`.
+   */
+  fail(key: string, error: Error): void {
+    for (const state of this.#tickets.values()) {
+      if (state.key !== key) continue;
+      state.failed = error;
+      state.deliver?.(error);
     }
   }
 

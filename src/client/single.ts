@@ -108,16 +108,13 @@ export class SingleTopology implements Topology {
   }
 
   wakePrefix(prefix: string, _base: string): string {
-    // One list per hub (and prefix) for every primitive: a burst of grants
-    // to many primitives reaches the hub in one BLMPOP, not one each.
+    // One channel per hub (and prefix) for every primitive: a burst of
+    // grants to many primitives reaches the hub with no command at all.
     return `${prefix}${prefix ? ":" : ""}wake:`;
   }
 
   hub(): WakeSource {
-    return this.#hub ??= new WakeHub(
-      this.#options,
-      (id) => this.#node.unblock(id),
-    );
+    return this.#hub ??= new WakeHub(this.#options);
   }
 
   onReconnect(listener: () => void): () => void {

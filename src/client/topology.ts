@@ -21,7 +21,7 @@ export interface WakeSource {
   readonly id: string;
   /** Connections the hub has open now. */
   readonly connections: number;
-  /** A new ticket whose messages arrive on the list `wakePrefix + id`. */
+  /** A new ticket whose messages arrive on the channel `wakePrefix + id`. */
   ticket(wakePrefix: string): WakeTicket;
   /** Drops the hub's connections as if lost: waiters re-check Redis. */
   drop(reason: string): void;
@@ -83,11 +83,12 @@ export interface Topology {
   /** The wake hub (created on first use). */
   hub(): WakeSource;
   /**
-   * The prefix of the wake list (or channel) that scripts of the primitive
-   * whose keys start with `base` (under `prefix`) wake this client's
-   * waiters on, `wakePrefix + hubId`: one list per hub and prefix on one
-   * server (one `BLMPOP` key, whatever the number of primitives waited
-   * on), the primitive's own (`base:wake:`, in its hash slot) in a cluster.
+   * The prefix of the wake channel that scripts of the primitive whose
+   * keys start with `base` (under `prefix`) wake this client's waiters on,
+   * `wakePrefix + hubId`: one channel per hub and prefix on one server
+   * (`PUBLISH`; one subscription, whatever the number of primitives
+   * waited on), the primitive's own (`base:wake:`, in its hash slot:
+   * `SPUBLISH`) in a cluster.
    */
   wakePrefix(prefix: string, base: string): string;
   /** Calls `listener` after any main connection reconnects. */

@@ -30,7 +30,6 @@ import { ClusterHub } from "./hub.ts";
 import type { ResolvedCluster } from "./options.ts";
 import { addressOf, redirectOf } from "./redirect.ts";
 import { Refresher } from "./refresher.ts";
-import { sweeper } from "./poller.ts";
 import { keySlot, SLOTS } from "./slot.ts";
 
 /** How often the health of the nodes is looked at, in milliseconds. */
@@ -170,10 +169,9 @@ export class ClusterTopology implements Topology {
   }
 
   hub(): WakeSource {
-    // Sharded pub/sub, or lists polled on nodes found without it.
+    // Sharded pub/sub, or plain pub/sub on nodes found without it.
     return this.#hub ??= new ClusterHub(this.#options, {
       ownerOf: (key) => this.#owners[keySlot(key)]?.target,
-      sweep: sweeper((args, signal) => this.request(args, false, signal)),
       refresh: () => this.#refresher.soon(),
     });
   }

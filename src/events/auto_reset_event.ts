@@ -35,8 +35,9 @@ import { SIGNAL_SET, SIGNAL_TAKE, SIGNAL_UNDO } from "./scripts.ts";
  *
  * Keys: `p:{name}:signals` (LIST, TTL `ttlMs`), `p:{name}:takers` and
  * `p:{name}:heartbeats` (the waiters in line, ZSETs), `p:{name}:granted`
- * (signals handed to a waiter, to claim); waiters are woken on their
- * client's wake list (`p:wake:<hub>`; `p:{name}:wake:<hub>` in a cluster).
+ * (signals handed to a waiter, to claim); waiters are woken through their
+ * client's wake hub, by pub/sub on the channel `p:wake:<hub>`
+ * (`p:{name}:wake:<hub>` in a cluster), which is not a key.
  *
  * @example
  * ```ts

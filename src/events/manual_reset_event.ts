@@ -29,13 +29,15 @@ export interface ManualResetEventInfo {
 }
 
 /**
- * Broadcast event. Waiters block in Redis, each on a wake list of its own,
- * and `set()` wakes all of them at once: no polling. A crashed waiter's
- * registration expires after `waiterTtlMs`.
+ * Broadcast event. Waiters register in Redis, and `set()` wakes all of
+ * them at once, each through its client's wake hub: no polling, and no
+ * connection per waiter. A crashed waiter's registration expires after
+ * `waiterTtlMs`.
  *
  * Keys: `p:{name}:state` (set flag, TTL `ttlMs`), `p:{name}:listeners`
- * (ZSET of waiters by heartbeat); waiters are woken on their client's wake
- * list (`p:wake:<hub>`; `p:{name}:wake:<hub>` in a cluster).
+ * (ZSET of waiters by heartbeat), `p:{name}:woken` (waiters a `set()`
+ * woke, for their re-check); the wake-ups are pub/sub messages on the
+ * channel `p:wake:<hub>` (`p:{name}:wake:<hub>` in a cluster), not keys.
  *
  * @example
  * ```ts
