@@ -13,11 +13,13 @@ import {
   Mutex,
   Semaphore,
 } from "../mod.ts";
+import { type Connector, defaultConnector } from "../src/transport/mod.ts";
 import { forceRelease, inspect } from "../src/admin.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";
+import { until } from "./_until.ts";
 
 const workerFile = fileURLToPath(
   new URL("./_shutdown_worker.ts", import.meta.url),
@@ -232,3 +234,38 @@ test(
   },
   { timeoutMs: 60_000 },
 );
+
+test("shutdown: a client closed while its wake hub is still connecting closes that connection too, before close() resolves", async () => {
+  await using admin = await connect(sharedRedisUrl());
+  const name = unique("hub-closing");
+  const holder = await new Mutex(admin, name).acquire();
+  // Every connection after the first (the main one) is slow to answer its
+  // handshake: the hub's is still being opened when the client closes.
+  let opened = 0;
+  const open = new Set<number>();
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const connector: Connector = async (options, handlers) => {
+    const index = opened++;
+    const transport = await defaultConnector()(options, {
+      onData: (chunk) => {
+        if (index === 0) handlers.onData(chunk);
+        else timers.push(setTimeout(() => handlers.onData(chunk), 300));
+      },
+      onClose: (error) => {
+        open.delete(index);
+        handlers.onClose(error);
+      },
+    });
+    open.add(index);
+    return transport;
+  };
+  const redis = await connect({ url: sharedRedisUrl(), connector });
+  const waiting = new Mutex(redis, name).acquire();
+  waiting.catch(() => {});
+  await until("the hub to start connecting", () => opened === 2);
+  await redis.close();
+  await assert.rejects(waiting);
+  assert.deepEqual([...open], [], "a connection outlived close()");
+  for (const timer of timers) clearTimeout(timer);
+  await holder.release();
+});

@@ -15,22 +15,23 @@
  *
  * Then a burst across names: `n` mutexes (distinct names) held on one
  * client, one waiter on each queued on another client, all released at
- * once: the time until every waiter holds, and the `BLMPOP`s the waiters'
- * hub needed (`INFO commandstats`). One wake list per client takes up to
- * 1,000 messages per call; one list per primitive (before) took one call
- * per name.
+ * once: the time until every waiter holds, and the commands the waiters'
+ * client wrote meanwhile, on all its connections (counted by a connector
+ * that reads what it sends, `shared/command_counter.ts`). Each grant's
+ * script publishes the wake-up on the channel the waiters' hub has
+ * subscribed to, so the grants should reach the waiters without a command
+ * of theirs; with a `BLMPOP` loop over one wake list (before), a burst of
+ * 1,000 took 16 `BLMPOP`s, with one list per primitive 1,001. Before each
+ * burst, one wait and grant on the waiters' client, so that the burst does
+ * not measure the hub's first subscription.
  *
  * @module
  */
 import process from "node:process";
 import { connect, Mutex } from "../../mod.ts";
+import { CommandCounter } from "../shared/command_counter.ts";
 import { int, num, yes } from "../shared/format.ts";
-import {
-  commandDelta,
-  commandStats,
-  deleteRun,
-  queueKey,
-} from "../shared/redis.ts";
+import { deleteRun, queueKey, untilQueued } from "../shared/redis.ts";
 import { medianOf } from "../shared/stats.ts";
 import { sleep, within } from "../shared/timing.ts";
 import type { Cell, CellContext } from "./types.ts";
@@ -83,10 +84,12 @@ export interface BurstFigures {
   names: number;
   /** From the releases' start until every waiter holds, ms. */
   allMs: number;
-  /** `BLMPOP` calls during that time. */
-  blmpops: number;
+  /** Commands the waiters' client wrote during that time (all connections). */
+  commands: number;
   /** Per round, in order. */
   roundMs: number[];
+  /** Per round, the waiters' commands by name (`name count, ...`). */
+  roundCommands: string[];
 }
 
 /** What the cell measured. */
@@ -99,18 +102,32 @@ export interface InflightBenchResult {
 
 /**
  * `n` names held on one client and waited for on another, all released at
- * once: ms until every waiter holds, and the `BLMPOP`s meanwhile.
+ * once: ms until every waiter holds, and the commands the waiters' client
+ * wrote meanwhile. First one wait and grant on the waiters' client (its
+ * hub subscribes, and stays subscribed for 10 s without waiters).
  */
 async function burst(
   url: string,
   run: string,
   n: number,
   limitMs: number,
-): Promise<{ allMs: number; blmpops: number }> {
-  const [holders, waiters, observer] = await Promise.all(
-    [0, 1, 2].map(() => connect(url)),
-  );
+): Promise<{ allMs: number; commands: number; byName: string }> {
+  const counter = new CommandCounter();
+  const [holders, waiters, observer] = await Promise.all([
+    connect(url),
+    connect({ url, connector: counter.connector }),
+    connect(url),
+  ]);
   try {
+    const warm = `${run}-burst-warm`;
+    const warmHeld = await new Mutex(holders, warm).acquire();
+    const warmWait = new Mutex(waiters, warm).acquire(
+      AbortSignal.timeout(limitMs),
+    );
+    warmWait.catch(() => {}); // awaited below; never left unhandled
+    await untilQueued(observer, warm, limitMs, `burst of ${n}: warm-up`);
+    await warmHeld.release();
+    await (await within(warmWait, limitMs, "burst warm-up")).release();
     const names = Array.from({ length: n }, (_, i) => `${run}-burst-${i}`);
     const held = await Promise.all(
       names.map((name) => new Mutex(holders, name).acquire()),
@@ -130,18 +147,15 @@ async function burst(
       await sleep(polls < 10 ? 1 : 10);
     }
     await sleep(5);
-    const before = await commandStats(observer);
+    counter.reset();
     const started = performance.now();
     await Promise.all(held.map((lease) => lease.release()));
     const leases = await within(Promise.all(waiting), limitMs, `burst ${n}`);
     const allMs = performance.now() - started;
-    const { calls } = commandDelta(
-      before,
-      await commandStats(observer),
-      ["blmpop"],
-    );
+    const commands = counter.total;
+    const byName = counter.text();
     await Promise.all(leases.map((lease) => lease.release()));
-    return { allMs, blmpops: calls };
+    return { allMs, commands, byName };
   } finally {
     await Promise.all([holders, waiters, observer].map((c) => c.close()));
   }
@@ -185,21 +199,25 @@ export async function benchInflight(
   const layouts: InflightLayout[] = ["one object", "object per acquire"];
   const samples = new Map<string, { cpu: number[]; wall: number[] }>();
   const keyOf = (layout: InflightLayout, n: number) => `${layout}|${n}`;
-  const bursts = new Map<number, { ms: number[]; calls: number[] }>();
+  const bursts = new Map<
+    number,
+    { ms: number[]; calls: number[]; names: string[] }
+  >();
   try {
     for (let round = 0; round < options.rounds; round++) {
       for (const n of options.burstNames) {
         const figures = await burst(url, name, n, options.batchMs);
-        const entry = bursts.get(n) ?? { ms: [], calls: [] };
+        const entry = bursts.get(n) ?? { ms: [], calls: [], names: [] };
         entry.ms.push(figures.allMs);
-        entry.calls.push(figures.blmpops);
+        entry.calls.push(figures.commands);
+        entry.names.push(figures.byName);
         bursts.set(n, entry);
         log(
           `in flight round ${
             round + 1
           }/${options.rounds}: burst of ${n} names: ${
             figures.allMs.toFixed(0)
-          } ms, ${figures.blmpops} BLMPOPs`,
+          } ms, ${figures.commands} commands from the waiters' client (${figures.byName})`,
         );
       }
       const order = round % 2 === 0 ? layouts : [...layouts].reverse();
@@ -227,6 +245,7 @@ export async function benchInflight(
       const burstNames = options.burstNames.flatMap((n) =>
         Array.from({ length: n }, (_, i) => `${name}-burst-${i}`)
       );
+      burstNames.push(`${name}-burst-warm`);
       await deleteRun(cleaner, name, [name, ...burstNames]);
     } finally {
       await cleaner.close();
@@ -253,8 +272,9 @@ export async function benchInflight(
       return {
         names: n,
         allMs: medianOf(entry.ms),
-        blmpops: medianOf(entry.calls),
+        commands: medianOf(entry.calls),
         roundMs: entry.ms,
+        roundCommands: entry.names,
       };
     }),
     seconds: (performance.now() - started) / 1_000,
@@ -286,19 +306,21 @@ export function inflightTargetLines(result: InflightBenchResult): string[] {
   const large = result.bursts[result.bursts.length - 1];
   const perGrant = (b: typeof small) => b.allMs / b.names;
   const burstGrowth = perGrant(large) / perGrant(small);
-  const fewCalls = large.blmpops <= large.names / 10;
+  const fewCalls = large.commands <= large.names / 10;
   return [
-    `- A burst of ${
+    `- A burst of ${int(large.names)} grants on distinct names reaches ${
       int(large.names)
-    } grants on distinct names to one client, time per grant within ${INFLIGHT_TARGET}x of ${
+    } waiters on one client, time per grant within ${INFLIGHT_TARGET}x of ${
       int(small.names)
-    } names, in at most one \`BLMPOP\` per 10 grants: ${
+    } names, with at most one command per 10 grants from the waiters' client: ${
       yes(burstGrowth <= INFLIGHT_TARGET && fewCalls)
     }: ${num(large.allMs, 0)} ms for all (${
       num(perGrant(large) * 1_000, 0)
     } us per grant, ${num(burstGrowth, 2)}x of ${int(small.names)} names), ${
-      num(large.blmpops, 0)
-    } \`BLMPOP\`s.`,
+      num(large.commands, 0)
+    } command(s) from the waiters' client (median over rounds; ${
+      large.roundCommands.join("; ")
+    }).`,
     `- CPU per acquire with ${
       int(one.large.inFlight)
     } acquires in flight on one \`Mutex\` object within ${INFLIGHT_TARGET}x of ${
@@ -333,16 +355,16 @@ export function inflightMarkdown(result: InflightBenchResult): string {
     "",
     `Burst across names: ${
       o.burstNames.map(int).join(" or ")
-    } mutexes of distinct names held on one client, one waiter on each queued on another client, all released at once (after 5 ms of idling): the time until every waiter holds, and the \`BLMPOP\` calls of the waiters' hub meanwhile (\`INFO commandstats\`). A client's wake-ups share one list, read up to 1,000 at a time; with one list per primitive (before), the hub needed one call per name.`,
+    } mutexes of distinct names held on one client, one waiter on each queued on another client, all released at once (after 5 ms of idling): the time until every waiter holds, and the commands the waiters' client wrote meanwhile, on any of its connections (main and wake hub), counted by a connector that reads the RESP the client sends. Each grant's script \`PUBLISH\`es the wake-up on the channel the waiters' hub is \`SUBSCRIBE\`d to, so the grants need no command of the waiters' client; before each burst, one wait and grant on that client, so that its hub has subscribed already (it stays subscribed for 10 s without waiters). With a \`BLMPOP\` loop over one wake list per client (before), a burst of 1,000 took 16 \`BLMPOP\`s; with one list per primitive, 1,001.`,
     "",
-    "| names | all granted (ms) | per grant (us) | BLMPOP calls | per round (ms) |",
-    "| ---: | ---: | ---: | ---: | --- |",
+    "| names | all granted (ms) | per grant (us) | commands from the waiters' client | per round (ms) | per round, by name |",
+    "| ---: | ---: | ---: | ---: | --- | --- |",
     ...result.bursts.map((b) =>
       `| ${int(b.names)} | ${num(b.allMs, 1)} | ${
         num(b.allMs / b.names * 1_000, 0)
-      } | ${num(b.blmpops, 0)} | ${
+      } | ${num(b.commands, 0)} | ${
         b.roundMs.map((v) => num(v, 1)).join(", ")
-      } |`
+      } | ${b.roundCommands.join("; ")} |`
     ),
   ].join("\n");
 }

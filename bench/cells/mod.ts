@@ -15,6 +15,7 @@ import { inflightCell } from "./inflight.ts";
 import { librariesCell } from "./libraries/mod.ts";
 import { runtimesCell } from "./runtimes/mod.ts";
 import { sharedClientCell } from "./shared_client/mod.ts";
+import { throughputCell } from "./throughput/mod.ts";
 import type { AnyCell } from "./types.ts";
 
 /** Every cell, in run order. */
@@ -22,6 +23,7 @@ export const CELLS: readonly AnyCell[] = [
   clientCell,
   // The lock section: the libraries first (their floors are the section's).
   librariesCell,
+  throughputCell,
   holdersCell,
   breakdownCell,
   inflightCell,

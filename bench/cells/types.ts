@@ -53,6 +53,11 @@ export interface Floors {
   pingUs: number;
   /** An `RPUSH` waking another client's `BLPOP` after the idle settle, p50, us. */
   idleWakeUs: number;
+  /**
+   * A `PUBLISH` reaching a connection `SUBSCRIBE`d to its channel after the
+   * idle settle, p50, us (the mechanism of our wake-ups).
+   */
+  idlePublishUs: number;
 }
 
 /** What the cells of a section share when they are reported. */

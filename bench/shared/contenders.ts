@@ -39,16 +39,27 @@ export const REDLOCK_TTL_MS = 10_000;
 export const GIVE_UP_MS = 60_000;
 
 /**
- * Ours: the scripts, the wake hub's `BLMPOP` (`BLPOP` before Redis 7.0, and
- * on a waiting client's blocking pool), and `CLIENT UNBLOCK` (the hub
- * re-blocking on a new set of lists).
+ * Ours, every command our client sends itself: the lock scripts as Redis
+ * Functions (`FCALL`; a script's first runs on a client go as `EVALSHA`,
+ * `EVAL` on `NOSCRIPT`, while `FUNCTION LOAD` loads its library in the
+ * background), and its wake hub's subscriber connection: `SUBSCRIBE` (a
+ * cluster: `SSUBSCRIBE`) to its channel when it first has a waiter,
+ * `UNSUBSCRIBE`/`SUNSUBSCRIBE` once it had none for 10 s, and a liveness
+ * `PING` after 2 s of silence on it. The scripts' own calls (`PUBLISH` of a
+ * wake-up, `ZADD`, `HSET`, ...) cost no round trip and are not counted, nor
+ * is the handshake of a hub connection opening (`CLIENT SETNAME`, `INFO`:
+ * the latter cannot be told from the benchmark's own `INFO`).
  */
 export const OURS_COMMANDS: readonly string[] = [
+  "fcall",
   "evalsha",
   "eval",
-  "blmpop",
-  "blpop",
-  "client|unblock",
+  "function|load",
+  "subscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "sunsubscribe",
+  "ping",
 ];
 
 /** A held lock: whatever the library returns, reduced to `release()`. */

@@ -1,13 +1,16 @@
 /**
  * The timed samples the lock cells take again and again: a `PING` (back to
  * back, or after idling), an `RPUSH` waking another client's `BLPOP` after
- * idling (the mechanism of our blocking hand-off without the lock), and an
- * uncontended acquire + release cycle. All in ms.
+ * idling (the idle floor that the hand-off targets are set against), a
+ * `PUBLISH` reaching another connection `SUBSCRIBE`d to its channel after
+ * idling (the mechanism of our wake-ups without the lock and the hub), and
+ * an uncontended acquire + release cycle. All in ms.
  *
  * @module
  */
 import type { RedisClient } from "../../mod.ts";
 import type { Held } from "./contenders.ts";
+import type { RawSubscriber } from "./subscriber.ts";
 import { sleepUntil, timed, within } from "./timing.ts";
 
 /** One `PING` on `redis`, timed. */
@@ -69,6 +72,31 @@ export async function idleWakes(
     start = performance.now();
     await pusher.send("RPUSH", key, "x");
     samples.push(await within(popped, 15_000, "idle wake: BLPOP"));
+  }
+  return samples;
+}
+
+/**
+ * `count` times: `settleMs` of idling, then `publisher` sends `PUBLISH` on
+ * the channel `subscriber` listens to; the time from the `PUBLISH` to the
+ * message reaching `subscriber`.
+ */
+export async function idlePublishes(
+  publisher: RedisClient,
+  subscriber: RawSubscriber,
+  count: number,
+  settleMs: number,
+): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const got = subscriber.next();
+    got.catch(() => {}); // awaited below; never left unhandled
+    await sleepUntil(performance.now() + settleMs);
+    const start = performance.now();
+    await publisher.send("PUBLISH", subscriber.channel, "x");
+    samples.push(
+      (await within(got, 15_000, "idle publish: message")) - start,
+    );
   }
   return samples;
 }

@@ -17,7 +17,7 @@ export interface CommandStat {
 
 /**
  * Parses `INFO commandstats`: `cmdstat_<name>:calls=N,usec=N,...` per line.
- * Subcommands keep Redis 7's `name|sub` form (`client|unblock`).
+ * Subcommands keep Redis 7's `name|sub` form (`function|load`).
  */
 export function parseCommandStats(info: string): Map<string, CommandStat> {
   const stats = new Map<string, CommandStat>();
@@ -138,12 +138,17 @@ export class Clients {
   }
 }
 
-/** Connections whose `CLIENT SETNAME` is `name`. */
+/**
+ * Connections whose `CLIENT SETNAME` is `name`, of every type: `normal` (a
+ * client's main connection, its blocking pool) and `pubsub` (its wake hub's
+ * subscriber, once subscribed). One `CLIENT LIST` without `TYPE`, so that a
+ * connection turning into a subscriber meanwhile is counted once.
+ */
 export async function countConnections(
   redis: RedisClient,
   name: string,
 ): Promise<number> {
-  const list = String(await redis.send("CLIENT", "LIST", "TYPE", "normal"));
+  const list = String(await redis.send("CLIENT", "LIST"));
   return list.split("\n").filter((line) => line.includes(` name=${name} `))
     .length;
 }

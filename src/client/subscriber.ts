@@ -61,6 +61,8 @@ export class Subscriber {
   #connection: Connection | undefined;
   #lastFrame = performance.now();
   #gone = false;
+  /** Opening the connection; settles once it is open and set, or failed. */
+  readonly #opening: Promise<void>;
 
   /** Connects in the background with `options` (RESP2 is forced). */
   constructor(
@@ -71,12 +73,13 @@ export class Subscriber {
   ) {
     this.address = address;
     this.#events = events;
-    Connection.open({ ...options, protocol: 2 }, {
+    this.#opening = Connection.open({ ...options, protocol: 2 }, {
       onLost: (error) => this.#lose(error),
       onUnsolicited: (frame) => this.#onFrame(frame),
-    }, signal).then((connection) => {
+    }, signal).then(async (connection) => {
       if (this.#gone) {
-        connection.close();
+        // Closed while connecting: close() waits for this too.
+        await connection.close();
         return;
       }
       this.#connection = connection;
@@ -84,7 +87,9 @@ export class Subscriber {
       for (const [channel, sharded] of this.channels) {
         this.#write(sharded ? "SSUBSCRIBE" : "SUBSCRIBE", channel);
       }
-    }, (error) => this.#lose(error));
+    }, (error) => {
+      if (!this.#gone) this.#lose(error);
+    });
   }
 
   /** The connection is open. */
@@ -138,12 +143,16 @@ export class Subscriber {
     this.#connection?.drop(reason);
   }
 
-  /** Closes the connection; nothing more is reported. */
-  close(): Promise<void> {
+  /**
+   * Closes the connection, or the one still being opened (resolves once it
+   * is closed); nothing more is reported.
+   */
+  async close(): Promise<void> {
     this.#gone = true;
     const connection = this.#connection;
     this.#connection = undefined;
-    return connection?.close() ?? Promise.resolve();
+    await connection?.close();
+    await this.#opening;
   }
 
   #write(command: string, channel?: string): void {

@@ -65,6 +65,10 @@ export async function runAcquire(
     fresh ? "1" : "0",
     meta,
   ], { signal });
+  if (typeof reply === "number") {
+    // Granted now, for the whole lease.
+    return { granted: true, token: reply, leftMs: options.leaseMs, sentAt };
+  }
   if (reply[0] === -1) {
     throw new SemaphoreMismatchError(config.name, reply[1], limit);
   }

@@ -80,7 +80,7 @@ if busy == 0 and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
   end
   redis.call('PEXPIRE', holders, lease_ms)
   keep_owners(lease_ms)
-  return {1, token, lease_ms}
+  return token
 end
 `;
 
@@ -126,7 +126,7 @@ end
 
 if fresh or not redis.call('ZSCORE', queue, id) then
   if queued == 0 and used() + weight <= limit then
-    return {1, grant(id, lease_ms, weight, now, now_us, note), lease_ms}
+    return grant(id, lease_ms, weight, now, now_us, note)
   end
   -- A poller barges in while nobody queues; once others queue ahead of it,
   -- it joins the line too (else it would starve behind blocking waiters),
@@ -160,17 +160,15 @@ return {0, wake, rank, now}
  * to a single waiter.
  */
 const RELEASE_FAST = `
-local head = redis.call('ZRANGE', queue, 0, 0)[1]
--- The first two holders: how many hold, up to two, and whether the caller
--- is the only one, in one call.
-local first = redis.call('ZRANGE', holders, 0, 1, 'WITHSCORES')
-local holding = #first / 2
-local sole = (holding == 1 and first[1] == ARGV[1]) and first[2] or nil
+-- (EXISTS, ZCARD and ZSCORE: calls whose replies are cheap to hand to
+-- Lua; a ZRANGE costs more even on an empty key.)
+local queued = redis.call('EXISTS', queue) == 1
+local holding = redis.call('ZCARD', holders)
 -- The fast path: nobody queues and at most one holds (the caller, or
 -- someone else): the same effects as the general path below.
-if not head and holding <= 1 then
+if not queued and holding <= 1 then
   local id = ARGV[1]
-  local expiry = sole
+  local expiry = holding == 1 and redis.call('ZSCORE', holders, id) or nil
   if not expiry then
     redis.call('HDEL', owners, id, 'meta:' .. id)
     return 0
@@ -187,9 +185,10 @@ end
 -- nobody else to reap among the holders, and grant the head alone, with
 -- the same effects (it would also reap dead waiters further back in the
 -- queue, which a later call does instead).
-if head and holding == 1 and head ~= ARGV[1] then
+local head = queued and holding == 1 and redis.call('ZRANGE', queue, 0, 0)[1]
+if head and head ~= ARGV[1] then
   local id = ARGV[1]
-  local expiry = sole
+  local expiry = redis.call('ZSCORE', holders, id)
   local want = redis.call('HMGET', wants, head, 'meta:' .. head)
   local weight, lease_ms = string.match(want[1] or '', '^(%d+):(%d+)$')
   weight, lease_ms = tonumber(weight), tonumber(lease_ms)
@@ -273,14 +272,17 @@ export type AcquireArgs = [
  * "read-write-lock"), fresh ("1" on the first call for this
  * id: it cannot hold or queue yet), note (the acquisition's `meta`, "" for
  * none: stored with the grant, or with the queue entry until it is granted).
- * Returns `{1, token, leaseLeftMs}` when the caller holds the permit,
- * `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
+ * Returns the token alone (an integer) when it grants the caller a whole
+ * lease now (the common case: one integer is the cheapest reply to hand
+ * back), `{1, token, leaseLeftMs}` when the caller holds the permit already
+ * (granted while it waited), `{0, wakeInMs, rank, serverNowMs}` when not (wakeInMs -1: no holder to
  * expire; rank -1 when not queued), `{-1, permits}` when the stored count
  * differs. A grant wakes the waiter with `id|token:leaseEndMs` on the wake
  * list of its client's hub.
  */
 export const ACQUIRE: Script<
   AcquireArgs | [...AcquireArgs, note: string],
+  | number
   | [granted: 1, token: number, leaseLeftMs: number]
   | [granted: 0, wakeInMs: number, rank: number, serverNowMs: number]
   | [mismatch: -1, permits: number]

@@ -236,6 +236,7 @@ export class RedlockNodes {
       "0",
       fresh,
     ], { signal });
+    if (typeof reply === "number") return { outcome: "acquired", token: reply };
     if (reply[0] === 1) return { outcome: "acquired", token: reply[1] };
     if (reply[0] === 0) return { outcome: "taken" };
     throw new SemaphoreMismatchError(this.name, reply[1], 1);

@@ -1,7 +1,10 @@
 /**
  * The hand-off breakdown cell: where the time of one blocking hand-off
  * goes, against the idle floor (an `RPUSH` from one of our clients waking a
- * `BLPOP` blocked on another, after the same idling).
+ * `BLPOP` blocked on another, after the same idling) and against the floor
+ * of the wake-ups' own mechanism (a `PUBLISH` from one of our clients
+ * reaching a bare connection `SUBSCRIBE`d to its channel, after the same
+ * idling).
  *
  * Two clients A and B hand a lock back and forth: the holder releases once
  * the waiter is queued (the queue ZSET has it) and `settleMs` more have
@@ -11,21 +14,23 @@
  *
  * - t0: `release()` is called;
  * - tw: the releaser's main connection is first written to after t0
- *   (`EVALSHA` of RELEASE);
- * - th: the waiter's wake hub connection first gets data after tw (the
- *   `BLMPOP` reply carrying the grant);
+ *   (`FCALL` of RELEASE, or `EVALSHA` before its library is loaded);
+ * - th: the waiter's wake hub connection (the one it `SUBSCRIBE`d on, its
+ *   second) first gets data after tw: the wake-up that RELEASE published,
+ *   a message pushed on that subscriber connection;
  * - t1: the waiter's `acquire()` resolves.
  *
  * The server time of that one RELEASE comes from `INFO commandstats`
- * (`cmdstat_evalsha`) read on an observer before the settle and after the
- * hand-off; a sample whose delta is not exactly one `EVALSHA` (a lease
- * renewal, a waiting statistic landing in the window) is dropped and
- * counted. The floor takes the same four instants and `cmdstat_rpush`.
+ * (`cmdstat_fcall` + `cmdstat_evalsha`) read on an observer before the
+ * settle and after the hand-off; a sample whose window does not hold
+ * exactly one such run and no `EVAL` (a lease renewal, a waiting statistic
+ * landing in the window) is dropped and counted. The floors take the same
+ * four instants and `cmdstat_rpush`, or `cmdstat_publish`.
  *
  * Two variants: a `Mutex` (RELEASE's hand-off fast path) and a
  * `Semaphore(2)` whose other permit a third client holds all along (the
- * general path). Each step runs one hand-off of each variant and one floor,
- * in an order that rotates from step to step (`steps.ts`).
+ * general path). Each step runs one hand-off of each variant and each floor
+ * once, in an order that rotates from step to step (`steps.ts`).
  *
  * @module
  */
@@ -37,11 +42,13 @@ import {
   Semaphore,
 } from "../../../mod.ts";
 import type { Connector } from "../../../src/transport/mod.ts";
+import { errorText } from "../../shared/format.ts";
 import { deleteRun } from "../../shared/redis.ts";
 import { percentile } from "../../shared/stats.ts";
+import { RawSubscriber } from "../../shared/subscriber.ts";
 import type { Cell, CellContext } from "../types.ts";
 import { breakdownMarkdown, breakdownTargetLines } from "./report.ts";
-import { floor, handoff, Pair, type Setup } from "./steps.ts";
+import { floor, handoff, Pair, pubsubFloor, type Setup } from "./steps.ts";
 import { Tracer } from "./tracer.ts";
 import {
   type BreakdownBenchOptions,
@@ -69,10 +76,11 @@ function rowOf(
   label: string,
   samples: readonly Sample[],
   dropped: number,
+  viaFunction?: number,
 ): BreakdownRow {
   const parts = {} as Record<Part, PartFigures>;
   for (const part of PARTS) parts[part] = figures(samples, part);
-  return { label, samples: samples.length, dropped, parts };
+  return { label, samples: samples.length, dropped, viaFunction, parts };
 }
 
 function us(row: BreakdownRow, part: Part): string {
@@ -99,6 +107,8 @@ export async function benchBreakdown(
   const abort = new AbortController();
   const pairs: Pair[] = [];
   const leases: Lease[] = [];
+  let subscriber: RawSubscriber | undefined;
+  let pubsubSkipped: string | undefined;
   try {
     const observer = await open();
     const tracers: [Tracer, Tracer] = [new Tracer(), new Tracer()];
@@ -107,6 +117,17 @@ export async function benchBreakdown(
       await open(tracers[1].connector),
     ];
     const floorTracer = new Tracer();
+    const pubsubTracer = new Tracer();
+    try {
+      subscriber = await RawSubscriber.open(
+        url,
+        `${runId}:channel`,
+        pubsubTracer.connector,
+      );
+    } catch (error) {
+      pubsubSkipped = errorText(error);
+      log(`breakdown: PUBLISH -> SUBSCRIBE floor skipped: ${pubsubSkipped}`);
+    }
     const setup: Setup = {
       options,
       observer,
@@ -115,6 +136,7 @@ export async function benchBreakdown(
       floorClient: await open(floorTracer.connector),
       floorTracer,
       floorKey: `${runId}:floor`,
+      pubsub: subscriber && { subscriber, tracer: pubsubTracer },
       abort,
     };
     const other = await open();
@@ -144,22 +166,32 @@ export async function benchBreakdown(
       await pair.queued(setup);
     }
     const floors = { samples: [] as Sample[], dropped: 0 };
+    const published = { samples: [] as Sample[], dropped: 0 };
     const step = async (i: number, measured: boolean) => {
-      const order = ["mutex", "sem", "floor"] as const;
+      const order = ["mutex", "sem", "floor", "pubsub"] as const;
       for (let k = 0; k < order.length; k++) {
         const what = order[(i + k) % order.length];
         if (what === "floor") {
           await floor(setup, mutex.holder, measured ? floors : undefined);
+        } else if (what === "pubsub") {
+          await pubsubFloor(
+            setup,
+            mutex.holder,
+            measured ? published : undefined,
+          );
         } else await handoff(setup, what === "mutex" ? mutex : sem, measured);
       }
     };
     for (let i = 0; i < options.warmup; i++) await step(i, false);
     const connections = tracers.map((t) => t.opened);
-    if (connections.some((n) => n !== 2)) {
+    const hubs = tracers.map((t) => t.hub);
+    if (connections.some((n) => n !== 2) || hubs.some((h) => h !== 1)) {
       log(
         `breakdown: A and B opened ${
           connections.join(" and ")
-        } connections (expected 2 each: main, wake hub)`,
+        } connections, their hubs subscribed on connection ${
+          hubs.join(" and ")
+        } (expected 2 each: main, then the wake hub's subscriber)`,
       );
     }
     const deadline = performance.now() + options.cellMs;
@@ -170,24 +202,43 @@ export async function benchBreakdown(
     }
     const result: BreakdownBenchResult = {
       options,
-      mutex: rowOf(mutex.label, mutex.samples, mutex.dropped),
-      semaphore: rowOf(sem.label, sem.samples, sem.dropped),
+      mutex: rowOf(
+        mutex.label,
+        mutex.samples,
+        mutex.dropped,
+        mutex.viaFunction,
+      ),
+      semaphore: rowOf(sem.label, sem.samples, sem.dropped, sem.viaFunction),
       floor: rowOf(
         `RPUSH -> BLPOP after ${options.settleMs} ms idle (floor)`,
         floors.samples,
         floors.dropped,
       ),
+      pubsubFloor: subscriber
+        ? rowOf(
+          `PUBLISH -> SUBSCRIBE after ${options.settleMs} ms idle (wake-up floor)`,
+          published.samples,
+          published.dropped,
+        )
+        : undefined,
+      pubsubSkipped,
       capped: steps < options.count,
       connections: tracers.map((t) => t.opened),
       seconds: 0,
     };
-    for (const row of [result.mutex, result.semaphore, result.floor]) {
+    const rows = [result.mutex, result.semaphore, result.floor];
+    if (result.pubsubFloor) rows.push(result.pubsubFloor);
+    for (const row of rows) {
       log(
-        `breakdown ${row.label}: ${row.samples} samples (${row.dropped} dropped), p50 before send ${
-          us(row, "before")
-        } us, Redis ${us(row, "redis")} us, wire/wake ${
-          us(row, "wire")
-        } us, after wake ${us(row, "after")} us, total ${us(row, "total")} us`,
+        `breakdown ${row.label}: ${row.samples} samples (${row.dropped} dropped${
+          row.viaFunction === undefined
+            ? ""
+            : `; RELEASE as FCALL in ${row.viaFunction}`
+        }), p50 before send ${us(row, "before")} us, Redis ${
+          us(row, "redis")
+        } us, wire/wake ${us(row, "wire")} us, after wake ${
+          us(row, "after")
+        } us, total ${us(row, "total")} us`,
       );
     }
     result.seconds = (performance.now() - started) / 1_000;
@@ -200,6 +251,7 @@ export async function benchBreakdown(
     }
     for (const pair of pairs) if (pair.lease) leases.push(pair.lease);
     await Promise.allSettled(leases.map((lease) => lease.release()));
+    subscriber?.close();
     try {
       if (opened[0]) await deleteRun(opened[0], runId, Object.values(names));
     } finally {
@@ -214,7 +266,7 @@ export const breakdownCell: Cell<BreakdownBenchOptions, BreakdownBenchResult> =
     id: "ours-breakdown",
     section: "locks",
     about:
-      "where one blocking hand-off's time goes, against an RPUSH waking a BLPOP",
+      "where one blocking hand-off's time goes, against an RPUSH waking a BLPOP and a PUBLISH reaching a SUBSCRIBE",
     options: { full: DEFAULT_BREAKDOWN_BENCH, quick: QUICK_BREAKDOWN_BENCH },
     run: benchBreakdown,
     render: (result) => ({

@@ -1,7 +1,8 @@
 /**
  * The steps of the hand-off breakdown cell: one timed hand-off between
- * clients A and B on a name, and one floor (an `RPUSH` waking a `BLPOP`
- * after the same idling), each split at its four instants by the tracers.
+ * clients A and B on a name, and the two floors after the same idling (an
+ * `RPUSH` waking a `BLPOP`; a `PUBLISH` reaching a connection `SUBSCRIBE`d
+ * to its channel), each split at its four instants by the tracers.
  *
  * @module
  */
@@ -13,12 +14,19 @@ import {
   commandStats,
   untilQueued,
 } from "../../shared/redis.ts";
+import type { RawSubscriber } from "../../shared/subscriber.ts";
 import { sleepUntil, within } from "../../shared/timing.ts";
 import type { Tracer } from "./tracer.ts";
 import type { BreakdownBenchOptions, Sample } from "./types.ts";
 
 /** The main connection of a client is the first one it opens. */
 const MAIN = 0;
+
+/**
+ * The forms a script run takes in `INFO commandstats`: a Redis Function
+ * once the client has loaded its library, else by digest or whole.
+ */
+const SCRIPT_RUNS = ["fcall", "evalsha", "eval"];
 
 /** What every step uses. */
 export interface Setup {
@@ -30,6 +38,11 @@ export interface Setup {
   floorClient: RedisClient;
   floorTracer: Tracer;
   floorKey: string;
+  /**
+   * The second floor's subscriber (a bare connection through its own
+   * tracer, its connection 0), or undefined where it could not open.
+   */
+  pubsub: { subscriber: RawSubscriber; tracer: Tracer } | undefined;
   abort: AbortController;
 }
 
@@ -44,6 +57,8 @@ export class Pair {
   waiting: Promise<Won> | undefined;
   readonly samples: Sample[] = [];
   dropped = 0;
+  /** Kept samples whose RELEASE ran as `FCALL` (the others: `EVALSHA`). */
+  viaFunction = 0;
   readonly oracle: Oracle;
 
   constructor(
@@ -79,7 +94,7 @@ export class Pair {
 
 /**
  * The four instants and the server time as a sample; `undefined` when the
- * trace misses an instant or the window held other calls of `command`.
+ * trace misses an instant or the window held other calls of the command.
  */
 function sampleOf(
   t: { t0: number; tw: number; th: number; t1: number },
@@ -120,22 +135,32 @@ export async function handoff(
   const after = await commandStats(observer);
   pair.oracle.check();
   const tw = tracers[releaser].first(MAIN, false, t0);
-  const hub = tracers[waiter].last;
-  const th = hub === MAIN ? NaN : tracers[waiter].first(hub, true, tw);
+  // The waiter's hub: the connection it SUBSCRIBEd on (its second one).
+  const hub = tracers[waiter].hub;
+  const th = hub <= MAIN ? NaN : tracers[waiter].first(hub, true, tw);
   pair.lease = won.lease;
   pair.holder = waiter;
   pair.wait(setup, releaser);
   if (measured) {
-    const delta = commandDelta(before, after, ["evalsha"]);
-    const sample = sampleOf({ t0, tw, th, t1: won.at }, delta);
-    if (sample) pair.samples.push(sample);
-    else pair.dropped++;
+    // Exactly one script run in the window, the RELEASE, as FCALL or
+    // EVALSHA (an EVAL would add compiling it): its usec is the Redis part.
+    const delta = commandDelta(before, after, SCRIPT_RUNS);
+    const whole = commandDelta(before, after, ["eval"]).calls;
+    const sample = whole === 0
+      ? sampleOf({ t0, tw, th, t1: won.at }, delta)
+      : undefined;
+    if (sample) {
+      pair.samples.push(sample);
+      if (commandDelta(before, after, ["fcall"]).calls === 1) {
+        pair.viaFunction++;
+      }
+    } else pair.dropped++;
   }
   // The next idle starts with both sides of the pair quiet.
   await pair.queued(setup);
 }
 
-/** The floor: RPUSH from `from` waking the floor client's BLPOP. */
+/** The idle floor: RPUSH from `from` waking the floor client's BLPOP. */
 export async function floor(
   setup: Setup,
   from: 0 | 1,
@@ -163,6 +188,43 @@ export async function floor(
   const sample = sampleOf(
     { t0, tw, th, t1 },
     commandDelta(before, after, ["rpush"]),
+  );
+  if (sample) sink.samples.push(sample);
+  else sink.dropped++;
+}
+
+/**
+ * The wake-ups' floor: PUBLISH from `from` reaching the bare subscriber of
+ * `setup.pubsub` (th: its connection first reads after tw; t1: the message
+ * parsed whole, in a promise callback).
+ */
+export async function pubsubFloor(
+  setup: Setup,
+  from: 0 | 1,
+  sink: { samples: Sample[]; dropped: number } | undefined,
+): Promise<void> {
+  const { observer, options, pubsub } = setup;
+  if (!pubsub) return;
+  const got = pubsub.subscriber.next();
+  got.catch(() => {}); // awaited below; never left unhandled
+  const before = await commandStats(observer);
+  await sleepUntil(performance.now() + options.settleMs);
+  const tracers = [...setup.tracers, pubsub.tracer];
+  for (const tracer of tracers) tracer.reset();
+  const t0 = performance.now();
+  await within(
+    setup.clients[from].send("PUBLISH", pubsub.subscriber.channel, "x"),
+    options.waitMs,
+    "floor: PUBLISH",
+  );
+  const t1 = await within(got, options.waitMs, "floor: SUBSCRIBE message");
+  const after = await commandStats(observer);
+  if (!sink) return;
+  const tw = setup.tracers[from].first(MAIN, false, t0);
+  const th = pubsub.tracer.first(0, true, tw);
+  const sample = sampleOf(
+    { t0, tw, th, t1 },
+    commandDelta(before, after, ["publish"]),
   );
   if (sample) sink.samples.push(sample);
   else sink.dropped++;

@@ -1,6 +1,7 @@
 /**
  * The tracing connector of the hand-off breakdown cell: it stamps every
- * `write()` and every chunk of data of a client's connections.
+ * `write()` and every chunk of data of a client's connections, and finds
+ * the one its wake hub subscribes on.
  *
  * @module
  */
@@ -16,16 +17,22 @@ interface TraceEvent {
   read: boolean;
 }
 
+/** Writes of a connection searched for a `SUBSCRIBE` (its first ones). */
+const SCANNED_WRITES = 16;
+
 /**
  * A connector that stamps each `write()` and each chunk of data with
  * `performance.now()` and the index of its connection (in opening order:
- * 0 is a client's main connection).
+ * 0 is a client's main connection, 1 its wake hub's subscriber).
  */
 export class Tracer {
   opened = 0;
+  /** The last connection that wrote a `SUBSCRIBE` (the hub's), or -1. */
+  hub = -1;
   #events: TraceEvent[] = [];
   readonly connector: Connector = async (options, handlers) => {
     const connection = this.opened++;
+    let scanned = 0;
     const inner = await defaultConnector()(options, {
       onData: (chunk) => {
         this.#events.push({ at: performance.now(), connection, read: true });
@@ -37,13 +44,22 @@ export class Tracer {
       write: (bytes) => {
         this.#events.push({ at: performance.now(), connection, read: false });
         inner.write(bytes);
+        // After the write, and only the first few of each connection (the
+        // hub subscribes as soon as its first waiter listens): no cost on
+        // the measured writes.
+        if (scanned < SCANNED_WRITES) {
+          scanned++;
+          if (/SUBSCRIBE\r\n/i.test(new TextDecoder().decode(bytes))) {
+            this.hub = connection;
+          }
+        }
       },
       close: () => inner.close(),
       destroy: inner.destroy ? () => inner.destroy!() : undefined,
     };
   };
 
-  /** The connection opened last (a client's wake hub, or blocking one). */
+  /** The connection opened last (the floor client's blocking one). */
   get last(): number {
     return this.opened - 1;
   }

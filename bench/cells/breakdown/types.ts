@@ -7,15 +7,15 @@
 
 /** How much work the cell does. */
 export interface BreakdownBenchOptions {
-  /** Idling before each timed release (and each floor's RPUSH). */
+  /** Idling before each timed release (and each floor's RPUSH or PUBLISH). */
   settleMs: number;
-  /** Unmeasured steps first (each: one hand-off per variant, one floor). */
+  /** Unmeasured steps first (each: one hand-off per variant, each floor once). */
   warmup: number;
   /** Measured steps... */
   count: number;
   /** ...within this time. */
   cellMs: number;
-  /** Limit of every single wait (a waiter to queue, a hand-off, a BLPOP). */
+  /** Limit of every single wait (a waiter to queue, a hand-off, a floor). */
   waitMs: number;
 }
 
@@ -47,13 +47,15 @@ export interface PartFigures {
   mean: number;
 }
 
-/** One row of the table: a variant, or the floor. */
+/** One row of the table: a variant, or a floor. */
 export interface BreakdownRow {
   label: string;
   /** Measured samples kept. */
   samples: number;
   /** Measured samples dropped (commandstats delta or trace incomplete). */
   dropped: number;
+  /** Hand-offs: kept samples whose RELEASE ran as `FCALL` (else `EVALSHA`). */
+  viaFunction?: number;
   /**
    * `before`: tw - t0; `redis`: server time (commandstats); `wire`: th - tw
    * minus `redis`; `after`: t1 - th; `total`: t1 - t0. All us.
@@ -66,7 +68,14 @@ export interface BreakdownBenchResult {
   options: BreakdownBenchOptions;
   mutex: BreakdownRow;
   semaphore: BreakdownRow;
+  /** The idle floor: an `RPUSH` waking another client's `BLPOP`. */
   floor: BreakdownRow;
+  /**
+   * The wake-ups' floor: a `PUBLISH` reaching a connection `SUBSCRIBE`d to
+   * its channel; undefined when it could not run (`pubsubSkipped` says why).
+   */
+  pubsubFloor: BreakdownRow | undefined;
+  pubsubSkipped?: string;
   /** Measuring stopped at `cellMs` before `count` steps. */
   capped: boolean;
   /** Connections A and B opened (2 each: main, wake hub). */

@@ -70,7 +70,7 @@ function parts(r: ClusterBenchResult) {
       num(r.startSeconds, 1)
     } s) and through a single-node client (${r.singleUrl}, Redis ${r.singleVersion}), in this process, on the same machine: the ${
       r.primaries + r.replicas
-    } cluster nodes and the single server share its cores. Each client under test is its own \`connect()\` (the cluster client: a main connection per primary, and its wake hub's sharded pub/sub subscriber per primary it listens on; the single-node client: one main connection and the hub's \`BLMPOP\` connection). The two clients are measured interleaved, sample by sample (single then cluster, then cluster then single, ...), in ${o.rounds} rounds; the percentiles are over the samples of all rounds. The section took ${
+    } cluster nodes and the single server share its cores. Each client under test is its own \`connect()\` (the cluster client: a main connection per primary, and its wake hub's sharded pub/sub subscriber per primary it listens on; the single-node client: one main connection and the hub's subscriber connection). The two clients are measured interleaved, sample by sample (single then cluster, then cluster then single, ...), in ${o.rounds} rounds; the percentiles are over the samples of all rounds. The section took ${
       num(r.seconds, 0)
     } s.`;
   const lines: string[] = [

@@ -5,7 +5,7 @@
  * worker (a client of its own) cycles `acquire()` + `release()` on it and
  * on a `Semaphore(4)` that nobody else holds, interleaved cycle by cycle
  * (p50, p99), then in a batch on each (the server time of the scripts per
- * cycle, from `INFO commandstats`: `evalsha` + `eval`).
+ * cycle, from `INFO commandstats`: `fcall` + `evalsha` + `eval`).
  *
  * It also checks the running total of permits in use (`owners['#used']`,
  * which the scripts keep instead of walking the holders): it must equal the

@@ -16,8 +16,11 @@ import { commandDelta, commandStats } from "../../shared/redis.ts";
 import { within } from "../../shared/timing.ts";
 import type { CycleBatch, HoldersBenchOptions, HoldersCheck } from "./types.ts";
 
-/** The commands our cycles send (no waiting: no `BLMPOP`). */
-const COMMANDS = ["evalsha", "eval"];
+/**
+ * The commands our cycles send: the scripts, as Redis Functions once loaded
+ * (`FCALL`), else `EVALSHA`/`EVAL` (no waiting: nothing of the wake hub).
+ */
+const COMMANDS = ["fcall", "evalsha", "eval"];
 
 /**
  * The two semaphores, the filler holders and the worker. `open()` fills;

@@ -54,7 +54,7 @@ export const QUICK_HOLDERS_BENCH: HoldersBenchOptions = {
 export interface CycleBatch {
   /** Per cycle, ms. */
   samples: number[];
-  /** Our commands (`evalsha`, `eval`) and their `usec`... */
+  /** Our scripts' calls (`fcall`, `evalsha`, `eval`) and their `usec`... */
   calls: number;
   usec: number;
   /** ...over this many cycles (when not `samples.length`). */

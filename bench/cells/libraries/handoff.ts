@@ -175,7 +175,7 @@ export function handoffMarkdown(
   return [
     "### Hand-off latency",
     "",
-    `Controlled rounds on a mutex: the holder releases only once every other worker has entered \`acquire()\` (and, for ours with blocking, the queue ZSET \`redsync:{name}:queue\` has W-1 members), then ${o.settleMs} ms more; the latency is the time from its \`release()\` call to the next holder's \`acquire()\` resolving (one process, one clock); the releaser re-enters \`acquire()\` only once a waiter has the lock, so every measured hand-off goes from one worker to another (barging is left to the contention runs). The first ${o.handoffWarmup} hand-offs of each lock are not measured, and every worker's connections (for ours, also the blocking one) are open beforehand. ${
+    `Controlled rounds on a mutex: the holder releases only once every other worker has entered \`acquire()\` (and, for ours with blocking, the queue ZSET \`redsync:{name}:queue\` has W-1 members), then ${o.settleMs} ms more; the latency is the time from its \`release()\` call to the next holder's \`acquire()\` resolving (one process, one clock); the releaser re-enters \`acquire()\` only once a waiter has the lock, so every measured hand-off goes from one worker to another (barging is left to the contention runs). The first ${o.handoffWarmup} hand-offs of each lock are not measured, and every worker's connections (for ours, also one of its blocking pool, and its wake hub's subscriber, which its first wait opens) are open beforehand. ${
       n(o.handoffRounds)
     } measured rounds per W; at the largest W each cell stops after ${
       o.handoffLargestMs / 1_000

@@ -31,6 +31,7 @@ import { handoffChart } from "./chart.ts";
 import { contentionMarkdown, measureContention } from "./contention.ts";
 import {
   floorMarkdown,
+  idlePublishP50Us,
   idleWakeP50Us,
   measureFloor,
   pingP50Us,
@@ -112,7 +113,11 @@ export const librariesCell: Cell<LockBenchOptions, LockBenchResult> = {
   ids: contenderIds(),
   run: runLibraries,
   page: (result) => ({
-    floors: { pingUs: pingP50Us(result), idleWakeUs: idleWakeP50Us(result) },
+    floors: {
+      pingUs: pingP50Us(result),
+      idleWakeUs: idleWakeP50Us(result),
+      idlePublishUs: idlePublishP50Us(result),
+    },
   }),
   render: (result) => ({
     targets: targetLines(result),

@@ -8,7 +8,7 @@
  */
 import { msText, num, us, yes } from "../../shared/format.ts";
 import { limitOf } from "./contention.ts";
-import { idleWakeP50Us, pingP50Us } from "./floor.ts";
+import { idlePublishP50Us, idleWakeP50Us, pingP50Us } from "./floor.ts";
 import { handoffOf } from "./handoff.ts";
 import type { ContentionResult, LockBenchResult } from "./types.ts";
 
@@ -31,6 +31,7 @@ export function targetLines(result: LockBenchResult): string[] {
   const blocking = handoffOf(result, "ours-blocking");
   const ratios = blocking.map((h) => h.latency.p50 / ping);
   const wake = idleWakeP50Us(result) / 1_000;
+  const publish = idlePublishP50Us(result) / 1_000;
   lines.push(
     `- Blocking hand-off p50 within 3x our PING p50 (${
       (ping * 1_000).toFixed(1)
@@ -43,6 +44,12 @@ export function targetLines(result: LockBenchResult): string[] {
     } us): ${
       blocking.map((h) =>
         `W=${h.workers} ${(h.latency.p50 / wake).toFixed(1)}x`
+      ).join(", ")
+    }; against a PUBLISH after the same idle reaching a connection SUBSCRIBEd to its channel (the mechanism of our wake-ups, p50 ${
+      us(publish)
+    } us): ${
+      blocking.map((h) =>
+        `W=${h.workers} ${(h.latency.p50 / publish).toFixed(1)}x`
       ).join(", ")
     }.`,
   );

@@ -40,7 +40,10 @@ export interface LockBenchOptions {
   lanePollBudget: number;
   laneRoundBudget: number;
   maxLaneWorkers: number;
-  /** Samples of each idle floor (PING, RPUSH -> BLPOP after `settleMs`). */
+  /**
+   * Samples of each idle floor (PING, RPUSH -> BLPOP, PUBLISH -> SUBSCRIBE
+   * after `settleMs`).
+   */
   idleSamples: number;
   /** Contention: unmeasured start, then the measured window. */
   contentionWarmupMs: number;
@@ -112,10 +115,17 @@ export interface FloorRun {
   idlePingP50Us: number;
   /**
    * `RPUSH` from one of our clients after `settleMs` of idling, to the
-   * `BLPOP` of another one resolving, p50 (us): the mechanism of our
-   * blocking hand-off without the lock.
+   * `BLPOP` of another one resolving, p50 (us): the idle floor of the
+   * hand-off targets.
    */
   idleWakeP50Us: number;
+  /**
+   * `PUBLISH` from one of our clients after `settleMs` of idling, to a bare
+   * connection `SUBSCRIBE`d to its channel getting the message, p50 (us):
+   * the mechanism of our wake-ups without the lock and the hub (NaN when
+   * the URL is not `redis://` or `rediss://`).
+   */
+  idlePublishP50Us: number;
 }
 
 /** One contender's uncontended figures (medians over the rounds). */

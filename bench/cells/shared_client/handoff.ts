@@ -3,7 +3,7 @@
  * lock cells (`shared/lanes.ts`), on our `Mutex` and our `Semaphore`, with
  * all W workers on one client, next to the same cells with one client per
  * worker where that is feasible; plus the connections each cell opened,
- * counted with `CLIENT LIST`.
+ * counted with `CLIENT LIST` (the hub's subscriber is a `pubsub` one).
  *
  * @module
  */

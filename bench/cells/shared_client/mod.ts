@@ -1,6 +1,7 @@
 /**
  * The shared-client cells: every waiter on ONE `RedisClient`, woken
- * through the client's wake hub (one `BLMPOP` connection for all of them).
+ * through the client's wake hub (one subscriber connection for all of them,
+ * `SUBSCRIBE`d to the client's wake channel).
  * Two measurements:
  *
  * 1. hand-off (`handoff.ts`): the controlled rounds of the lock cells on
@@ -91,7 +92,7 @@ export const sharedClientCell: Cell<SharedBenchOptions, SharedBenchResult> = {
     targets: sharedTargetLines(result),
     markdown: sharedMarkdown(
       result,
-      page.floors ?? { pingUs: NaN, idleWakeUs: NaN },
+      page.floors ?? { pingUs: NaN, idleWakeUs: NaN, idlePublishUs: NaN },
     ),
   }),
 };

@@ -162,7 +162,7 @@ export function sharedMarkdown(
   const lines: string[] = [
     "### Shared client: every waiter on one `RedisClient`",
     "",
-    `Since the wake hub, one client serves any number of waiters: each waiter of each primitive on a client is woken through that client's one hub connection (a \`BLMPOP\` loop), so a client needs its main connection and the hub's whatever the number of waiters. These cells measure what sharing costs. They took ${
+    `Since the wake hub, one client serves any number of waiters: each waiter of each primitive on a client is woken through that client's one hub connection (a subscriber \`SUBSCRIBE\`d to the client's wake channel, on which the script that grants a waiter \`PUBLISH\`es its wake-up), so a client needs its main connection and the hub's whatever the number of waiters. These cells measure what sharing costs. They took ${
       shared.seconds.toFixed(0)
     } s.`,
     "",
@@ -182,9 +182,13 @@ export function sharedMarkdown(
       n(o.largeRounds)
     } within ${
       o.largeCellMs / 1_000
-    } s; "queued" is the time from the start of the cell, clients opened and W waiters queued, to the first measured round's queue being full). "connections" counts the \`CLIENT LIST\` entries with the cell's own \`clientName\`, taken in the last unmeasured round while all W-1 waiters wait. Commands per acquisition count ours (\`evalsha\`, \`eval\`, \`blmpop\`, \`blpop\`, \`client|unblock\`) over the measured rounds only. The floor is the same run's idle \`RPUSH\` -> \`BLPOP\` (p50 ${
+    } s; "queued" is the time from the start of the cell, clients opened and W waiters queued, to the first measured round's queue being full). "connections" counts the \`CLIENT LIST\` entries of every type (\`normal\`, and \`pubsub\` for the hub's subscriber) with the cell's own \`clientName\`, taken in the last unmeasured round while all W-1 waiters wait. Commands per acquisition count what our client sends (\`fcall\`, \`evalsha\`, \`eval\`, \`function|load\`, and the hub's \`subscribe\`, \`ssubscribe\`, \`unsubscribe\`, \`sunsubscribe\`, \`ping\`) over the measured rounds only. The floor is the same run's idle \`RPUSH\` -> \`BLPOP\` (p50 ${
       num(floors.idleWakeUs, 0)
-    } us; our PING p50 ${num(floors.pingUs, 1)} us).`,
+    } us; our PING p50 ${
+      num(floors.pingUs, 1)
+    } us; an idle \`PUBLISH\` -> \`SUBSCRIBE\`, the mechanism of the wake-ups, p50 ${
+      num(floors.idlePublishUs, 0)
+    } us).`,
     "",
     "| lock | clients | W | connections | rounds | queued (s) | p50 (ms) | p90 (ms) | p99 (ms) | p50 / idle floor | shared / per-worker p50, p90, p99 | to oldest | commands/acq. | Redis us/acq. |",
     "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -222,7 +226,7 @@ export function sharedMarkdown(
       o.web.warmupMs / 1_000
     } s unmeasured, then a ${
       num(web.windowMs / 1_000, 1)
-    } s window. Critical sections per second over all names; the ceiling is every name held all the time, ${web.names} / the measured critical section; the wait of each acquisition completed in the window; the longest wait including loops still waiting at the end; Jain's index over the requests per loop; the connections with the cell's \`clientName\` in \`CLIENT LIST\` mid-window; one oracle per name checks at most one holder.`,
+    } s window. Critical sections per second over all names; the ceiling is every name held all the time, ${web.names} / the measured critical section; the wait of each acquisition completed in the window; the longest wait including loops still waiting at the end; Jain's index over the requests per loop; the connections with the cell's \`clientName\` in \`CLIENT LIST\` (every type) mid-window; one oracle per name checks at most one holder.`,
     "",
     "| loops | names | CS/s | ceiling (CS/s) | share of ceiling | critical section p50 (ms) | wait p50 (ms) | wait p90 (ms) | wait p99 (ms) | longest wait (ms) | Jain | connections | commands/acq. | Redis us/acq. |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
