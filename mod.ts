@@ -22,7 +22,7 @@
  * @module
  */
 export { RedisClient } from "./src/client/client.ts";
-export { connect } from "./src/client/connect.ts";
+export { connect } from "./src/connect/connect.ts";
 export type {
   CloseOptions,
   CommandOptions,
@@ -33,10 +33,14 @@ export {
   RedisUnavailableError,
   RedsyncError,
 } from "./src/errors.ts";
-export { redactUrl } from "./src/client/url.ts";
-export type { ConnectOptions, ReconnectOptions } from "./src/client/options.ts";
-export type { SentinelOptions } from "./src/client/sentinel_options.ts";
-export type { ClusterOptions, NodeAddress } from "./src/cluster/options.ts";
+export { redactUrl } from "./src/topologies/single/options.ts";
+export type { ConnectOptions } from "./src/connect/options.ts";
+export type { ReconnectOptions } from "./src/client/options.ts";
+export type { SentinelOptions } from "./src/topologies/sentinel/options.ts";
+export type {
+  ClusterOptions,
+  NodeAddress,
+} from "./src/topologies/cluster/options.ts";
 export type { RedisArg, RedisReply } from "./src/resp/types.ts";
 export { RespProtocolError } from "./src/errors.ts";
 export { Script } from "./src/client/script.ts";

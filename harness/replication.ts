@@ -20,7 +20,7 @@
  * @module
  */
 import { connect } from "../mod.ts";
-import { keySlot } from "../src/cluster/slot.ts";
+import { keySlot } from "../src/topologies/cluster/slot.ts";
 
 /** How long {@linkcode waitForReplicas} waits, by default. */
 const READY_MS = 30_000;

@@ -26,7 +26,7 @@ import {
   inspect,
   listPrimitives,
 } from "../src/admin.ts";
-import { keySlot } from "../src/cluster/slot.ts";
+import { keySlot } from "../src/topologies/cluster/slot.ts";
 import { resolveEventOptions } from "../src/events/options.ts";
 import { keyBase, keysOf, parseKey, SCRIPT_KEYS } from "../src/locks/keys.ts";
 import { startCluster } from "../harness/cluster.ts";

@@ -1,24 +1,25 @@
 /**
- * The cluster's pure modules, no server: hash slots (`src/cluster/slot.ts`),
- * the first key of a command (`command_keys.ts`) and the slot map parsers
- * (`slot_map.ts`). Slot vectors and replies were captured from Redis 7.0.15
- * (`CLUSTER KEYSLOT`, `CLUSTER SHARDS`, `CLUSTER SLOTS`, RESP2 and RESP3).
- * `ASK` and its `ASKING` are checked against scripted nodes (a fake
- * connector, no sockets).
+ * The cluster's pure modules, no server: hash slots
+ * (`src/topologies/cluster/slot.ts`), the first key of a command
+ * (`command_keys.ts`) and the slot map parsers (`slot_map.ts`). Slot
+ * vectors and replies were captured from Redis 7.0.15 (`CLUSTER KEYSLOT`,
+ * `CLUSTER SHARDS`, `CLUSTER SLOTS`, RESP2 and RESP3). `ASK` and its
+ * `ASKING` are checked against scripted nodes (a fake connector, no
+ * sockets).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import { keySlot, SLOTS } from "../src/cluster/slot.ts";
-import { firstKey } from "../src/cluster/command_keys.ts";
+import { keySlot, SLOTS } from "../src/topologies/cluster/slot.ts";
+import { firstKey } from "../src/topologies/cluster/command_keys.ts";
 import {
   type ClusterNodeInfo,
   parseClusterShards,
   parseClusterSlots,
   type SlotMap,
   slotOwner,
-} from "../src/cluster/slot_map.ts";
+} from "../src/topologies/cluster/slot_map.ts";
 import type { RedisArg, RedisReply } from "../src/resp/types.ts";
 import { RedisReplyError } from "../src/errors.ts";
 import { ServerNode } from "../src/client/server_node.ts";

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { connect, Mutex, type RedisClient, Semaphore } from "../mod.ts";
 import { FencedResource } from "../src/fencing.ts";
 import { TOKEN_WINDOW_MS } from "../src/locks/prelude.ts";
-import { keySlot } from "../src/cluster/slot.ts";
+import { keySlot } from "../src/topologies/cluster/slot.ts";
 import { sharedRedisUrl } from "../harness/server.ts";
 import { startScript } from "../harness/spawn.ts";
 import { test } from "./_test.ts";

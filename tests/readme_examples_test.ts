@@ -51,7 +51,7 @@ import {
   sharedRedisUrl,
   startRedis,
 } from "../harness/server.ts";
-import { DEFAULT_URL, defaultUrl } from "../src/client/env.ts";
+import { DEFAULT_URL, defaultUrl } from "../src/connect/env.ts";
 import { connect } from "../mod.ts";
 import { inspect } from "../src/admin.ts";
 import { runtime, test } from "./_test.ts";
@@ -546,7 +546,7 @@ if (runtime === "deno") {
     await writeFile(
       script,
       `import { defaultUrl } from ${
-        JSON.stringify(pathToFileURL(join(ROOT, "src/client/env.ts")).href)
+        JSON.stringify(pathToFileURL(join(ROOT, "src/connect/env.ts")).href)
       };\nconsole.log(defaultUrl());\n`,
     );
     const printed = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,8 @@
 /**
  * The Redis client: one pipelined connection for ordinary commands, a small
- * pool for blocking ones, and reconnection with backoff and jitter.
+ * pool for blocking ones, and reconnection with backoff and jitter. It
+ * checks each command and picks its kind; the `Topology` it is built from
+ * (chosen by `connect()`) picks the connection.
  *
  * @module
  */
@@ -10,9 +12,7 @@ import {
   isWaitCommand,
   stateCommandRefusal,
 } from "./commands.ts";
-import { ClusterTopology } from "../cluster/topology.ts";
-import { SingleTopology } from "./single.ts";
-import type { Topology } from "./topology.ts";
+import type { Topology, TopologyFactory } from "./topology.ts";
 import { ConnectionError } from "../errors.ts";
 import type {
   Closable,
@@ -26,7 +26,10 @@ import type { ClientInternals } from "./client_internals.ts";
 export type { ClientInternals } from "./client_internals.ts";
 
 /** Set by `RedisClient`'s static block: its constructor stays private. */
-let open: (options: ResolvedOptions) => Promise<RedisClient>;
+let open: (
+  options: ResolvedOptions,
+  topology: TopologyFactory,
+) => Promise<RedisClient>;
 
 let internals: (client: RedisClient) => ClientInternals;
 let isClient: (value: unknown) => value is RedisClient;
@@ -87,23 +90,20 @@ export class RedisClient implements AsyncDisposable {
   readonly #tracked = new Set<Closable>();
   #closingDone: Promise<void> | undefined;
 
-  private constructor(options: ResolvedOptions) {
+  private constructor(options: ResolvedOptions, topology: TopologyFactory) {
     this.#options = options;
     // Without reconnects, a lost main connection ends the client.
-    const onGiveUp = () => {
+    this.#topology = topology(() => {
       this.#closed = true;
       this.#closing.abort();
-    };
-    this.#topology = options.cluster
-      ? new ClusterTopology(options, options.cluster, onGiveUp)
-      : new SingleTopology(options, onGiveUp);
+    });
   }
 
   static {
     isClient = (value): value is RedisClient =>
       typeof value === "object" && value !== null && #topology in value;
-    open = async (options) => {
-      const client = new RedisClient(options);
+    open = async (options, topology) => {
+      const client = new RedisClient(options, topology);
       await client.#topology.open();
       return client;
     };
@@ -119,7 +119,7 @@ export class RedisClient implements AsyncDisposable {
         closing: client.#closing.signal,
         commandTimeoutMs: client.#options.commandTimeoutMs,
         db: client.#options.db,
-        cluster: client.#options.cluster !== undefined,
+        cluster: client.#topology.cluster,
         loadedScripts: (key) => client.#topology.loadedScripts(key),
         connecting: (key) => client.#topology.connecting?.(key) ?? false,
         primaries: () => client.#topology.primaries(),
@@ -370,7 +370,13 @@ export class RedisClient implements AsyncDisposable {
   }
 }
 
-/** @internal Opens a client from resolved options (see `connect()`). */
-export function openClient(options: ResolvedOptions): Promise<RedisClient> {
-  return open(options);
+/**
+ * @internal Opens a client on the topology `connect()` chose, with the
+ * settings every topology shares (see `connect()`).
+ */
+export function openClient(
+  options: ResolvedOptions,
+  topology: TopologyFactory,
+): Promise<RedisClient> {
+  return open(options, topology);
 }

@@ -1,11 +1,14 @@
 /**
- * The contract between `RedisClient` and the servers behind it: one server
- * (or the primary Sentinel names) in `single.ts`, a Redis Cluster in
- * `../cluster/topology.ts`. The client validates commands and picks the
- * kind (ordinary, blocking, `WAIT`); the topology picks the connection.
+ * The contract between `RedisClient` and the servers behind it, the one
+ * thing the client knows of them: the topologies live in
+ * `src/topologies/` (one server, Sentinel's primary, a Redis Cluster), and
+ * `connect()` (`src/connect/`) picks one and hands it to the client. The
+ * client validates commands and picks the kind (ordinary, blocking,
+ * `WAIT`); the topology picks the connection.
  *
  * @module
  */
+import type { ConnectionError } from "../errors.ts";
 import type { RedisArg, RedisReply } from "../resp/types.ts";
 import type { WakeTicket } from "./mailboxes.ts";
 
@@ -37,8 +40,19 @@ export interface PrimaryNode {
   send(args: readonly RedisArg[]): Promise<RedisReply>;
 }
 
+/**
+ * Builds the topology of a new client (`connect()` chooses which).
+ * `onGiveUp`: a main connection was lost and `reconnect` is `false` (the
+ * client is closed then).
+ */
+export type TopologyFactory = (
+  onGiveUp: (error: ConnectionError) => void,
+) => Topology;
+
 /** The servers behind one client. */
 export interface Topology {
+  /** A Redis Cluster: each key on the primary of its slot, not one server. */
+  readonly cluster: boolean;
   /** Protocol version spoken (of one main connection). */
   readonly protocol: 2 | 3;
   /**

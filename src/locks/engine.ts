@@ -6,7 +6,7 @@
  * @module
  */
 import { internalsOf } from "../client/client.ts";
-import type { WakeTicket } from "../client/wake_hub.ts";
+import type { WakeTicket } from "../client/mailboxes.ts";
 import { retryTransient, typed, unavailable } from "../_internal/transient.ts";
 import { DisposedError } from "../errors.ts";
 import { type LockInfo, readLockInfo } from "./info.ts";

@@ -1,8 +1,8 @@
 /**
  * Grants as they reach a waiter: a grant script wakes the waiter through
- * its client's wake hub (`src/client/wake_hub.ts`) with `token:leaseEnd`,
- * and the waiter turns that into a lease whose local deadline is never
- * later than the server's.
+ * its client's wake hub (`hub.ts` in `src/topologies/single/` or
+ * `cluster/`) with `token:leaseEnd`, and the waiter turns that into a lease
+ * whose local deadline is never later than the server's.
  *
  * @module
  */

@@ -10,11 +10,15 @@
  *
  * @module
  */
-import { ConnectionError } from "../errors.ts";
-import { Connection } from "./connection.ts";
-import type { ResolvedOptions } from "./options.ts";
-import type { ResolvedSentinel } from "./sentinel_options.ts";
-import { fixedTarget, type Target, type TargetResolver } from "./target.ts";
+import { ConnectionError } from "../../errors.ts";
+import { Connection } from "../../client/connection.ts";
+import type { ResolvedOptions } from "../../client/options.ts";
+import {
+  fixedTarget,
+  type Target,
+  type TargetResolver,
+} from "../../client/target.ts";
+import type { ResolvedSentinel } from "./options.ts";
 
 /** Asks the sentinels for the current primary; keeps their order. */
 export class SentinelResolver implements TargetResolver {
@@ -136,8 +140,6 @@ export function sentinelNodeOptions(
     : node.hostname;
   return {
     ...options,
-    hostname: node.hostname,
-    port: node.port,
     username: sentinel.username,
     password: sentinel.password,
     db: 0,

@@ -1,9 +1,13 @@
 /**
- * `redis://` and `rediss://` URLs: parsed into options, and shown without
- * their password.
+ * The one server's options: its address (`hostname`, `port`), validated
+ * before any network call, and the `redis://` and `rediss://` URL form,
+ * parsed into options and shown without its password.
  *
  * @module
  */
+import { checkInteger } from "../../_internal/validate.ts";
+import type { Target } from "../../client/target.ts";
+
 /** What a `redis://` URL sets. */
 export interface UrlOptions {
   hostname?: string;
@@ -136,4 +140,32 @@ export function redactUrl(url: string): string {
   const colon = userinfo.indexOf(":");
   const shown = colon === -1 ? "***" : `${userinfo.slice(0, colon)}:***`;
   return `${scheme}${shown}${rest.slice(at)}`;
+}
+
+/**
+ * The server's address: `hostname` (a non-empty string, `127.0.0.1` by
+ * default) and `port` (6379 by default), validated.
+ */
+export function resolveAddress(
+  hostname: unknown = "127.0.0.1",
+  port: unknown = 6379,
+): Target {
+  if (typeof hostname !== "string" || hostname === "") {
+    throw new TypeError(
+      `Cannot connect as 'hostname' must be a non-empty string: current value is ${
+        JSON.stringify(hostname)
+      }`,
+    );
+  }
+  return { hostname, port: checkInteger("connect", "port", port, 1, 65535) };
+}
+
+/** How a one-server client is shown in messages (no credentials). */
+export function singleDisplay(
+  { hostname, port }: Target,
+  tls: boolean,
+  db: number,
+): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `${tls ? "rediss" : "redis"}://${host}:${port}${db ? `/${db}` : ""}`;
 }

@@ -1,64 +1,46 @@
 /**
- * One server behind the client: a fixed address, or the primary of a
- * master that Sentinel monitors (every connection resolves it, and a
- * `+switch-master` hint moves them all at once).
+ * One server behind the client, at the address its options' `target`
+ * names: a fixed address (`redis://`), or, through `SentinelTopology`
+ * (`../sentinel/`), the primary of a master that Sentinel monitors.
  *
  * @module
  */
-import type { ConnectionError } from "../errors.ts";
-import type { RedisArg, RedisReply } from "../resp/types.ts";
-import type { ResolvedOptions } from "./options.ts";
-import { SentinelResolver } from "./sentinel.ts";
-import { SentinelWatcher } from "./sentinel_watcher.ts";
-import { ServerNode } from "./server_node.ts";
+import type { ConnectionError } from "../../errors.ts";
+import type { RedisArg, RedisReply } from "../../resp/types.ts";
+import type { ResolvedOptions } from "../../client/options.ts";
+import { ServerNode } from "../../client/server_node.ts";
 import type {
   BuildWrite,
   ExclusiveSend,
   PrimaryNode,
   Topology,
   WakeSource,
-} from "./topology.ts";
-import { WakeHub } from "./wake_hub.ts";
+} from "../../client/topology.ts";
+import { WakeHub } from "./hub.ts";
 
-/** A single server (or Sentinel's primary). */
+/** A single server (or, extended, Sentinel's primary). */
 export class SingleTopology implements Topology {
+  readonly cluster = false;
   readonly #options: ResolvedOptions;
   readonly #node: ServerNode;
-  readonly #watcher: SentinelWatcher | undefined;
   #hub: WakeHub | undefined;
 
   /** `onGiveUp`: the main connection was lost and `reconnect` is `false`. */
   constructor(
-    resolved: ResolvedOptions,
+    options: ResolvedOptions,
     onGiveUp: (error: ConnectionError) => void,
   ) {
-    // Following a master through Sentinel: every connection resolves it.
-    const options = resolved.sentinel
-      ? {
-        ...resolved,
-        target: new SentinelResolver(resolved, resolved.sentinel),
-      }
-      : resolved;
     this.#options = options;
     this.#node = new ServerNode(options, (error) => {
       this.#hub?.close();
       onGiveUp(error);
     });
-    if (options.sentinel) {
-      // A hint: on +switch-master, move every connection to the new one.
-      this.#watcher = new SentinelWatcher(
-        options,
-        options.sentinel,
-        () => this.#followFailover(),
-      );
-    }
   }
 
   async open(): Promise<void> {
     // `lazy`: connect in the background; commands fail fast meanwhile.
     if (this.#options.lazy) this.#node.openLater(true);
     else await this.#node.open();
-    this.#watcher?.start();
   }
 
   get protocol(): 2 | 3 {
@@ -136,20 +118,16 @@ export class SingleTopology implements Topology {
     }]);
   }
 
-  /** The sentinels announced a new primary: every connection moves to it. */
-  #followFailover(): void {
-    if (this.#options.reconnect === false) return;
-    const reason =
-      `${this.#options.display}: the sentinels announced a new primary`;
+  /**
+   * Drops every connection (the main one, the pool's, the hub's) as if
+   * lost: their successors connect to wherever the target names now.
+   */
+  drop(reason: string): void {
     this.#node.drop(reason);
     this.#hub?.drop(reason);
   }
 
   async close(): Promise<void> {
-    await Promise.all([
-      this.#node.close(),
-      this.#hub?.close(),
-      this.#watcher?.close(),
-    ]);
+    await Promise.all([this.#node.close(), this.#hub?.close()]);
   }
 }

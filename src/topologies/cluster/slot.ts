@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { RedisArg } from "../resp/types.ts";
+import type { RedisArg } from "../../resp/types.ts";
 
 /** How many hash slots a Redis Cluster has: slots are `0..SLOTS - 1`. */
 export const SLOTS = 16384;

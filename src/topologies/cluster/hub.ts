@@ -25,10 +25,10 @@
  *
  * @module
  */
-import { ChannelHub } from "../client/channel_hub.ts";
-import { randomHubId } from "../client/mailboxes.ts";
-import type { ResolvedOptions } from "../client/options.ts";
-import { fixedTarget, type Target } from "../client/target.ts";
+import { ChannelHub } from "../../client/channel_hub.ts";
+import { randomHubId } from "../../client/mailboxes.ts";
+import type { ResolvedOptions } from "../../client/options.ts";
+import { fixedTarget, type Target } from "../../client/target.ts";
 import { addressOf } from "./redirect.ts";
 
 /** What the hub needs of the cluster topology. */

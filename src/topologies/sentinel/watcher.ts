@@ -8,12 +8,12 @@
  *
  * @module
  */
-import { abortable, backoff, deferred, pause } from "../_internal/async.ts";
-import type { RedisReply } from "../resp/types.ts";
-import { Connection } from "./connection.ts";
-import type { ResolvedOptions } from "./options.ts";
-import type { ResolvedSentinel } from "./sentinel_options.ts";
-import { sentinelNodeOptions } from "./sentinel.ts";
+import { abortable, backoff, deferred, pause } from "../../_internal/async.ts";
+import type { RedisReply } from "../../resp/types.ts";
+import { Connection } from "../../client/connection.ts";
+import type { ResolvedOptions } from "../../client/options.ts";
+import type { ResolvedSentinel } from "./options.ts";
+import { sentinelNodeOptions } from "./resolver.ts";
 
 /** Watches `+switch-master` for one master; `onSwitch` on each change. */
 export class SentinelWatcher {

@@ -7,13 +7,13 @@
  *
  * @module
  */
-import { abortable } from "../_internal/async.ts";
-import { ConnectionError, RedisReplyError } from "../errors.ts";
-import type { RedisArg, RedisReply } from "../resp/types.ts";
-import { lacksCommand } from "../client/commands.ts";
-import { Connection } from "../client/connection.ts";
-import type { ResolvedOptions } from "../client/options.ts";
-import { fixedTarget, type Target } from "../client/target.ts";
+import { abortable } from "../../_internal/async.ts";
+import { ConnectionError, RedisReplyError } from "../../errors.ts";
+import type { RedisArg, RedisReply } from "../../resp/types.ts";
+import { lacksCommand } from "../../client/commands.ts";
+import { Connection } from "../../client/connection.ts";
+import type { ResolvedOptions } from "../../client/options.ts";
+import { fixedTarget, type Target } from "../../client/target.ts";
 import type { ResolvedCluster } from "./options.ts";
 import { addressOf } from "./redirect.ts";
 import {

@@ -1,11 +1,13 @@
 /**
  * The `cluster` connect option and the `redis+cluster://` URL form,
- * validated before any network call (`TypeError`/`RangeError`).
+ * validated before any network call (`TypeError`/`RangeError`), and what a
+ * cluster does not allow of the shared settings.
  *
  * @module
  */
-import { checkInteger } from "../_internal/validate.ts";
-import type { Target } from "../client/target.ts";
+import { checkInteger } from "../../_internal/validate.ts";
+import type { SettingLimits } from "../../client/options.ts";
+import type { Target } from "../../client/target.ts";
 
 /**
  * A node's address, as the cluster announces it or as `natMap` turns it.
@@ -69,6 +71,16 @@ export interface ClusterOptions {
    */
   maxRedirects?: number;
 }
+
+/**
+ * What a cluster does not allow of the settings every topology shares:
+ * a database other than 0, `lazy`.
+ */
+export const CLUSTER_LIMITS: SettingLimits = {
+  maxDb: 0,
+  lazyRefused:
+    "Cannot connect as 'lazy' is not available with 'cluster': a cluster client connects when one seed answers, and connects later to primaries down at first",
+};
 
 /** {@linkcode ClusterOptions} validated. */
 export interface ResolvedCluster {

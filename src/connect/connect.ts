@@ -1,14 +1,21 @@
 /**
- * `connect()`: the one way to make a client.
+ * `connect()`: the one way to make a client. It resolves the options,
+ * chooses the topology they ask for (one server, Sentinel's primary, a
+ * Redis Cluster) and hands it to `RedisClient`, which knows only the
+ * `Topology` contract.
  *
  * @module
  */
-import { openClient, type RedisClient } from "./client.ts";
+import { openClient, type RedisClient } from "../client/client.ts";
+import type { TopologyFactory } from "../client/topology.ts";
+import { ClusterTopology } from "../topologies/cluster/cluster_topology.ts";
+import { SentinelTopology } from "../topologies/sentinel/sentinel_topology.ts";
+import { SingleTopology } from "../topologies/single/single_topology.ts";
 import { defaultUrl } from "./env.ts";
 import {
   type ConnectOptions,
-  type ResolvedOptions,
-  resolveOptions,
+  resolveConnectOptions,
+  type ResolvedConnect,
 } from "./options.ts";
 
 /**
@@ -60,11 +67,24 @@ import {
 export function connect(
   urlOrOptions?: string | ConnectOptions,
 ): Promise<RedisClient> {
-  let options: ResolvedOptions;
+  let resolved: ResolvedConnect;
   try {
-    options = resolveOptions(urlOrOptions ?? defaultUrl());
+    resolved = resolveConnectOptions(urlOrOptions ?? defaultUrl());
   } catch (error) {
     return Promise.reject(error);
   }
-  return openClient(options);
+  return openClient(resolved.options, topologyOf(resolved));
+}
+
+/** The topology the options ask for: a cluster, Sentinel's primary, or one server. */
+function topologyOf(
+  { options, sentinel, cluster }: ResolvedConnect,
+): TopologyFactory {
+  if (cluster) {
+    return (onGiveUp) => new ClusterTopology(options, cluster, onGiveUp);
+  }
+  if (sentinel) {
+    return (onGiveUp) => new SentinelTopology(options, sentinel, onGiveUp);
+  }
+  return (onGiveUp) => new SingleTopology(options, onGiveUp);
 }

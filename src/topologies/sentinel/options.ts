@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Target } from "./target.ts";
+import type { Target } from "../../client/target.ts";
 
 /**
  * Where the sentinels are, and which master to follow: the `sentinel`

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { RedisReplyError } from "../errors.ts";
-import type { Target } from "../client/target.ts";
+import { RedisReplyError } from "../../errors.ts";
+import type { Target } from "../../client/target.ts";
 
 /** What a redirecting error asks for. */
 export type Redirect =

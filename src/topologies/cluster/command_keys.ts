@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { RedisArg } from "../resp/types.ts";
+import type { RedisArg } from "../../resp/types.ts";
 
 /** Where a command's first key is: an index into its arguments, or a rule. */
 type Rule = number | ((args: readonly RedisArg[]) => number);

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { RedisReply } from "../resp/types.ts";
+import type { RedisReply } from "../../resp/types.ts";
 import { SLOTS } from "./slot.ts";
 
 /** A host and a port, as announced by the cluster or as translated. */

@@ -10,19 +10,19 @@
  *
  * @module
  */
-import { abortable, backoff, delay } from "../_internal/async.ts";
-import { ConnectionError, RedisReplyError } from "../errors.ts";
-import type { RedisArg, RedisReply } from "../resp/types.ts";
-import type { ResolvedOptions } from "../client/options.ts";
-import { ServerNode } from "../client/server_node.ts";
-import { fixedTarget, type Target } from "../client/target.ts";
+import { abortable, backoff, delay } from "../../_internal/async.ts";
+import { ConnectionError, RedisReplyError } from "../../errors.ts";
+import type { RedisArg, RedisReply } from "../../resp/types.ts";
+import type { ResolvedOptions } from "../../client/options.ts";
+import { ServerNode } from "../../client/server_node.ts";
+import { fixedTarget, type Target } from "../../client/target.ts";
 import type {
   BuildWrite,
   ExclusiveSend,
   PrimaryNode,
   Topology,
   WakeSource,
-} from "../client/topology.ts";
+} from "../../client/topology.ts";
 import { firstKey } from "./command_keys.ts";
 import { type Layout, readLayout } from "./discovery.ts";
 import { lendFirstKeyNode } from "./exclusive.ts";
@@ -49,6 +49,7 @@ interface ClusterNode {
 
 /** The cluster topology of a client. */
 export class ClusterTopology implements Topology {
+  readonly cluster = true;
   readonly #options: ResolvedOptions;
   readonly #cluster: ResolvedCluster;
   readonly #onGiveUp: (error: ConnectionError) => void;

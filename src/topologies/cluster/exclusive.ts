@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Connection } from "../client/connection.ts";
-import type { ServerNode } from "../client/server_node.ts";
-import type { ExclusiveSend } from "../client/topology.ts";
-import type { RedisArg } from "../resp/types.ts";
+import type { Connection } from "../../client/connection.ts";
+import type { ServerNode } from "../../client/server_node.ts";
+import type { ExclusiveSend } from "../../client/topology.ts";
+import type { RedisArg } from "../../resp/types.ts";
 
 /** Runs `fn` with a connection of the node `ownerOf` names for its first command. */
 export async function lendFirstKeyNode<T>(
