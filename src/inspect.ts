@@ -19,7 +19,7 @@ import {
   checkName,
   contendedKey,
   DEFAULT_PREFIX,
-  keysFor,
+  keysForClient,
   keysOf,
   LOCK_KEY_SUFFIXES,
   MANUAL_EVENT_KEYS,
@@ -33,7 +33,7 @@ import {
   readLockInfo,
 } from "./locks/info.ts";
 import { RELEASE } from "./locks/scripts.ts";
-import { CONTENDED_LIST } from "./locks/stats.ts";
+import { CONTENDED_LIST } from "./locks/contended.ts";
 
 export type { PrimitiveKind };
 
@@ -323,7 +323,7 @@ export async function forceRelease(
     : info.holders.some((h) => h.id === id)
     ? [id]
     : [];
-  const keys = keysFor(client, prefix, name);
+  const keys = keysForClient(client, prefix, name);
   const freed: string[] = [];
   for (const holder of ids) {
     const result = await RELEASE.run(client, keys.script, [

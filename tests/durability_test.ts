@@ -18,7 +18,7 @@ import { startProxy } from "../harness/proxy.ts";
 import { waitForReplicas } from "../harness/replication.ts";
 import { startRedis } from "../harness/server.ts";
 import { keysOf } from "../src/locks/keys.ts";
-import { EXTEND } from "../src/locks/state_scripts.ts";
+import { EXTEND } from "../src/locks/scripts.ts";
 import { test } from "./_test.ts";
 import { unique } from "./_names.ts";
 import { until } from "./_until.ts";

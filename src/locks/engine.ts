@@ -12,8 +12,9 @@ import { DisposedError } from "../errors.ts";
 import { type LockInfo, readLockInfo } from "./info.ts";
 import { endWithClient, type Lease } from "./lease.ts";
 import { Holdings } from "./holdings.ts";
-import { keysFor, type LockKeys } from "./keys.ts";
-import { Activity, ContendedMarker, warnIfEvicting } from "./stats.ts";
+import { keysForClient, type LockKeys } from "./keys.ts";
+import { Activity, warnIfEvicting } from "./activity.ts";
+import { ContendedMarker } from "./contended.ts";
 import { type Grant, grantMarginMs, parseGrant } from "./wait.ts";
 import { acquirer, type EngineConfig } from "./attempt.ts";
 import { reportTimeout } from "./snapshot.ts";
@@ -39,7 +40,11 @@ export class LockEngine {
   constructor(config: EngineConfig) {
     this.#config = config;
     this.name = config.name;
-    this.#keys = keysFor(config.client, config.options.prefix, config.name);
+    this.#keys = keysForClient(
+      config.client,
+      config.options.prefix,
+      config.name,
+    );
     this.#holdings = new Holdings({
       ...config,
       keys: this.#keys,

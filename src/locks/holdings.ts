@@ -21,7 +21,8 @@ import {
 } from "./lease.ts";
 import type { ResolvedLockOptions } from "./options.ts";
 import { RELEASE } from "./scripts.ts";
-import { EXTEND } from "./state_scripts.ts";
+import { EXTEND } from "./scripts.ts";
+import type { Grant } from "./wait.ts";
 
 /** What {@linkcode Holdings} is built from. */
 export interface HoldingsConfig {
@@ -34,15 +35,6 @@ export interface HoldingsConfig {
   observer: Observer;
   /** Called when the last lease held here ends. */
   onIdle?: () => void;
-}
-
-/** A grant turned into a lease: its lease runs from `sentAt` + `leftMs`. */
-export interface LeaseStart {
-  token: number;
-  /** Lease time left by the server's clock, from when it answered. */
-  leftMs: number;
-  /** `performance.now()` when the request that answered was sent. */
-  sentAt: number;
 }
 
 /** The leases one primitive holds here, and their backend. */
@@ -70,7 +62,7 @@ export class Holdings implements LeaseBackend<Lease> {
   }
 
   /** Starts the lease of a grant. */
-  lease(id: string, grant: LeaseStart, weight: number): Lease {
+  lease(id: string, grant: Grant, weight: number): Lease {
     const { leaseMs, renew, maxHoldMs } = this.#config.options;
     const { token, leftMs, sentAt } = grant;
     const lease = createLease(this, id, token, weight, {

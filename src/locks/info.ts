@@ -9,7 +9,7 @@
  */
 import type { RedisClient } from "../client/client.ts";
 import { keysOf, SCRIPT_KEYS } from "./keys.ts";
-import { INFO } from "./state_scripts.ts";
+import { INFO } from "./scripts.ts";
 
 /** The kinds of lock: what `inspect()` and a primitive's `info()` read. */
 export type LockKind = "mutex" | "semaphore" | "read-write-lock";

@@ -179,7 +179,7 @@ export interface LockKeys {
   /**
    * Prefix of the wake lists: `wakePrefix + hubId` (see `WakeHub`); from
    * {@linkcode keysOf}, the primitive's own (`base:wake:`); from
-   * {@linkcode keysFor}, the one its client's scripts use.
+   * {@linkcode keysForClient}, the one its client's scripts use.
    */
   wakePrefix: string;
   /** `prefix:{name}` (see {@linkcode keyBase}). */
@@ -198,7 +198,7 @@ export function keysOf(prefix: string, name: string): LockKeys {
  * wake hub on one server, the primitive's own in a cluster (see
  * `Topology.wakePrefix`).
  */
-export function keysFor(
+export function keysForClient(
   client: RedisClient,
   prefix: string,
   name: string,

@@ -32,7 +32,7 @@ import {
   type RunOptions,
   type RunResult,
 } from "./run_exclusive.ts";
-import { INIT } from "./state_scripts.ts";
+import { INIT } from "./scripts.ts";
 import { MAX_PERMITS } from "./semaphore.ts";
 
 /**

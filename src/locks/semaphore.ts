@@ -20,7 +20,7 @@ import {
 } from "./options.ts";
 import { engineOf, LockPrimitive, setUpEngine } from "./primitive.ts";
 import type { RunOptions } from "./run_exclusive.ts";
-import { INIT } from "./state_scripts.ts";
+import { INIT } from "./scripts.ts";
 
 /** Most permits a semaphore may have. */
 export const MAX_PERMITS = 100_000;

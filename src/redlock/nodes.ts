@@ -20,7 +20,7 @@ import { backoff, pause } from "../_internal/async.ts";
 import { isTransientError } from "../_internal/transient.ts";
 import { keysOf, type LockKeys } from "../locks/keys.ts";
 import { ACQUIRE, RELEASE } from "../locks/scripts.ts";
-import { EXTEND } from "../locks/state_scripts.ts";
+import { EXTEND } from "../locks/scripts.ts";
 import type { NodeOutcome } from "./errors.ts";
 import { driftOf, type ResolvedRedlockOptions } from "./options.ts";
 

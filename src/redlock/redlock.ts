@@ -18,7 +18,7 @@ import {
   type RunOptions,
   type RunResult,
 } from "../locks/run_exclusive.ts";
-import { Activity } from "../locks/stats.ts";
+import { Activity } from "../locks/activity.ts";
 import { LockEventTarget, Observer } from "../observe.ts";
 import { type NodeOutcome, QuorumError, withCause } from "./errors.ts";
 import {
