@@ -49,7 +49,7 @@ export function holdersTargetLines(result: HoldersBenchResult): string[] {
       int(result.afterFill.holders)
     } holders after the fill, ${num(result.afterCycles.used, 0)} for ${
       int(result.afterCycles.holders)
-    } after the cycles; ${result.keysAfterRelease} keys left once all released).`,
+    } after the cycles; ${result.keysAfterRelease} keys or owners fields left besides the last token once all released).`,
   ];
 }
 
@@ -80,7 +80,7 @@ export function holdersMarkdown(result: HoldersBenchResult): string {
       int(o.cycles)
     } timed cycles on each, alternating one by one (p50, p99), then ${
       int(o.statCycles)
-    } cycles on each in a batch (the first alternating from round to round) for the server time. Redis us per cycle is the \`usec\` of \`fcall\` + \`evalsha\` + \`eval\` in \`INFO commandstats\` (the scripts run as Redis Functions, \`FCALL\`, once the client has loaded them). The scripts keep a running total of the permits in use (\`owners['#used']\`) instead of walking the holders; the cell reads it after the fill and after the cycles, and counts the keys left once every filler released.`,
+    } cycles on each in a batch (the first alternating from round to round) for the server time. Redis us per cycle is the \`usec\` of \`fcall\` + \`evalsha\` + \`eval\` in \`INFO commandstats\` (the scripts run as Redis Functions, \`FCALL\`, once the client has loaded them). The scripts keep a running total of the permits in use (\`owners['#used']\`) instead of walking the holders; the cell reads it after the fill and after the cycles, and counts the keys (and \`owners\` fields besides the last token, \`#token\`) left once every filler released.`,
     "",
     "| semaphore | other holders | cycles | p50 (us) | p99 (us) | p50 per round (us) | commands/cycle | Redis us/cycle |",
     "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",

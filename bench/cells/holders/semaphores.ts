@@ -193,7 +193,11 @@ export class ManyHolders {
     return { holders, used: used === null ? NaN : Number(used) };
   }
 
-  /** Releases every filler (in batches); returns the large one's keys left. */
+  /**
+   * Releases every filler (in batches); returns what the large one has left
+   * besides its last fencing token (kept in `owners` for a minute): keys,
+   * and fields of `owners`.
+   */
   async close(): Promise<number> {
     try {
       const leases = this.#leases.splice(0);
@@ -202,10 +206,13 @@ export class ManyHolders {
           leases.slice(from, from + 1_000).map((lease) => lease.release()),
         );
       }
-      const keys = ["holders", "owners", "queue", "waiters", "wants"].map((
-        part,
-      ) => `redsync:{${this.large}}:${part}`);
-      return Number(await this.#observer.send("EXISTS", ...keys));
+      const keys = ["holders", "queue", "waiters", "wants"].map((part) =>
+        `redsync:{${this.large}}:${part}`
+      );
+      const owners = `redsync:{${this.large}}:owners`;
+      const fields = await this.#observer.send("HKEYS", owners) as string[];
+      return Number(await this.#observer.send("EXISTS", ...keys)) +
+        fields.filter((field) => field !== "#token").length;
     } finally {
       await Promise.allSettled([
         this.#semaphores.large[Symbol.asyncDispose](),
