@@ -35,7 +35,7 @@ export {
 } from "./src/errors.ts";
 export { redactUrl } from "./src/topologies/single/options.ts";
 export type { ConnectOptions } from "./src/connect/options.ts";
-export type { ReconnectOptions } from "./src/client/options.ts";
+export type { ClientSettings, ReconnectOptions } from "./src/client/options.ts";
 export type { SentinelOptions } from "./src/topologies/sentinel/options.ts";
 export type {
   ClusterOptions,

@@ -6,8 +6,8 @@
  * Until `stopAt` (epoch ms) it acquires, at random, the semaphore or the
  * mutex, holds it a random while (noting the lease's local deadline every
  * 10 ms) and releases it. Times are epoch ms with microseconds
- * (`performance.timeOrigin + performance.now()`), so that the logs of every
- * process on this machine can be merged: with `Date.now()`'s whole
+ * (`performance.now()` calibrated to the wall clock: `epochOffset()`), so
+ * that the logs of every process on this machine can be merged: with `Date.now()`'s whole
  * milliseconds, a grant read within a millisecond of the previous holder's
  * local deadline could look like an overlap (the oracle once reported
  * 4 holders of 3 for 65 us that way). One JSON line per event on stdout:
@@ -30,8 +30,44 @@ import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
 import { connect, type Lease, Mutex, Semaphore } from "../../mod.ts";
 
+/**
+ * `performance.now()` to epoch ms, measured here rather than taken from
+ * `performance.timeOrigin`: a process's `timeOrigin` is read once at its
+ * start and can be off the wall clock by the start's own delay (10-12 ms
+ * seen on a loaded machine: the oracle then saw overlaps that never
+ * happened, a worker's grants seemingly earlier than its predecessor's
+ * release). At the instant `Date.now()` turns to a new millisecond the wall
+ * clock is exactly that millisecond: spin to a few such boundaries and keep
+ * the one seen in the narrowest window of `performance.now()` (a preemption
+ * widens the window of its sample).
+ */
+function epochOffset(): number {
+  let best = { window: Infinity, offset: performance.timeOrigin };
+  for (let sample = 0; sample < 5; sample++) {
+    const start = Date.now();
+    let prev = performance.now();
+    // Bounded: Date.now() turns within a millisecond.
+    for (let spin = 0; spin < 10_000_000; spin++) {
+      const wall = Date.now();
+      const after = performance.now();
+      if (wall !== start) {
+        // It turned between the previous read (before `prev`) and this one
+        // (before `after`): the narrower that window, the better.
+        const window = after - prev;
+        if (window < best.window) {
+          best = { window, offset: wall - (prev + after) / 2 };
+        }
+        break;
+      }
+      prev = after;
+    }
+  }
+  return best.offset;
+}
+const offset = epochOffset();
+
 /** Epoch ms with microseconds, one clock for every time logged. */
-const now = () => performance.timeOrigin + performance.now();
+const now = () => offset + performance.now();
 
 const [url, semName, mutexName, permitsArg, leaseArg, ttlArg, worker, stopArg] =
   process.argv.slice(2);

@@ -26,23 +26,110 @@ export interface ReconnectOptions {
 }
 
 /**
- * The shared settings as given: the fields of `ConnectOptions` (where each
- * is documented) that every topology reads.
+ * The settings every topology shares, as given to `connect()` (whose
+ * `ConnectOptions` adds where to connect: a URL, one server, Sentinel or a
+ * cluster).
+ *
+ * @example
+ * ```ts
+ * import { type ClientSettings, connect } from "@redsync/core";
+ * const settings: ClientSettings = { clientName: "worker", commandTimeoutMs: 2_000 };
+ * await using redis = await connect({ ...settings, url: "redis://127.0.0.1:6379" });
+ * ```
  */
 export interface ClientSettings {
+  /**
+   * ACL user name; with a password only, the `default` user.
+   * @default {undefined}
+   */
   username?: string;
+  /**
+   * Password (`requirepass` or the ACL user's). Never logged nor put in errors.
+   * @default {undefined}
+   */
   password?: string;
+  /**
+   * Database number selected after connecting.
+   * @default {0}
+   */
   db?: number;
+  /**
+   * Name shown by `CLIENT LIST` (`CLIENT SETNAME`).
+   * @default {undefined}
+   */
   clientName?: string;
+  /**
+   * TLS: `true` for the system's trust store, or settings such as a CA.
+   * A `rediss://` URL implies `true`.
+   * @default {false}
+   */
   tls?: boolean | TlsOptions;
+  /**
+   * Protocol version: `3` needs Redis 6+, `2` always works, `"auto"` tries 3
+   * and falls back to 2.
+   * @default {"auto"}
+   */
   protocol?: 2 | 3 | "auto";
+  /**
+   * Time to open a connection and finish its handshake, in milliseconds.
+   * @default {10000}
+   */
   connectTimeoutMs?: number;
+  /**
+   * Time a command may wait for its reply (and for a reconnect before it is
+   * sent), in milliseconds. A command that times out resets its connection,
+   * since the replies behind it can no longer be trusted. Blocking commands
+   * are exempt: they end by their own timeout or an `AbortSignal`.
+   * @default {10000}
+   */
   commandTimeoutMs?: number;
+  /**
+   * Reconnection after a dropped connection, or `false` to stay closed.
+   * @default {{ minDelayMs: 50, maxDelayMs: 2000 }}
+   */
   reconnect?: ReconnectOptions | false;
+  /**
+   * Most connections kept for blocking commands (`BLPOP`, `WAIT`, ...);
+   * further blocking commands wait for one to be free.
+   * @default {16}
+   */
   maxBlockingConnections?: number;
+  /**
+   * Longest bulk string (or verbatim string, bulk error) a reply may carry,
+   * in bytes, like Redis's own `proto-max-bulk-len`. A longer one fails its
+   * connection with a `ConnectionError` (caused by a `RespProtocolError`)
+   * as soon as its length header arrives; the client then reconnects. The
+   * memory for a bulk string is taken as its bytes arrive, never ahead.
+   * @default {536870912}
+   */
   maxBulkBytes?: number;
+  /**
+   * Most elements one array, map (in pairs), set or push message of a reply
+   * may announce; past it, the connection fails as for `maxBulkBytes`. Maps
+   * and sets are held to 2^24 entries whatever this says (a JavaScript engine
+   * limit). Other limits are fixed: 64 KiB for a simple string, error, double
+   * or big number, 40 bytes for an integer, nesting 1000 levels deep.
+   * @default {16777216}
+   */
   maxAggregateLength?: number;
+  /**
+   * Connect in the background: `connect()` resolves at once, whether or
+   * not the server is up, with a client that connects and keeps trying
+   * with the `reconnect` backoff until it succeeds or is closed. Until its
+   * first connection, a command waits only for an attempt under way (within
+   * `commandTimeoutMs`); otherwise it rejects at once with
+   * `ConnectionError`. Once connected, it is an ordinary client. For a
+   * `Redlock`, whose servers need not all be up: a server not connected yet
+   * counts as unreachable (an attempt under way is waited for within
+   * `nodeTimeoutMs`). Needs `reconnect`; not with `cluster`, whose client
+   * already connects when one seed answers.
+   * @default {false}
+   */
   lazy?: boolean;
+  /**
+   * Socket implementation; the current runtime's by default.
+   * @default {defaultConnector()}
+   */
   connector?: Connector;
 }
 
