@@ -318,12 +318,18 @@ async function eventScenarios(redis: RedisClient, other: RedisClient) {
   const auto = new AutoResetEvent(redis, unique("auto"));
   await auto.set(); // queued: nobody waits
   await auto.wait(AbortSignal.timeout(10_000)); // taken from the list
+  const takers = `redsync:{${auto.name}}:takers`;
   const taker = handled(
     new AutoResetEvent(other, auto.name).wait(AbortSignal.timeout(20_000)),
   );
+  // Queued first, so that the next set() is handed to it (started together,
+  // either may arrive first on a loaded machine).
+  await until(
+    "the first taker to queue",
+    async () => Number(await redis.send("ZCARD", takers)) === 1,
+  );
   const aborted = new AbortController();
   const gone = handled(auto.wait(aborted.signal));
-  const takers = `redsync:{${auto.name}}:takers`;
   await until(
     "the takers to queue",
     async () => Number(await redis.send("ZCARD", takers)) === 2,
