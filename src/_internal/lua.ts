@@ -16,11 +16,13 @@ local function clock()
   return s * 1000 + math.floor(us / 1000), s * 1000000 + us
 end
 
--- Makes sure key lives at least ms more (never shortens a TTL).
-local function keep(key, ms)
+-- Makes sure key lives at least ms more (never shortens a TTL); when it
+-- must be lengthened, to upto (default ms): a margin above ms spares a
+-- key in steady use a PEXPIRE on every call. A missing key is left alone.
+local function keep(key, ms, upto)
   local ttl = redis.call('PTTL', key)
-  if ttl == -1 or (ttl >= 0 and ttl < ms) then
-    redis.call('PEXPIRE', key, ms)
+  if ttl ~= -2 and ttl < ms then
+    redis.call('PEXPIRE', key, upto or ms)
   end
 end
 

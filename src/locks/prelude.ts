@@ -60,10 +60,7 @@ end
 -- days): lengthened to ms only once it has fallen 1% (at most a minute)
 -- short of it, so a name in steady use pays one PTTL, not a PEXPIRE too.
 local function keep_idle(key, ms)
-  local ttl = redis.call('PTTL', key)
-  if ttl == -1 or (ttl >= 0 and ttl < ms - math.min(ms / 100, 60000)) then
-    redis.call('PEXPIRE', key, ms)
-  end
+  keep(key, ms - math.min(ms / 100, 60000), ms)
 end
 
 -- Makes owners live at least max(ms, the token window); when it must be
@@ -71,10 +68,7 @@ end
 -- per grant, not a PEXPIRE too.
 local function keep_owners(ms)
   local need = math.max(ms, ${TOKEN_WINDOW_MS})
-  local ttl = redis.call('PTTL', owners)
-  if ttl < need and ttl ~= -2 then
-    redis.call('PEXPIRE', owners, need + ${TOKEN_WINDOW_MS})
-  end
+  keep(owners, need, need + ${TOKEN_WINDOW_MS})
 end
 `;
 }
