@@ -236,12 +236,12 @@ export function medians(result: ThroughputResult): ThroughputRun[] {
 
 /** Ours and the reference of each kind: mutex, then Semaphore(4). */
 const REFERENCE: Partial<Record<Library, Library>> = {
-  ours: "redis-semaphore",
-  "ours-sem": "redis-semaphore-sem",
+  "ours-mutex": "rs-mutex",
+  "ours-sem": "rs-sem",
 };
 /** The most ours may cost Redis per cycle against its reference. */
 const CPU_TARGET: Partial<Record<Library, number>> = {
-  ours: 1.25,
+  "ours-mutex": 1.25,
   "ours-sem": 1.5,
 };
 
@@ -265,7 +265,7 @@ function render(
   const lines: string[] = [
     "### Redis CPU per uncontended cycle, and throughput on distinct names",
     "",
-    `Every run in worker processes, no name shared by two loops (nothing contended); each library at its defaults (ours: \`new Mutex(redis, name)\`, \`Semaphore.create(redis, name, { permits: 4 })\`). Redis CPU is its main thread's (\`INFO cpu\`: reading, parsing, running and answering) per acquire + release; script time is the \`usec\` of \`EVALSHA\`/\`EVAL\`/\`FCALL\` (\`INFO commandstats\`), calls are every command Redis counted, scripts' own calls included. ${result.options.rounds} round(s) of ${result.options.durationMs} ms per run, the libraries' order rotated, medians.`,
+    `Every run in worker processes, no name shared by two loops (nothing contended); each library at its defaults, made as the other lock cells make it (the ids of \`shared/catalog.ts\`'s default contenders). Redis CPU is its main thread's (\`INFO cpu\`: reading, parsing, running and answering) per acquire + release; script time is the \`usec\` of \`EVALSHA\`/\`EVAL\`/\`FCALL\` (\`INFO commandstats\`), calls are every command Redis counted, scripts' own calls included. ${result.options.rounds} round(s) of ${result.options.durationMs} ms per run, the libraries' order rotated, medians.`,
     "",
     "One client (one connection, one process): one cycle at a time, and loops on distinct names pipelined through it.",
     "",
@@ -287,7 +287,7 @@ function render(
     if (ratio !== undefined && limit !== undefined) {
       targets.push(
         `- Redis CPU per uncontended ${
-          run.library === "ours" ? "Mutex" : "Semaphore(4)"
+          run.library === "ours-mutex" ? "Mutex" : "Semaphore(4)"
         } cycle <= ${limit}x ${reference}'s, ${
           run.loops === 1
             ? "one cycle at a time"
@@ -307,21 +307,21 @@ function render(
     "| library | clients | cycles/s | vs best peer | Redis CPU per cycle (us) | Redis busy |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
   );
-  const mutexes: Library[] = ["ours", "redis-semaphore", "redlock", "sesame"];
+  const mutexes: Library[] = ["ours-mutex", "rs-mutex", "redlock", "sesame"];
   for (const run of saturation) {
     const peers = mutexes.includes(run.library)
-      ? mutexes.filter((l) => l !== "ours")
-      : ["redis-semaphore-sem" as Library];
+      ? mutexes.filter((l) => l !== "ours-mutex")
+      : ["rs-sem" as Library];
     const best = Math.max(
       ...peers.map((p) => find(saturation, p, run)?.cyclesPerS ?? 0),
     );
-    const ours = run.library === "ours" || run.library === "ours-sem";
+    const ours = run.library === "ours-mutex" || run.library === "ours-sem";
     lines.push(
       `| ${run.library} | ${run.clients} | ${int(run.cyclesPerS)} | ${
         ours && best > 0 ? `${num(run.cyclesPerS / best, 2)}x` : ""
       } | ${num(run.redisCpuUs)} | ${Math.round(run.redisBusy * 100)}% |`,
     );
-    if (run.library === "ours" && best > 0) {
+    if (run.library === "ours-mutex" && best > 0) {
       targets.push(
         `- Lock cycles per second on distinct names >= every peer's, ${run.clients} client(s): ${
           yes(run.cyclesPerS >= best)

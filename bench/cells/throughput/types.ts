@@ -4,14 +4,17 @@
  * @module
  */
 
-/** The locks it compares, each at its defaults (mutexes, then Semaphore(4)s). */
+/**
+ * The locks it compares, each at its defaults: ids of the catalogue's
+ * default contenders (`shared/catalog.ts`), mutexes then Semaphore(4)s.
+ */
 export const LIBRARIES = [
-  "ours",
-  "redis-semaphore",
+  "ours-mutex",
+  "rs-mutex",
   "redlock",
   "sesame",
   "ours-sem",
-  "redis-semaphore-sem",
+  "rs-sem",
 ] as const;
 export type Library = typeof LIBRARIES[number];
 

@@ -14,63 +14,42 @@
  */
 import process from "node:process";
 import { createInterface } from "node:readline";
-import { connect, Mutex, type RedisClient, Semaphore } from "../../../mod.ts";
-import {
-  IoRedis,
-  Redlock,
-  RsMutex,
-  RsSemaphore,
-  SesameRedlock,
-} from "../../shared/npm.ts";
-import { REDLOCK_TTL_MS, SEMAPHORE_PERMITS } from "../../shared/contenders.ts";
+import { defaultContenders } from "../../shared/catalog.ts";
+import type { Subject } from "../../shared/contenders.ts";
+import { Connections } from "../../shared/connections.ts";
 import { LIBRARIES, type Library } from "./types.ts";
 
 /** One acquire + release on one name. */
 type Cycle = () => Promise<void>;
 
-/** Opens one client of `library` and makes a cycle per name on it. */
+/**
+ * The lock of `library` on each of `names`, every one on client `client`
+ * of `connections`, as the other lock cells make it (`shared/catalog.ts`).
+ */
 async function open(
   library: Library,
-  url: string,
+  connections: Connections,
+  client: number,
   names: string[],
-): Promise<{ cycles: Cycle[]; close(): Promise<void> }> {
-  if (library === "ours" || library === "ours-sem") {
-    const redis: RedisClient = await connect(url);
-    const cycles = await Promise.all(names.map(async (name): Promise<Cycle> => {
-      const lock = library === "ours"
-        ? new Mutex(redis, name)
-        : await Semaphore.create(redis, name, { permits: SEMAPHORE_PERMITS });
-      return async () => {
-        const lease = await lock.acquire();
-        await lease.release();
-      };
-    }));
-    return { cycles, close: () => redis.close() };
-  }
-  const io = new IoRedis(url);
-  const close = async () => {
-    await io.quit().catch(() => io.disconnect());
-  };
-  if (library === "redis-semaphore" || library === "redis-semaphore-sem") {
-    const cycles = names.map((name): Cycle => {
-      const lock = library === "redis-semaphore"
-        ? new RsMutex(io, name)
-        : new RsSemaphore(io, name, SEMAPHORE_PERMITS);
-      return async () => {
-        await lock.acquire();
-        await lock.release();
-      };
-    });
-    return { cycles, close };
-  }
-  const redlock = library === "redlock"
-    ? new Redlock([io])
-    : new SesameRedlock([io]);
-  const cycles = names.map((name): Cycle => async () => {
-    const held = await redlock.acquire([name], REDLOCK_TTL_MS);
+): Promise<{ cycles: Cycle[]; subjects: Subject[] }> {
+  const contender = defaultContenders().find((c) => c.id === library);
+  if (contender === undefined) throw new Error(`unknown library '${library}'`);
+  const never = new AbortController().signal;
+  // The first opens the client; the others share it.
+  const first = await contender.open(connections, names[0], 1, client);
+  const subjects = [
+    first,
+    ...await Promise.all(
+      names.slice(1).map((name) =>
+        contender.open(connections, name, 1, client)
+      ),
+    ),
+  ];
+  const cycles = subjects.map((subject): Cycle => async () => {
+    const held = await subject.workers[0].acquire(never);
     await held.release();
   });
-  return { cycles, close };
+  return { cycles, subjects };
 }
 
 async function main(): Promise<void> {
@@ -80,14 +59,18 @@ async function main(): Promise<void> {
   }
   const clients = Number(clientsText);
   const loops = Number(loopsText);
-  const opened = await Promise.all(
-    Array.from({ length: clients }, (_, c) =>
-      open(
+  const connections = await Connections.open(url);
+  const opened = [];
+  for (let c = 0; c < clients; c++) {
+    opened.push(
+      await open(
         library as Library,
-        url,
+        connections,
+        c,
         Array.from({ length: loops }, (_, l) => `${prefix}:${c}:${l}`),
-      )),
-  );
+      ),
+    );
+  }
   const all = opened.flatMap((o) => o.cycles);
   // One cycle each: connections open, scripts (or functions) loaded.
   for (let round = 0; round < 2; round++) {
@@ -113,7 +96,10 @@ async function main(): Promise<void> {
     break;
   }
   lines.close();
-  await Promise.all(opened.map((o) => o.close()));
+  await Promise.allSettled(
+    opened.flatMap((o) => o.subjects).map((subject) => subject.close()),
+  );
+  await connections.close();
   process.exit(0);
 }
 
