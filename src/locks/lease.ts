@@ -7,6 +7,7 @@
  */
 import { LockLostError, LockNotHeldError } from "../errors.ts";
 import { isTransientError, unavailable } from "../_internal/transient.ts";
+import { leaseSchedule, type Scheduled } from "../_internal/schedule.ts";
 
 /**
  * What a lease needs from the primitive that issued it; `L` is the lease
@@ -138,8 +139,9 @@ export class Lease implements AsyncDisposable {
   readonly #renew: boolean;
   #state: State = "held";
   #deadline: number;
-  #renewTimer: ReturnType<typeof setTimeout> | undefined;
-  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  // On the process's shared schedule, not a runtime timer each.
+  #renewTimer: Scheduled | undefined;
+  #deadlineTimer: Scheduled | undefined;
   #releasing: Promise<void> | undefined;
   readonly #acquiredAt = performance.now();
   readonly #holdEnd: number; // when `maxHoldMs` is reached (or `Infinity`)
@@ -160,7 +162,7 @@ export class Lease implements AsyncDisposable {
   /** Retries a failed renewal at once (the connection is back). */
   #retryNow(): void {
     if (!this.#retrying || this.#state !== "held") return;
-    clearTimeout(this.#renewTimer);
+    leaseSchedule.cancel(this.#renewTimer);
     this.#renewTimer = undefined;
     this.#retrying = false;
     this.#renewNow();
@@ -329,11 +331,11 @@ export class Lease implements AsyncDisposable {
     }
     // Renew after about a third of the time left, with +-15% jitter.
     const delay = untilDeadline / 3 * (0.85 + 0.3 * Math.random());
-    this.#renewTimer = setTimeout(() => {
+    this.#renewTimer = leaseSchedule.at(now + delay, () => {
       this.#renewTimer = undefined;
       this.#armDeadline(performance.now());
       this.#renewNow();
-    }, delay);
+    });
   }
 
   /** The hold bound is before the deadline (or < 10 ms past it): no renewal. */
@@ -343,16 +345,20 @@ export class Lease implements AsyncDisposable {
 
   /** The lease is lost at its deadline (or `maxHoldMs`), unless re-armed. */
   #armDeadline(now: number): void {
-    clearTimeout(this.#deadlineTimer);
+    leaseSchedule.cancel(this.#deadlineTimer);
     const untilDeadline = Math.max(0, this.#deadline - now);
     const maxMs = Math.round(this.#holdEnd - this.#acquiredAt);
     const message = this.#holdEndsFirst(now, untilDeadline)
       ? `The lease on '%s' reached its maximum hold time of ${maxMs} ms`
       : "The lease on '%s' ran out before it could be renewed";
-    this.#deadlineTimer = setTimeout(() => {
-      this.#deadlineTimer = undefined;
-      if (this.#state === "held") this.#lose(message);
-    }, Math.min(this.#holdEnd - now, untilDeadline)); // < 0: at once
+    // Due now or before (maxHoldMs already reached): at once.
+    this.#deadlineTimer = leaseSchedule.at(
+      now + Math.min(this.#holdEnd - now, untilDeadline),
+      () => {
+        this.#deadlineTimer = undefined;
+        if (this.#state === "held") this.#lose(message);
+      },
+    );
   }
 
   /** One renewal attempt; never throws (it runs from a timer). */
@@ -382,11 +388,14 @@ export class Lease implements AsyncDisposable {
         return;
       }
       this.#retrying = true;
-      this.#renewTimer = setTimeout(() => {
-        this.#renewTimer = undefined;
-        this.#retrying = false;
-        this.#renewNow();
-      }, Math.min(250, left / 3));
+      this.#renewTimer = leaseSchedule.at(
+        performance.now() + Math.min(250, left / 3),
+        () => {
+          this.#renewTimer = undefined;
+          this.#retrying = false;
+          this.#renewNow();
+        },
+      );
       return;
     }
     // A release() that started meanwhile wins: no false loss, no revival.
@@ -429,8 +438,8 @@ export class Lease implements AsyncDisposable {
   }
 
   #clearTimers(): void {
-    clearTimeout(this.#renewTimer);
-    clearTimeout(this.#deadlineTimer);
+    leaseSchedule.cancel(this.#renewTimer);
+    leaseSchedule.cancel(this.#deadlineTimer);
     this.#renewTimer = undefined;
     this.#deadlineTimer = undefined;
   }
