@@ -26,7 +26,7 @@ export const TOKEN_WINDOW_MS = 60_000;
 
 /**
  * The KEYS bound to named locals, `clock()`, `keep()`, `wake()`, `fmt()`,
- * the fencing tokens (`next_token()`) and `keep_owners()`: all that the
+ * the fencing tokens (`next_token()`, `entry_of()`) and `keep_owners()`: all that the
  * fast paths use.
  */
 export const PRELUDE_HEAD: string = `
@@ -52,8 +52,17 @@ end
 -- every token issued, unless it went back by more than that window.
 local function next_token(now_us)
   local last = tonumber(redis.call('HGET', owners, '#token') or '0')
-  local token = math.max(last + 1, now_us)
-  return token, fmt(token)
+  return math.max(last + 1, now_us)
+end
+
+-- A holder's owners entry: its token, then ':' and its weight unless 1
+-- (readers take a missing weight as 1). Tokens are whole numbers below
+-- 2^53, which redis.call passes on exactly as numbers; only the entry with
+-- a weight needs them formatted as text (Lua's own conversion of a number
+-- to a string rounds to 14 digits).
+local function entry_of(token, weight)
+  if weight == 1 or weight == '1' then return token end
+  return fmt(token) .. ':' .. weight
 end
 
 -- As keep(), for a long idle TTL (a semaphore's meta, ms in 1 s..24.8
@@ -75,7 +84,8 @@ end
 
 /** The other helpers: holders, the running total, grants, the queue. */
 export const PRELUDE_REST: string = `
--- The weight an owners entry records ('token:weight'; 1 if lost).
+-- The weight an owners entry records ('token:weight'; a token alone or a
+-- lost entry: 1).
 local function weight_of(id)
   local value = redis.call('HGET', owners, id)
   return tonumber(string.match(value or '', ':(%d+)$')) or 1
@@ -127,13 +137,13 @@ end
 -- Adds a holder; note: its meta (owners['meta:' .. id]), false/'' for none.
 local function grant(id, lease_ms, weight, now, now_us, note)
   if note and note ~= '' then redis.call('HSET', owners, 'meta:' .. id, note) end
-  local token, text = next_token(now_us)
+  local token = next_token(now_us)
   if redis.call('ZADD', holders, now + lease_ms, id) == 1 then
     if redis.call('ZCARD', holders) == 1 then
       -- The only holder (the uncontended path): holders lives as long as
       -- this lease, and the total is this grant's weight.
-      redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
-        '#token', text)
+      redis.call('HSET', owners, '#used', weight, id, entry_of(token, weight),
+        '#token', token)
       redis.call('PEXPIRE', holders, lease_ms)
       keep_owners(lease_ms)
       return token
@@ -142,7 +152,7 @@ local function grant(id, lease_ms, weight, now, now_us, note)
       if total then redis.call('HSET', owners, '#used', tonumber(total) + weight) end
     end
   end
-  redis.call('HSET', owners, id, text .. ':' .. weight, '#token', text)
+  redis.call('HSET', owners, id, entry_of(token, weight), '#token', token)
   keep(holders, lease_ms)
   keep_owners(lease_ms)
   return token

@@ -9,7 +9,8 @@
  * | key                  | type   | holds                                              |
  * | -------------------- | ------ | -------------------------------------------------- |
  * | `p:{name}:holders`   | ZSET   | lease id -> expiry (server ms)                     |
- * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"; `#used` -> total;     |
+ * | `p:{name}:owners`    | HASH   | lease id -> "token:weight" (token alone: 1);       |
+ * |                      |        | `#used` -> total;                                  |
  * |                      |        | `#token` -> the last fencing token;                |
  * |                      |        | `meta:<lease id>` -> the holder's meta, if any     |
  * | `p:{name}:queue`     | ZSET   | waiter id -> arrival (server us): FIFO order       |
@@ -71,15 +72,15 @@ if busy == 0 and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
     keep_idle(meta, tonumber(ARGV[7]))
   end
   local now, now_us = clock()
-  local token, text = next_token(now_us)
+  local token = next_token(now_us)
   redis.call('ZADD', holders, now + lease_ms, id)
   local weight, note = ARGV[3], ARGV[11] or ''
   if note ~= '' then
-    redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
-      '#token', text, 'meta:' .. id, note)
+    redis.call('HSET', owners, '#used', weight, id, entry_of(token, weight),
+      '#token', token, 'meta:' .. id, note)
   else
-    redis.call('HSET', owners, '#used', weight, id, text .. ':' .. weight,
-      '#token', text)
+    redis.call('HSET', owners, '#used', weight, id, entry_of(token, weight),
+      '#token', token)
   end
   redis.call('PEXPIRE', holders, lease_ms)
   keep_owners(lease_ms)
@@ -119,7 +120,7 @@ if not fresh then
   if expiry then
     -- Granted while waiting (its wake message, if not read yet, is dropped
     -- by its hub once this acquire is done).
-    local token = string.match(redis.call('HGET', owners, id) or '', '^(%d+):')
+    local token = string.match(redis.call('HGET', owners, id) or '', '^(%d+)')
     if token then return {1, tonumber(token), tonumber(expiry) - now} end
     -- Its owners entry is gone (evicted: a volatile-* policy): the grant
     -- is lost; drop it and go on as a waiter that holds nothing.
@@ -166,7 +167,9 @@ const RELEASE_FAST = `
 -- (EXISTS, ZCARD and ZSCORE: calls whose replies are cheap to hand to
 -- Lua; a ZRANGE costs more even on an empty key.)
 local queued = redis.call('EXISTS', queue) == 1
-local holding = redis.call('ZCARD', holders)
+-- With one permit (a mutex, a Semaphore(1)) at most one holds: a grant
+-- reaps the ended holders first, and weights are at least 1.
+local holding = ARGV[2] == '1' and 1 or redis.call('ZCARD', holders)
 -- The fast path: nobody queues and at most one holds (the caller, or
 -- someone else): the same effects as the general path below.
 if not queued and holding <= 1 then
@@ -203,7 +206,7 @@ if head and head ~= ARGV[1] then
     if beat > now then
       -- As serve(): a grant lasts no longer than its waiter's heartbeat.
       if beat < now + lease_ms then lease_ms = beat - now end
-      local token, text = next_token(now_us)
+      local token = next_token(now_us)
       -- The caller was the only holder; the head is now the only holder
       -- (as grant()).
       redis.call('DEL', holders)
@@ -212,10 +215,10 @@ if head and head ~= ARGV[1] then
       local note = want[2]
       if note and note ~= '' then
         redis.call('HSET', owners, '#used', weight, head,
-          text .. ':' .. weight, '#token', text, 'meta:' .. head, note)
+          entry_of(token, weight), '#token', token, 'meta:' .. head, note)
       else
         redis.call('HSET', owners, '#used', weight, head,
-          text .. ':' .. weight, '#token', text)
+          entry_of(token, weight), '#token', token)
       end
       redis.call('PEXPIRE', holders, lease_ms)
       keep_owners(lease_ms)
@@ -427,7 +430,9 @@ local notes = {}
 for i = 1, #live, 2 do
   local owner = redis.call('HGET', owners, live[i]) or '0:1'
   notes[#notes + 1] = redis.call('HGET', owners, 'meta:' .. live[i]) or ''
-  local token, weight = string.match(owner, '^(%d+):(%d+)$')
+  -- 'token:weight', or the token alone (weight 1).
+  local token, weight = string.match(owner, '^(%d+):?(%d*)$')
+  if weight == '' then weight = 1 end
   out[#out + 1] = live[i]
   out[#out + 1] = tonumber(live[i + 1]) - now
   out[#out + 1] = tonumber(token)
