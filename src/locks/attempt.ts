@@ -52,7 +52,7 @@ export async function runAcquire(
 ): Promise<Grant | Waiting> {
   const { options, limit, keepMeta, idleTtlMs, kind = "semaphore" } = config;
   const sentAt = performance.now();
-  const reply = await ACQUIRE.run(config.client, keys.script, [
+  const reply = await ACQUIRE.run(config.client, keys.scriptBytes, [
     id,
     limit,
     weight,

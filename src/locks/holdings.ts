@@ -88,7 +88,7 @@ export class Holdings implements LeaseBackend<Lease> {
    * server lost its script cache and the caller closes the client next.
    */
   release(id: string, atOnce = false): Promise<number> {
-    return RELEASE.run(this.#config.client, this.#config.keys.script, [
+    return RELEASE.run(this.#config.client, this.#config.keys.scriptBytes, [
       id,
       this.#config.limit,
       this.#config.keys.wakePrefix,
@@ -143,12 +143,16 @@ export class Holdings implements LeaseBackend<Lease> {
   async extend(id: string, leaseMs: number): Promise<number> {
     const durability = this.#config.options.durability;
     if (!durability) {
-      return await EXTEND.run(this.#config.client, this.#config.keys.script, [
-        id,
-        leaseMs,
-        this.#config.limit,
-        this.#config.keys.wakePrefix,
-      ]);
+      return await EXTEND.run(
+        this.#config.client,
+        this.#config.keys.scriptBytes,
+        [
+          id,
+          leaseMs,
+          this.#config.limit,
+          this.#config.keys.wakePrefix,
+        ],
+      );
     }
     const { left, shortfall } = await this.extendDurably(id, leaseMs);
     if (shortfall && durability.onShortfall === "fail") throw shortfall;

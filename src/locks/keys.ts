@@ -174,6 +174,12 @@ export type StoredLockKind = "semaphore" | "read-write-lock";
 export interface LockKeys {
   /** The six keys of {@linkcode SCRIPT_KEYS}, in order. */
   script: string[];
+  /**
+   * The same keys as UTF-8 bytes, encoded once per primitive: what its
+   * `ACQUIRE`, `RELEASE` and `EXTEND` are sent with (the client copies
+   * bytes instead of encoding six strings on every call).
+   */
+  scriptBytes: Uint8Array[];
   /** The semaphore's definition (`meta`). */
   meta: string;
   /**
@@ -190,7 +196,14 @@ export interface LockKeys {
 export function keysOf(prefix: string, name: string): LockKeys {
   const base = keyBase(prefix, name);
   const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
-  return { script, meta: script[5], wakePrefix: `${base}:wake:`, base };
+  const utf8 = new TextEncoder();
+  return {
+    script,
+    scriptBytes: script.map((key) => utf8.encode(key)),
+    meta: script[5],
+    wakePrefix: `${base}:wake:`,
+    base,
+  };
 }
 
 /**
