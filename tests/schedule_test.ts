@@ -76,3 +76,37 @@ test("schedule: nothing left scheduled leaves no runtime timer (Deno's op saniti
   for (const entry of entries.reverse()) schedule.cancel(entry);
   assert.equal(schedule.size, 0);
 });
+
+test("schedule: an entry with slack runs with a timer armed later within its slack, never before its due time; one without moves the timer", async () => {
+  const schedule = new Schedule();
+  const ran: { name: string; at: number }[] = [];
+  const start = performance.now();
+  schedule.at(
+    start + 60,
+    () => ran.push({ name: "exact", at: performance.now() }),
+  );
+  // Due 40 ms before the armed timer, with 50 ms of slack: the runtime timer
+  // is not moved; both run in the one callback, in due order.
+  schedule.at(
+    start + 20,
+    () => ran.push({ name: "slack", at: performance.now() }),
+    50,
+  );
+  for (let i = 0; i < 200 && ran.length < 2; i++) await sleep(5);
+  assert.deepEqual(ran.map((r) => r.name), ["slack", "exact"]);
+  assert.ok(
+    ran[0].at >= start + 59,
+    `ran at ${ran[0].at - start} ms, before the armed timer`,
+  );
+  // Without slack, an earlier entry moves the timer: it runs while the
+  // later one still waits.
+  const early: number[] = [];
+  const t0 = performance.now();
+  const later = schedule.at(t0 + 10_000, () => {});
+  schedule.at(t0 + 10, () => early.push(performance.now() - t0));
+  for (let i = 0; i < 200 && early.length < 1; i++) await sleep(5);
+  assert.equal(early.length, 1);
+  assert.ok(early[0] >= 10, `ran ${early[0]} ms after, before its due time`);
+  assert.equal(schedule.size, 1);
+  schedule.cancel(later); // no timer outlives the test
+});

@@ -169,12 +169,13 @@ export class LockEngine {
       // (the lease is the caller's, and the listener is gone).
       signal.throwIfAborted();
       signal.removeEventListener("abort", undo);
-      const waitMs = performance.now() - started;
+      const now = performance.now();
+      const waitMs = now - started;
       if (!grant) {
         observer.metric("wait", waitMs, "unavailable");
         return undefined;
       }
-      const lease = this.#holdings.lease(id, grant, weight);
+      const lease = this.#holdings.lease(id, grant, weight, now);
       observer.metric("wait", waitMs, "acquired");
       observer.emit("acquired", {
         id,

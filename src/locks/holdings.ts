@@ -61,8 +61,8 @@ export class Holdings implements LeaseBackend<Lease> {
     return this.#config.client.closed;
   }
 
-  /** Starts the lease of a grant. */
-  lease(id: string, grant: Grant, weight: number): Lease {
+  /** Starts the lease of a grant; `now`: `performance.now()` if the caller just read it. */
+  lease(id: string, grant: Grant, weight: number, now?: number): Lease {
     const { leaseMs, renew, maxHoldMs } = this.#config.options;
     const { token, leftMs, sentAt } = grant;
     const lease = createLease(this, id, token, weight, {
@@ -71,6 +71,7 @@ export class Holdings implements LeaseBackend<Lease> {
       leftMs,
       sentAt,
       maxHoldMs,
+      now,
     });
     this.#leases.add(lease);
     // Holders renew as soon as the connection is back, not at their next

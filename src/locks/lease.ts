@@ -51,6 +51,12 @@ export interface LeaseTiming {
   sentAt: number;
   /** Longest hold in ms from the lease's start (`LockOptions.maxHoldMs`). */
   maxHoldMs?: number;
+  /**
+   * `performance.now()` when the lease is handed out (its start), if the
+   * caller just read it.
+   * @default {performance.now()}
+   */
+  now?: number;
 }
 
 type State = "held" | "releasing" | "released" | "lost";
@@ -143,7 +149,7 @@ export class Lease implements AsyncDisposable {
   #renewTimer: Scheduled | undefined;
   #deadlineTimer: Scheduled | undefined;
   #releasing: Promise<void> | undefined;
-  readonly #acquiredAt = performance.now();
+  readonly #acquiredAt: number;
   readonly #holdEnd: number; // when `maxHoldMs` is reached (or `Infinity`)
 
   /** A renewal failed and a retry is scheduled. */
@@ -184,8 +190,9 @@ export class Lease implements AsyncDisposable {
     this.#leaseMs = timing.leaseMs;
     this.#renew = timing.renew;
     this.#deadline = timing.sentAt + timing.leftMs;
+    this.#acquiredAt = timing.now ?? performance.now();
     this.#holdEnd = this.#acquiredAt + (timing.maxHoldMs ?? Infinity);
-    this.#schedule();
+    this.#schedule(this.#acquiredAt);
   }
 
   /** `true` until the lease is released or lost. */
@@ -320,10 +327,9 @@ export class Lease implements AsyncDisposable {
    * only when a renewal starts (it fires if the renewal does not land in
    * time): one timer per lease while all goes well.
    */
-  #schedule(): void {
+  #schedule(now = performance.now()): void {
     this.#clearTimers();
     if (this.#state !== "held") return;
-    const now = performance.now();
     const untilDeadline = Math.max(0, this.#deadline - now);
     if (!this.#renew || this.#holdEndsFirst(now, untilDeadline)) {
       this.#armDeadline(now);
@@ -331,11 +337,12 @@ export class Lease implements AsyncDisposable {
     }
     // Renew after about a third of the time left, with +-15% jitter.
     const delay = untilDeadline / 3 * (0.85 + 0.3 * Math.random());
+    // Up to a tenth of the delay late: within the jitter.
     this.#renewTimer = leaseSchedule.at(now + delay, () => {
       this.#renewTimer = undefined;
       this.#armDeadline(performance.now());
       this.#renewNow();
-    });
+    }, delay / 10);
   }
 
   /** The hold bound is before the deadline (or < 10 ms past it): no renewal. */
