@@ -119,6 +119,36 @@ function scripted(
 
 const encoder = new TextEncoder();
 
+test("transport: the first command of a tick is written at once, the rest of the tick in one write after it, in order", async () => {
+  const writes: string[][] = [];
+  const scriptedConnector = scripted((command, handlers) => {
+    if (command === "HELLO") handlers.onData(encoder.encode("%0\r\n"));
+    else handlers.onData(encoder.encode("+OK\r\n"));
+  });
+  const connector: Connector = async (options, handlers) => {
+    const transport = await scriptedConnector(options, handlers);
+    return {
+      ...transport,
+      write(bytes: Uint8Array) {
+        const text = new TextDecoder().decode(bytes);
+        writes.push(
+          [...text.matchAll(/\$\d+\r\n(ECHO)\r\n\$\d+\r\n(\w+)/g)].map((m) =>
+            m[2]
+          ),
+        );
+        transport.write(bytes);
+      },
+    };
+  };
+  await using redis = await connect({ port: 1, reconnect: false, connector });
+  writes.length = 0; // the handshake's
+  const sent = ["a", "b", "c", "d"].map((word) => redis.send("ECHO", word));
+  // The first is out before the call returns; the rest are not yet.
+  assert.deepEqual(writes, [["a"]]);
+  await Promise.all(sent);
+  assert.deepEqual(writes, [["a"], ["b", "c", "d"]]);
+});
+
 test("transport: a malformed reply fails pending commands with ConnectionError", async () => {
   await using redis = await connect({
     port: 1,

@@ -1,7 +1,7 @@
 /**
  * One connection to one Redis server: the handshake, implicit pipelining (a
- * FIFO of pending replies), write coalescing within a tick, and the command
- * timeout. It knows nothing of reconnecting or pools: the client does that.
+ * FIFO of pending replies), writes (the first command of a tick at once, the
+ * rest of the tick coalesced), and the command timeout. It knows nothing of reconnecting or pools: the client does that.
  *
  * @module
  */
@@ -188,10 +188,7 @@ export class Connection {
       settled: false,
     };
     this.#pending.push(entry);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
-    }
+    this.#written();
     if (this.#timer === undefined && entry.deadline !== Infinity) {
       this.#armTimer(entry.deadline - performance.now());
     }
@@ -213,10 +210,26 @@ export class Connection {
   send(args: readonly RedisArg[]): void {
     if (this.#closedError) throw this.#closedError;
     this.#writer.add(args);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+    this.#written();
+  }
+
+  /**
+   * A command was added to the writer: the first of a tick is written at
+   * once, the others of the same tick together at its end (one microtask).
+   * Redis starts on the first while this process still works through the
+   * rest of the replies it just read; with every command of a tick in one
+   * write, the two took turns (about a third fewer lock cycles per second
+   * with 16 or 64 loops on one connection: Redis sat idle while the client
+   * worked, and the other way round). Order is kept: both writes go out in
+   * the order of the calls, on this connection.
+   */
+  #written(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    if (this.#transport && !this.#closedError) {
+      this.#transport.write(this.#writer.take());
     }
+    queueMicrotask(this.#flush);
   }
 
   readonly #flush = (): void => {
