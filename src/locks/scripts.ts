@@ -72,17 +72,18 @@ if busy == 0 and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
     keep_idle(meta, tonumber(ARGV[7]))
   end
   local now, now_us = clock()
-  local token = next_token(now_us)
-  redis.call('ZADD', holders, now + lease_ms, id)
+  local token, text = next_token(now_us)
+  redis.call('ZADD', holders, fmt(now + lease_ms), id)
   local weight, note = ARGV[3], ARGV[11] or ''
   if note ~= '' then
-    redis.call('HSET', owners, '#used', weight, id, entry_of(token, weight),
-      '#token', token, 'meta:' .. id, note)
+    redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
+      '#token', text, 'meta:' .. id, note)
   else
-    redis.call('HSET', owners, '#used', weight, id, entry_of(token, weight),
-      '#token', token)
+    redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
+      '#token', text)
   end
-  redis.call('PEXPIRE', holders, lease_ms)
+  -- ARGV[4] is lease_ms as text: Redis formats no number.
+  redis.call('PEXPIRE', holders, ARGV[4])
   keep_owners(lease_ms)
   return token
 end
@@ -130,7 +131,8 @@ end
 
 if fresh or not redis.call('ZSCORE', queue, id) then
   if queued == 0 and used() + weight <= limit then
-    return grant(id, lease_ms, weight, now, now_us, note)
+    local token = grant(id, lease_ms, weight, now, now_us, note)
+    return token
   end
   -- A poller barges in while nobody queues; once others queue ahead of it,
   -- it joins the line too (else it would starve behind blocking waiters),
@@ -206,7 +208,7 @@ if head and head ~= ARGV[1] then
     if beat > now then
       -- As serve(): a grant lasts no longer than its waiter's heartbeat.
       if beat < now + lease_ms then lease_ms = beat - now end
-      local token = next_token(now_us)
+      local token, text = next_token(now_us)
       -- The caller was the only holder; the head is now the only holder
       -- (as grant()).
       redis.call('DEL', holders)
@@ -215,17 +217,17 @@ if head and head ~= ARGV[1] then
       local note = want[2]
       if note and note ~= '' then
         redis.call('HSET', owners, '#used', weight, head,
-          entry_of(token, weight), '#token', token, 'meta:' .. head, note)
+          entry_of(text, weight), '#token', text, 'meta:' .. head, note)
       else
         redis.call('HSET', owners, '#used', weight, head,
-          entry_of(token, weight), '#token', token)
+          entry_of(text, weight), '#token', text)
       end
       redis.call('PEXPIRE', holders, lease_ms)
       keep_owners(lease_ms)
       redis.call('ZREM', queue, head)
       redis.call('ZREM', waiters, head)
       redis.call('HDEL', wants, head, 'meta:' .. head)
-      wake(ARGV[3], head, fmt(token) .. ':' .. fmt(now + lease_ms), lease_ms)
+      wake(ARGV[3], head, text .. ':' .. fmt(now + lease_ms), lease_ms)
       return (tonumber(expiry) > now) and 1 or -1
     end
   end
