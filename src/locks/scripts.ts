@@ -200,7 +200,10 @@ if head and head ~= ARGV[1] then
   local want = redis.call('HMGET', wants, head, 'meta:' .. head)
   local weight, lease_ms = string.match(want[1] or '', '^(%d+):(%d+)$')
   weight, lease_ms = tonumber(weight), tonumber(lease_ms)
-  local limit = tonumber(redis.call('HGET', meta, 'permits') or ARGV[2])
+  -- One permit given (a mutex, a Semaphore(1)): the caller holds, so no
+  -- other count is stored (its acquire would have been refused).
+  local limit = ARGV[2] == '1' and 1
+    or tonumber(redis.call('HGET', meta, 'permits') or ARGV[2])
   if expiry and weight and weight <= limit
     and (weight == limit or redis.call('ZCARD', queue) == 1) then
     local now, now_us = clock()
@@ -213,7 +216,8 @@ if head and head ~= ARGV[1] then
       -- (as grant()).
       redis.call('DEL', holders)
       redis.call('HDEL', owners, id, 'meta:' .. id)
-      redis.call('ZADD', holders, now + lease_ms, head)
+      local ends = fmt(now + lease_ms)
+      redis.call('ZADD', holders, ends, head)
       local note = want[2]
       if note and note ~= '' then
         redis.call('HSET', owners, '#used', weight, head,
@@ -227,7 +231,7 @@ if head and head ~= ARGV[1] then
       redis.call('ZREM', queue, head)
       redis.call('ZREM', waiters, head)
       redis.call('HDEL', wants, head, 'meta:' .. head)
-      wake(ARGV[3], head, text .. ':' .. fmt(now + lease_ms), lease_ms)
+      wake(ARGV[3], head, text .. ':' .. ends, lease_ms)
       return (tonumber(expiry) > now) and 1 or -1
     end
   end
