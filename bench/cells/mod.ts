@@ -13,6 +13,7 @@ import { durabilityCell } from "./durability/mod.ts";
 import { holdersCell } from "./holders/mod.ts";
 import { inflightCell } from "./inflight.ts";
 import { librariesCell } from "./libraries/mod.ts";
+import { processesCell } from "./processes/mod.ts";
 import { runtimesCell } from "./runtimes/mod.ts";
 import { sharedClientCell } from "./shared_client/mod.ts";
 import { throughputCell } from "./throughput/mod.ts";
@@ -26,6 +27,7 @@ export const CELLS: readonly AnyCell[] = [
   throughputCell,
   holdersCell,
   breakdownCell,
+  processesCell,
   inflightCell,
   sharedClientCell,
   runtimesCell,
