@@ -206,6 +206,14 @@ test("fencing: the last token lives in owners for the token window after each gr
     ttl > TOKEN_WINDOW_MS && ttl <= 2 * TOKEN_WINDOW_MS,
     `PTTL ${ttl}`,
   );
+  // The holder's entry is 'token:weight', the format every version reads
+  // (a mixed deployment: an older version's ACQUIRE and INFO parse it), and
+  // the last token is written as digits, exactly.
+  assert.equal(
+    await redis.send("HGET", owners, first.id),
+    `${first.token}:1`,
+  );
+  assert.equal(await redis.send("HGET", owners, "#token"), String(first.token));
   await first.release();
   // Nobody holds: owners keeps only the last token, no other field.
   assert.deepEqual(await redis.send("HKEYS", owners), ["#token"]);

@@ -413,7 +413,7 @@ test("semaphore: the running total of permits in use always equals the sum of th
        local sum = 0
        for i = 1, #ids do
          local owner = redis.call('HGET', KEYS[2], ids[i])
-         -- 'token:weight', or the token alone for weight 1
+         -- 'token:weight' (a token alone would be weight 1)
          sum = sum + (tonumber(string.match(owner, ':(%d+)$')) or 1)
        end
        local total = redis.call('HGET', KEYS[2], '#used')

@@ -66,10 +66,10 @@ local function next_token(now_us)
   return token, fmt(token)
 end
 
--- A holder's owners entry from its token's text: the token, then ':' and
--- its weight unless 1 (readers take a missing weight as 1).
+-- A holder's owners entry from its token's text: 'token:weight', the one
+-- format every version reads (the readers here also take a token alone as
+-- weight 1; an older version's would not, in a mixed deployment).
 local function entry_of(text, weight)
-  if weight == 1 or weight == '1' then return text end
   return text .. ':' .. weight
 end
 

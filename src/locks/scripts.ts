@@ -9,7 +9,7 @@
  * | key                  | type   | holds                                              |
  * | -------------------- | ------ | -------------------------------------------------- |
  * | `p:{name}:holders`   | ZSET   | lease id -> expiry (server ms)                     |
- * | `p:{name}:owners`    | HASH   | lease id -> "token:weight" (token alone: 1);       |
+ * | `p:{name}:owners`    | HASH   | lease id -> "token:weight"                         |
  * |                      |        | `#used` -> total;                                  |
  * |                      |        | `#token` -> the last fencing token;                |
  * |                      |        | `meta:<lease id>` -> the holder's meta, if any     |
