@@ -10,16 +10,13 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
-import process from "node:process";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { connect } from "../../../mod.ts";
-import { findExecutable } from "../../../harness/server.ts";
+import { LineChild } from "../../shared/child.ts";
 import { num, yes } from "../../shared/format.ts";
 import { deleteRun } from "../../shared/redis.ts";
 import { summarize, type Summary } from "../../shared/stats.ts";
-import type { Cell } from "../types.ts";
+import type { Cell, CellContext } from "../types.ts";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 /** A worker that says nothing for this long has failed. */
@@ -54,54 +51,6 @@ export interface ProcessesResult {
   seconds: number;
 }
 
-/** A child process speaking lines on stdout. */
-class Child {
-  readonly #child;
-  readonly #lines;
-  readonly #reader;
-
-  constructor(args: string[]) {
-    const deno = (process.versions as Record<string, string | undefined>).deno
-      ? process.execPath
-      : findExecutable("deno") ?? "deno";
-    this.#child = spawn(deno, ["run", "-A", WORKER, ...args], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    this.#reader = createInterface({ input: this.#child.stdout! });
-    this.#lines = this.#reader[Symbol.asyncIterator]();
-  }
-
-  async line(): Promise<string> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const next = await Promise.race([
-        this.#lines.next(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error("hand-off worker timed out")),
-            WORKER_LIMIT_MS,
-          );
-        }),
-      ]);
-      if (next.done) throw new Error("hand-off worker exited early");
-      return next.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#reader.close();
-    if (this.#child.exitCode === null && this.#child.signalCode === null) {
-      const exited = new Promise((r) => this.#child.once("exit", r));
-      this.#child.kill("SIGTERM");
-      const timer = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  }
-}
-
 /** One run: A (measuring) then B, `rounds` measured after `warmup`. */
 async function runOnce(
   url: string,
@@ -111,18 +60,18 @@ async function runOnce(
   warmup: number,
   settleMs: number,
 ): Promise<number[]> {
-  const a = new Child([
-    url,
-    "a",
-    kind,
-    key,
-    String(rounds + warmup),
-    String(settleMs),
-  ]);
-  let b: Child | undefined;
+  const start = (role: string, args: string[]) =>
+    new LineChild(
+      WORKER,
+      [url, role, kind, key, ...args],
+      `hand-off worker ${role}`,
+      WORKER_LIMIT_MS,
+    );
+  const a = start("a", [String(rounds + warmup), String(settleMs)]);
+  let b: LineChild | undefined;
   try {
     if (await a.line() !== "ready") throw new Error("worker a: not ready");
-    b = new Child([url, "b", kind, key, "0", "0"]);
+    b = start("b", ["0", "0"]);
     const { times } = JSON.parse(await a.line()) as { times: number[] };
     return times.slice(warmup);
   } finally {
@@ -132,11 +81,7 @@ async function runOnce(
 }
 
 async function run(
-  { url, log, options }: {
-    url: string;
-    log: (line: string) => void;
-    options: ProcessesOptions;
-  },
+  { url, log, options }: CellContext<ProcessesOptions>,
 ): Promise<ProcessesResult> {
   const started = performance.now();
   const prefix = `lockbench-2p-${crypto.randomUUID()}`;

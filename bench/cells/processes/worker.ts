@@ -14,7 +14,7 @@
  *   the other process's client, and back.
  *
  * A prints `ready` once it holds (or is set up), then one JSON line with
- * the round times in microseconds; B runs until it is killed.
+ * the round times in microseconds; B runs until its stdin is closed.
  *
  * ```sh
  * deno run -A bench/cells/processes/worker.ts <url> <a|b> <lock|floor> <key> <rounds> <settleMs>
@@ -94,8 +94,9 @@ if (role === "a") {
   process.stdout.write(JSON.stringify({ times }) + "\n");
   await redis.close();
   process.exit(0);
-} else if (kind === "lock") {
-  await lockB();
 } else {
-  await floorB();
+  // Ends when the cell closes its stdin (`LineChild.stop()`).
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.resume();
+  await (kind === "lock" ? lockB() : floorB());
 }

@@ -18,12 +18,9 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import process from "node:process";
-import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { connect, type RedisClient } from "../../../mod.ts";
-import { findExecutable } from "../../../harness/server.ts";
+import { LineChild } from "../../shared/child.ts";
 import { int, num, yes } from "../../shared/format.ts";
 import { commandStats, deleteRun } from "../../shared/redis.ts";
 import { medianOf } from "../../shared/stats.ts";
@@ -52,61 +49,6 @@ async function redisCpuUs(redis: RedisClient): Promise<number> {
 /** Script or function commands, whose usec is the script's time. */
 const SCRIPT_COMMANDS = ["evalsha", "eval", "fcall"];
 
-/** A worker process and its output lines. */
-class Worker {
-  readonly #child: ChildProcess;
-  readonly #lines: AsyncIterator<string>;
-  readonly #reader: Interface;
-
-  constructor(args: string[]) {
-    const deno = (process.versions as Record<string, string | undefined>).deno
-      ? process.execPath
-      : findExecutable("deno") ?? "deno";
-    this.#child = spawn(deno, ["run", "-A", WORKER, ...args], {
-      stdio: ["pipe", "pipe", "inherit"],
-    });
-    this.#reader = createInterface({ input: this.#child.stdout! });
-    this.#lines = this.#reader[Symbol.asyncIterator]();
-  }
-
-  /** The next line it prints, within the limit. */
-  async line(): Promise<string> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const next = await Promise.race([
-        this.#lines.next(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error("throughput worker timed out")),
-            WORKER_LIMIT_MS,
-          );
-        }),
-      ]);
-      if (next.done) throw new Error("throughput worker exited early");
-      return next.value;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  go(ms: number): void {
-    this.#child.stdin!.write(`go ${ms}\n`);
-  }
-
-  async stop(): Promise<void> {
-    this.#reader.close();
-    this.#child.stdin!.end();
-    if (this.#child.exitCode === null) {
-      const exited = new Promise((resolve) =>
-        this.#child.once("exit", resolve)
-      );
-      const timer = setTimeout(() => this.#child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  }
-}
-
 /** One measured run: `split` clients per process, `loops` loops per client. */
 async function measure(
   admin: RedisClient,
@@ -118,7 +60,12 @@ async function measure(
   prefix: string,
 ): Promise<ThroughputRun> {
   const workers = split.map((clients, i) =>
-    new Worker([url, library, String(clients), String(loops), `${prefix}:${i}`])
+    new LineChild(
+      WORKER,
+      [url, library, String(clients), String(loops), `${prefix}:${i}`],
+      "throughput worker",
+      WORKER_LIMIT_MS,
+    )
   );
   try {
     for (const worker of workers) {
@@ -128,7 +75,7 @@ async function measure(
     const cpuBefore = await redisCpuUs(admin);
     const statsBefore = await commandStats(admin);
     const started = performance.now();
-    for (const worker of workers) worker.go(durationMs);
+    for (const worker of workers) worker.send(`go ${durationMs}`);
     const results = await Promise.all(
       workers.map(async (worker) =>
         JSON.parse(await worker.line()) as { cycles: number; ms: number }
