@@ -413,8 +413,7 @@ test("semaphore: the running total of permits in use always equals the sum of th
        local sum = 0
        for i = 1, #ids do
          local owner = redis.call('HGET', KEYS[2], ids[i])
-         -- 'token:weight' (a token alone would be weight 1)
-         sum = sum + (tonumber(string.match(owner, ':(%d+)$')) or 1)
+         sum = sum + tonumber(string.match(owner, ':(%d+)$'))
        end
        local total = redis.call('HGET', KEYS[2], '#used')
        if #ids == 0 then total = '0' end

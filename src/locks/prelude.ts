@@ -67,8 +67,7 @@ local function next_token(now_us)
 end
 
 -- A holder's owners entry from its token's text: 'token:weight', the one
--- format every version reads (the readers here also take a token alone as
--- weight 1; an older version's would not, in a mixed deployment).
+-- format every version reads (a mixed deployment runs older scripts too).
 local function entry_of(text, weight)
   return text .. ':' .. weight
 end
@@ -92,8 +91,7 @@ end
 
 /** The other helpers: holders, the running total, grants, the queue. */
 export const PRELUDE_REST: string = `
--- The weight an owners entry records ('token:weight'; a token alone or a
--- lost entry: 1).
+-- The weight an owners entry records ('token:weight'; 1 if lost).
 local function weight_of(id)
   local value = redis.call('HGET', owners, id)
   return tonumber(string.match(value or '', ':(%d+)$')) or 1

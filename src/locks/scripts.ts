@@ -121,7 +121,7 @@ if not fresh then
   if expiry then
     -- Granted while waiting (its wake message, if not read yet, is dropped
     -- by its hub once this acquire is done).
-    local token = string.match(redis.call('HGET', owners, id) or '', '^(%d+)')
+    local token = string.match(redis.call('HGET', owners, id) or '', '^(%d+):')
     if token then return {1, tonumber(token), tonumber(expiry) - now} end
     -- Its owners entry is gone (evicted: a volatile-* policy): the grant
     -- is lost; drop it and go on as a waiter that holds nothing.
@@ -436,9 +436,7 @@ local notes = {}
 for i = 1, #live, 2 do
   local owner = redis.call('HGET', owners, live[i]) or '0:1'
   notes[#notes + 1] = redis.call('HGET', owners, 'meta:' .. live[i]) or ''
-  -- 'token:weight', or the token alone (weight 1).
-  local token, weight = string.match(owner, '^(%d+):?(%d*)$')
-  if weight == '' then weight = 1 end
+  local token, weight = string.match(owner, '^(%d+):(%d+)$')
   out[#out + 1] = live[i]
   out[#out + 1] = tonumber(live[i + 1]) - now
   out[#out + 1] = tonumber(token)
