@@ -145,7 +145,7 @@ end
 local function grant(id, lease_ms, weight, now, now_us, note)
   if note and note ~= '' then redis.call('HSET', owners, 'meta:' .. id, note) end
   local token, text = next_token(now_us)
-  if redis.call('ZADD', holders, now + lease_ms, id) == 1 then
+  if redis.call('ZADD', holders, fmt(now + lease_ms), id) == 1 then
     if redis.call('ZCARD', holders) == 1 then
       -- The only holder (the uncontended path): holders lives as long as
       -- this lease, and the total is this grant's weight.
