@@ -4,7 +4,9 @@
  * skip: each scenario runs once with the scripts as shipped and once with
  * the general paths alone (`generalPaths()`), on two names, and compares the
  * replies and every key (contents and TTLs; times, tokens and durations,
- * which come from the server clock, within a second of each other).
+ * which come from the server clock, within a second of each other). And
+ * the queue join's shortcut: a waiter that joins an empty queue sets the
+ * TTLs of its keys and takes rank 0 without reading them.
  */
 import assert from "node:assert/strict";
 import { connect, type RedisClient } from "../mod.ts";
@@ -259,3 +261,51 @@ for (const [title, steps] of Object.entries(SCENARIOS)) {
     }
   });
 }
+
+test("queue join: TTLs set when the queue was empty, lengthened and never shortened otherwise; ranks", async () => {
+  await using redis = await connect(url);
+  const side: Side = {
+    acquire: ACQUIRE as unknown as Script<string[], unknown>,
+    release: RELEASE as unknown as Script<string[], unknown>,
+    base: `redsync:{fp-join-${crypto.randomUUID()}}`,
+  };
+  const waitKeys = ["queue", "waiters", "wants"];
+  /** The TTLs of queue, waiters and wants, in s rounded up (-2: none). */
+  const ttls = () =>
+    Promise.all(waitKeys.map(async (s) => {
+      const ms = Number(await redis.send("PTTL", `${side.base}:${s}`));
+      return ms < 0 ? ms : Math.ceil(ms / 1_000);
+    }));
+  /** The rank in the reply of a join. */
+  const rank = (reply: unknown) => (reply as number[])[2];
+  try {
+    await play(redis, side, [{ op: "acquire", id: "a" }]);
+    // The first joins an empty queue: its TTL, rank 0.
+    const [b] = await play(redis, side, [
+      { op: "acquire", id: "b", waiterTtlMs: 10_000 },
+    ]);
+    assert.equal(rank(b), 0);
+    assert.deepEqual(await ttls(), [10, 10, 10]);
+    // A longer one lengthens them; a shorter one leaves them.
+    const [c, d] = await play(redis, side, [
+      { op: "acquire", id: "c", waiterTtlMs: 60_000 },
+      { op: "acquire", id: "d", waiterTtlMs: 5_000 },
+    ]);
+    assert.deepEqual([rank(c), rank(d)], [1, 2]);
+    assert.deepEqual(await ttls(), [60, 60, 60]);
+    // They leave; the next joins an empty queue again: its own TTL.
+    await play(redis, side, [
+      { op: "release", id: "b" },
+      { op: "release", id: "c" },
+      { op: "release", id: "d" },
+    ]);
+    assert.deepEqual(await ttls(), [-2, -2, -2]);
+    const [e] = await play(redis, side, [
+      { op: "acquire", id: "e", waiterTtlMs: 5_000 },
+    ]);
+    assert.equal(rank(e), 0);
+    assert.deepEqual(await ttls(), [5, 5, 5]);
+  } finally {
+    await redis.send("DEL", ...SUFFIXES.map((s) => `${side.base}:${s}`));
+  }
+});

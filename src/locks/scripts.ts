@@ -147,12 +147,22 @@ if fresh or not redis.call('ZSCORE', queue, id) then
   if note ~= '' then redis.call('HSET', wants, 'meta:' .. id, note) end
 end
 redis.call('ZADD', waiters, now + waiter_ttl, id)
-keep(queue, waiter_ttl)
-keep(waiters, waiter_ttl)
-keep(wants, waiter_ttl)
+local rank = 0
+if queued == 0 then
+  -- The queue was empty: the caller just joined it, alone, so the three
+  -- keys hold its entries only (Redis deleted them when they emptied):
+  -- their TTLs are set, not read first, and its rank is 0.
+  redis.call('PEXPIRE', queue, ARGV[6])
+  redis.call('PEXPIRE', waiters, ARGV[6])
+  redis.call('PEXPIRE', wants, ARGV[6])
+else
+  keep(queue, waiter_ttl)
+  keep(waiters, waiter_ttl)
+  keep(wants, waiter_ttl)
+  rank = redis.call('ZRANK', queue, id)
+end
 
 -- Only the waiters next in line need to wake when a holder's lease ends.
-local rank = redis.call('ZRANK', queue, id)
 local wake = -1
 if rank < limit then
   local first = redis.call('ZRANGE', holders, 0, 0, 'WITHSCORES')[2]
@@ -193,8 +203,11 @@ end
 -- nobody else to reap among the holders, and grant the head alone, with
 -- the same effects (it would also reap dead waiters further back in the
 -- queue, which a later call does instead).
-local head = queued and holding == 1 and redis.call('ZRANGE', queue, 0, 0)[1]
+-- (The first two of the queue: whether the head is alone in it.)
+local first = queued and holding == 1 and redis.call('ZRANGE', queue, 0, 1)
+local head = first and first[1]
 if head and head ~= ARGV[1] then
+  local alone = first[2] == nil
   local id = ARGV[1]
   local expiry = redis.call('ZSCORE', holders, id)
   local want = redis.call('HMGET', wants, head, 'meta:' .. head)
@@ -205,7 +218,7 @@ if head and head ~= ARGV[1] then
   local limit = ARGV[2] == '1' and 1
     or tonumber(redis.call('HGET', meta, 'permits') or ARGV[2])
   if expiry and weight and weight <= limit
-    and (weight == limit or redis.call('ZCARD', queue) == 1) then
+    and (weight == limit or alone) then
     local now, now_us = clock()
     local beat = tonumber(redis.call('ZSCORE', waiters, head) or '0')
     if beat > now then
@@ -228,9 +241,15 @@ if head and head ~= ARGV[1] then
       end
       redis.call('PEXPIRE', holders, lease_ms)
       keep_owners(lease_ms)
-      redis.call('ZREM', queue, head)
-      redis.call('ZREM', waiters, head)
-      redis.call('HDEL', wants, head, 'meta:' .. head)
+      if alone then
+        -- Its entries were the only ones in the three keys (what the
+        -- general path leaves too: Redis deletes a key once it is empty).
+        redis.call('DEL', queue, waiters, wants)
+      else
+        redis.call('ZREM', queue, head)
+        redis.call('ZREM', waiters, head)
+        redis.call('HDEL', wants, head, 'meta:' .. head)
+      end
       wake(ARGV[3], head, text .. ':' .. ends, lease_ms)
       return (tonumber(expiry) > now) and 1 or -1
     end
