@@ -149,6 +149,53 @@ test("transport: the first command of a tick is written at once, the rest of the
   assert.deepEqual(writes, [["a"], ["b", "c", "d"]]);
 });
 
+test("transport: one command a tick is written at once for the whole process: a second connection's commands go together at the tick's end", async () => {
+  const writes: string[] = [];
+  /** A connector whose writes are logged as `tag:word,word`. */
+  const tagged = (tag: string): Connector => {
+    const scriptedConnector = scripted((command, handlers) => {
+      if (command === "HELLO") handlers.onData(encoder.encode("%0\r\n"));
+      else handlers.onData(encoder.encode("+OK\r\n"));
+    });
+    return async (options, handlers) => {
+      const transport = await scriptedConnector(options, handlers);
+      return {
+        ...transport,
+        write(bytes: Uint8Array) {
+          const text = new TextDecoder().decode(bytes);
+          const words = [
+            ...text.matchAll(/\$\d+\r\n(ECHO)\r\n\$\d+\r\n(\w+)/g),
+          ].map((m) => m[2]);
+          if (words.length > 0) writes.push(`${tag}:${words.join(",")}`);
+          transport.write(bytes);
+        },
+      };
+    };
+  };
+  const open = (tag: string) =>
+    connect({ port: 1, reconnect: false, connector: tagged(tag) });
+  await using one = await open("one");
+  await using two = await open("two");
+  const sent = [
+    one.send("ECHO", "a"),
+    two.send("ECHO", "b"),
+    two.send("ECHO", "c"),
+    one.send("ECHO", "d"),
+  ];
+  // Only the tick's first command is out before the calls return.
+  assert.deepEqual(writes, ["one:a"]);
+  await Promise.all(sent);
+  // Each connection's rest at the tick's end, in the order they began.
+  assert.deepEqual(writes, ["one:a", "one:d", "two:b,c"]);
+  // A later tick: its first command (here on the second connection) goes
+  // at once again.
+  writes.length = 0;
+  const later = [two.send("ECHO", "e"), one.send("ECHO", "f")];
+  assert.deepEqual(writes, ["two:e"]);
+  await Promise.all(later);
+  assert.deepEqual(writes, ["two:e", "one:f"]);
+});
+
 test("transport: a malformed reply fails pending commands with ConnectionError", async () => {
   await using redis = await connect({
     port: 1,
