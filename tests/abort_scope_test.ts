@@ -36,3 +36,36 @@ test("abort scope: a user signal aborts its operation alone, with the user's rea
   b.done();
   c.done();
 });
+
+test("abort scope: operations that share a user signal, before and after others end, each abort once it aborts, with its reason; ended ones do not", () => {
+  const scope = new AbortScope();
+  const other = new AbortScope();
+  const user = new AbortController();
+  // One after another on the same signal (as a caller's loop with one
+  // timeout), then several at once, on two scopes.
+  for (let i = 0; i < 100; i++) scope.open(user.signal).done();
+  const ended = scope.open(user.signal);
+  ended.done();
+  const open = [
+    scope.open(user.signal),
+    other.open(user.signal),
+    scope.open(user.signal),
+  ];
+  const reason = new Error("timeout");
+  user.abort(reason);
+  for (const op of open) {
+    assert.equal(op.signal.aborted, true);
+    assert.equal(op.signal.reason, reason);
+    op.done();
+  }
+  assert.equal(ended.signal.aborted, false);
+  assert.throws(() => scope.open(user.signal), (error) => error === reason);
+  // A scope's own abort still reaches an operation that follows a signal.
+  const second = new AbortController();
+  const op = scope.open(second.signal);
+  scope.abort(new Error("disposed"));
+  assert.equal((op.signal.reason as Error).message, "disposed");
+  op.done();
+  second.abort(new Error("later"));
+  assert.equal((op.signal.reason as Error).message, "disposed");
+});

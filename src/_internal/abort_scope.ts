@@ -7,10 +7,42 @@
  * and `EventTarget` keeps listeners in a list it scans on each add and
  * remove: with thousands of acquires in flight on one object that cost
  * grew to several hundred microseconds of CPU per acquire. Here each
- * operation gets an `AbortController` of its own, kept in a `Set`.
+ * operation gets an `AbortController` of its own, kept in a `Set`; a
+ * caller's signal aborts it through one listener per caller's signal
+ * (`follow()`), not `AbortSignal.any`.
  *
  * @module
  */
+
+/**
+ * The operations that follow each caller's signal: one listener on it, however
+ * many operations share it. `AbortSignal.any([user, own])` per operation
+ * cost 3.3 us of CPU in Deno, 5.2 in Bun and 17 in Node (measured: 200,000
+ * calls), where the rest of an uncontended acquire costs the client about
+ * 10-20 us; a listener per
+ * operation on a shared signal makes `EventTarget` scan its list on every
+ * add and remove. The listener stays until the signal aborts (then every
+ * operation still following it aborts with its reason), its set reused by
+ * later operations on the same signal.
+ */
+const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/** Makes `own` abort with `user`'s reason when `user` aborts; returns its set. */
+function follow(user: AbortSignal, own: AbortController): Set<AbortController> {
+  let set = followers.get(user);
+  if (set === undefined) {
+    const created = new Set<AbortController>();
+    followers.set(user, created);
+    user.addEventListener("abort", () => {
+      followers.delete(user);
+      for (const controller of created) controller.abort(user.reason);
+      created.clear();
+    }, { once: true });
+    set = created;
+  }
+  set.add(own);
+  return set;
+}
 
 /** A signal for one operation; call `done()` when it has finished. */
 export interface ScopedSignal {
@@ -44,9 +76,19 @@ export class AbortScope {
     user?.throwIfAborted();
     const own = new AbortController();
     this.#live.add(own);
+    if (!user) {
+      return {
+        signal: own.signal,
+        done: () => this.#live.delete(own),
+      };
+    }
+    const following = follow(user, own);
     return {
-      signal: user ? AbortSignal.any([user, own.signal]) : own.signal,
-      done: () => this.#live.delete(own),
+      signal: own.signal,
+      done: () => {
+        this.#live.delete(own);
+        following.delete(own);
+      },
     };
   }
 
