@@ -15,15 +15,15 @@
  */
 
 /**
- * The operations that follow each caller's signal: one listener on it, however
- * many operations share it. `AbortSignal.any([user, own])` per operation
- * cost 3.3 us of CPU in Deno, 5.2 in Bun and 17 in Node (measured: 200,000
- * calls), where the rest of an uncontended acquire costs the client about
- * 10-20 us; a listener per
- * operation on a shared signal makes `EventTarget` scan its list on every
- * add and remove. The listener stays until the signal aborts (then every
- * operation still following it aborts with its reason), its set reused by
- * later operations on the same signal.
+ * The operations that follow each caller's signal: one listener on it,
+ * however many operations share it. `AbortSignal.any([user, own])` per
+ * operation cost 3.3 us of CPU in Deno, 5.2 in Bun and 17 in Node
+ * (measured: 200,000 calls), where the rest of an uncontended acquire costs
+ * the client about 10-20 us; a listener per operation on a shared signal
+ * makes `EventTarget` scan its list on every add and remove. The listener
+ * stays until the signal aborts (then every operation still following it
+ * aborts with its reason), its set reused by later operations on the same
+ * signal.
  */
 const followers = new WeakMap<AbortSignal, Set<AbortController>>();
 
