@@ -1,7 +1,8 @@
 /**
  * One connection to one Redis server: the handshake, implicit pipelining (a
- * FIFO of pending replies), writes (the first command of a tick at once, the
- * rest of the tick coalesced), and the command timeout. It knows nothing of reconnecting or pools: the client does that.
+ * FIFO of pending replies), writes (the process's first command of a tick
+ * at once, the rest of the tick coalesced per connection), and the command
+ * timeout. It knows nothing of reconnecting or pools: the client does that.
  *
  * @module
  */

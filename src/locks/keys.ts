@@ -192,11 +192,12 @@ export interface LockKeys {
   base: string;
 }
 
+const utf8 = new TextEncoder();
+
 /** The Redis keys of one primitive; they all share one hash tag. */
 export function keysOf(prefix: string, name: string): LockKeys {
   const base = keyBase(prefix, name);
   const script = SCRIPT_KEYS.map((suffix) => `${base}:${suffix}`);
-  const utf8 = new TextEncoder();
   return {
     script,
     scriptBytes: script.map((key) => utf8.encode(key)),

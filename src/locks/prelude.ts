@@ -26,8 +26,8 @@ export const TOKEN_WINDOW_MS = 60_000;
 
 /**
  * The KEYS bound to named locals, `clock()`, `keep()`, `wake()`, `fmt()`,
- * the fencing tokens (`next_token()`, `entry_of()`) and `keep_owners()`: all that the
- * fast paths use.
+ * the fencing tokens (`next_token()`, `entry_of()`), `own_alone()` and
+ * `keep_owners()`: all that the fast paths use.
  */
 export const PRELUDE_HEAD: string = `
 local holders = KEYS[1]
@@ -70,6 +70,20 @@ end
 -- format every version reads (a mixed deployment runs older scripts too).
 local function entry_of(text, weight)
   return text .. ':' .. weight
+end
+
+-- The owners hash of a sole holder, in one HSET: its entry, the total (its
+-- weight), the last token (text: its token's), and its meta when given
+-- (note: false/nil/'' for none). The one place that writes them together:
+-- the grant of the general path and both fast paths.
+local function own_alone(id, weight, text, note)
+  if note and note ~= '' then
+    redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
+      '#token', text, 'meta:' .. id, note)
+  else
+    redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
+      '#token', text)
+  end
 end
 
 -- As keep(), for a long idle TTL (a semaphore's meta, ms in 1 s..24.8
@@ -149,8 +163,7 @@ local function grant(id, lease_ms, weight, now, now_us, note)
     if redis.call('ZCARD', holders) == 1 then
       -- The only holder (the uncontended path): holders lives as long as
       -- this lease, and the total is this grant's weight.
-      redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
-        '#token', text)
+      own_alone(id, weight, text)
       redis.call('PEXPIRE', holders, lease_ms)
       keep_owners(lease_ms)
       return token, text

@@ -74,14 +74,7 @@ if busy == 0 and tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
   local now, now_us = clock()
   local token, text = next_token(now_us)
   redis.call('ZADD', holders, fmt(now + lease_ms), id)
-  local weight, note = ARGV[3], ARGV[11] or ''
-  if note ~= '' then
-    redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
-      '#token', text, 'meta:' .. id, note)
-  else
-    redis.call('HSET', owners, '#used', weight, id, entry_of(text, weight),
-      '#token', text)
-  end
+  own_alone(id, ARGV[3], text, ARGV[11])
   -- ARGV[4] is lease_ms as text: Redis formats no number.
   redis.call('PEXPIRE', holders, ARGV[4])
   keep_owners(lease_ms)
@@ -231,14 +224,7 @@ if head and head ~= ARGV[1] then
       redis.call('HDEL', owners, id, 'meta:' .. id)
       local ends = fmt(now + lease_ms)
       redis.call('ZADD', holders, ends, head)
-      local note = want[2]
-      if note and note ~= '' then
-        redis.call('HSET', owners, '#used', weight, head,
-          entry_of(text, weight), '#token', text, 'meta:' .. head, note)
-      else
-        redis.call('HSET', owners, '#used', weight, head,
-          entry_of(text, weight), '#token', text)
-      end
+      own_alone(head, weight, text, want[2])
       redis.call('PEXPIRE', holders, lease_ms)
       keep_owners(lease_ms)
       if alone then
